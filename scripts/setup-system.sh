@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that biotwin's features and tests need, only when missing.
+# Runs as part of `make demo` / `make test`; safe to run again.
+set -euo pipefail
+PKGS=(${BIOTWIN_APT_PACKAGES:-})
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
