@@ -31,6 +31,7 @@ from numba import njit
 from biotwin.models import environment
 from biotwin.models.base import Model, Variable
 from biotwin.models.kinetics import (
+    JIT_OPTIONS,
     asn_asp_exchange,
     galactosylation_fraction,
     lactate_rate,
@@ -126,15 +127,18 @@ UT, UPH, UKLA, UVVM, UYO2, UYCO2 = range(6)
 ) = range(39)
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def rates(y, p, u):  # type: ignore[no-untyped-def]
     """Specific rates at state ``y``: (mu, mu_d, q_glc, q_gln, q_glu, q_asn, q_asp, q_lac,
     q_amm, q_mab, gal_frac) in [1/h], [mmol/cell/h] and [mg/cell/h]."""
     temp = u[UT]
-    f_mu = temperature_factor(temp, p[P_F_MU], p[P_T_REF], p[P_T_LOW])
-    f_mud = temperature_factor(temp, p[P_F_MUD], p[P_T_REF], p[P_T_LOW])
-    f_qp = temperature_factor(temp, p[P_F_QMAB], p[P_T_REF], p[P_T_LOW])
-    f_lac = temperature_factor(temp, p[P_F_LAC], p[P_T_REF], p[P_T_LOW])
+    if temp == p[P_T_REF]:  # the common case: skip four exponentials
+        f_mu = f_mud = f_qp = f_lac = 1.0
+    else:
+        f_mu = temperature_factor(temp, p[P_F_MU], p[P_T_REF], p[P_T_LOW])
+        f_mud = temperature_factor(temp, p[P_F_MUD], p[P_T_REF], p[P_T_LOW])
+        f_qp = temperature_factor(temp, p[P_F_QMAB], p[P_T_REF], p[P_T_LOW])
+        f_lac = temperature_factor(temp, p[P_F_LAC], p[P_T_REF], p[P_T_LOW])
 
     glc = max(y[IGLC], 0.0)
     asn = max(y[IASN], 0.0)
@@ -168,7 +172,7 @@ def rates(y, p, u):  # type: ignore[no-untyped-def]
     return mu, mu_d, q_glc, q_gln, q_glu, q_asn, q_asp, q_lac, q_amm, q_mab, gal
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def reactions(t, y, p, u, dydt):  # type: ignore[no-untyped-def]
     """Reaction part of dy/dt [unit/h] for :data:`STATES` (volume row left at 0)."""
     mu, mu_d, q_glc, q_gln, q_glu, q_asn, q_asp, q_lac, q_amm, q_mab, gal = rates(y, p, u)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: Compilation options shared by every compiled law: no Python zero-division checks, and
+#: floating-point contraction/reassociation but never assuming away NaN or inf.
+JIT_OPTIONS = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "arcp", "nsz", "afn", "reassoc"}}
 
-@njit(cache=True)
+
+@njit(**JIT_OPTIONS)
 def monod(s, k_s):  # type: ignore[no-untyped-def]
     """Monod saturation ``s / (k_s + s)`` [-].
 
@@ -29,7 +33,7 @@ def monod(s, k_s):  # type: ignore[no-untyped-def]
     return s / (k_s + s)
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def noncompetitive_inhibition(i, k_i):  # type: ignore[no-untyped-def]
     """Inhibition factor ``k_i / (k_i + i)`` [-] of an inhibitor concentration ``i`` [mM].
 
@@ -42,7 +46,7 @@ def noncompetitive_inhibition(i, k_i):  # type: ignore[no-untyped-def]
     return k_i / (k_i + i)
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def specific_growth_rate(glc, asn, amm, lac, mu_max, k_glc, k_asn, ki_amm, ki_lac):  # type: ignore[no-untyped-def]
     """Specific growth rate mu [1/h]: double Monod on Glc, Asn, inhibited by Amm and Lac.
 
@@ -62,7 +66,7 @@ def specific_growth_rate(glc, asn, amm, lac, mu_max, k_glc, k_asn, ki_amm, ki_la
     )
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def specific_death_rate(amm, mu_d_max, kd_amm):  # type: ignore[no-untyped-def]
     """Specific death rate mu_d [1/h], promoted by ammonium: ``mu_d_max * Amm/(Kd_amm+Amm)``.
 
@@ -73,7 +77,7 @@ def specific_death_rate(amm, mu_d_max, kd_amm):  # type: ignore[no-untyped-def]
     return mu_d_max * monod(amm, kd_amm)
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def asn_asp_exchange(mu, y_x_asn, y_x_asp, y_asn_asp, y_asp_asn):  # type: ignore[no-untyped-def]
     """Specific Asn and Asp rates [mmol/cell/h] with their interconversion solved exactly.
 
@@ -107,7 +111,7 @@ def asn_asp_exchange(mu, y_x_asn, y_x_asp, y_asn_asp, y_asp_asn):  # type: ignor
     return q_asn, q_asp
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def lactate_rate(mu, q_glc, lac, y_x_lac, y_lac_glc, m_lac, lac_max1, lac_max2):  # type: ignore[no-untyped-def]
     """Specific lactate rate [mmol/cell/h] with the metabolic shift to consumption.
 
@@ -124,7 +128,7 @@ def lactate_rate(mu, q_glc, lac, y_x_lac, y_lac_glc, m_lac, lac_max1, lac_max2):
     ) / lac_max2
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def luedeking_piret(mu, alpha, beta):  # type: ignore[no-untyped-def]
     """Growth- and non-growth-associated product rate ``alpha*mu + beta``.
 
@@ -139,7 +143,7 @@ def luedeking_piret(mu, alpha, beta):  # type: ignore[no-untyped-def]
     return alpha * mu + beta
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def temperature_factor(temp_c, f_low, t_ref_c, t_low_c):  # type: ignore[no-untyped-def]
     """Log-linear temperature factor [-]: 1 at ``t_ref_c``, ``f_low`` at ``t_low_c`` [degC].
 
@@ -148,10 +152,10 @@ def temperature_factor(temp_c, f_low, t_ref_c, t_low_c):  # type: ignore[no-unty
     on the 32 degC culture of Sou et al. (2015) Biotechnol Bioeng 112:1165-1176,
     doi:10.1002/bit.25524; valid for 32-37 degC.
     """
-    return f_low ** ((t_ref_c - temp_c) / (t_ref_c - t_low_c))
+    return np.exp(np.log(f_low) * ((t_ref_c - temp_c) / (t_ref_c - t_low_c)))
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def galactosylation_fraction(mn_um, amm, ph, gal_max, k_mn, ki_amm_gal, ph_opt, ph_width):  # type: ignore[no-untyped-def]
     """Galactosylated fraction [-] of the glycans made now, from Mn, NH4+ and pH.
 
@@ -171,7 +175,7 @@ def galactosylation_fraction(mn_um, amm, ph, gal_max, k_mn, ki_amm_gal, ph_opt, 
     return gal_max * monod(mn_um, k_mn) * noncompetitive_inhibition(amm, ki_amm_gal) * np.exp(-d * d)
 
 
-@njit(cache=True)
+@njit(**JIT_OPTIONS)
 def substrate_guard(s, k_guard):  # type: ignore[no-untyped-def]
     """Smooth switch ``s/(s + k_guard)`` [-] that stops uptake of an exhausted substrate.
 

@@ -145,23 +145,34 @@ class ParameterSet:
 
 
 def parameter_set_from_dict(data: dict[str, Any], origin: str = "<dict>") -> ParameterSet:
-    """Build a :class:`ParameterSet` from its YAML structure, checking every field."""
+    """Build a :class:`ParameterSet` from its YAML structure, checking every field.
+
+    A set may name ``base: <other set>``: it then inherits every parameter, source and
+    validity entry of that set and lists only what it changes or adds.
+    """
+    inherited: dict[str, Parameter] = {}
+    base_sources: dict[str, str] = {}
+    if data.get("base"):
+        base = get_parameter_set(str(data["base"]))
+        inherited = dict(base.parameters)
+        base_sources = dict(base.sources)
+        data = {**{"model": base.model, "validity": base.validity}, **data}
     try:
-        params = {
+        params = inherited | {
             str(k): Parameter(
                 value=float(v["value"]),
                 unit=str(v["unit"]),
                 std=float(v.get("std", 0.0)),
                 source=str(v.get("source", "")),
             )
-            for k, v in data["parameters"].items()
+            for k, v in (data.get("parameters") or {}).items()
         }
         return ParameterSet(
             name=str(data["name"]),
             model=str(data["model"]),
             parameters=params,
             description=str(data.get("description", "")),
-            sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
+            sources=base_sources | {str(k): str(v) for k, v in (data.get("sources") or {}).items()},
             validity=dict(data.get("validity") or {}),
             extra=dict(data.get("extra") or {}),
         )

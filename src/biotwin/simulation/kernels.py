@@ -24,6 +24,9 @@ import numpy as np
 from numba import njit, prange
 
 from biotwin.models.base import Model
+from biotwin.models.kinetics import JIT_OPTIONS
+
+_OPTS = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}
 
 # Dormand-Prince 5(4) tableau.
 C2, C3, C4, C5 = 1 / 5, 3 / 10, 4 / 5, 8 / 9
@@ -79,7 +82,7 @@ def _build(model: Model) -> Kernels:
     reactions = model.reactions
     n_in = len(model.inputs)
 
-    @njit(cache=False, fastmath=False)
+    @njit(**_OPTS)
     def vessel_rhs(t, y, p, u, conc, dydt):  # type: ignore[no-untyped-def]
         reactions(t, y, p, u, dydt)
         vol = y[0]
@@ -93,7 +96,7 @@ def _build(model: Model) -> Kernels:
                     dydt[j] += d * (conc[k, j] - y[j])
         dydt[0] = fin
 
-    @njit(cache=False)
+    @njit(**_OPTS)
     def apply_event(y, u, conc, kind, idx, value):  # type: ignore[no-untyped-def]
         if kind == 0:  # bolus of stream idx, value [L]
             if value > 0.0:
@@ -112,7 +115,7 @@ def _build(model: Model) -> Kernels:
             u[n_in + idx] = value
         return STATUS_OK
 
-    @njit(cache=False)
+    @njit(**_OPTS)
     def integrate(t0, t1, y, p, u, conc, h, rtol, atol, max_steps, work):  # type: ignore[no-untyped-def]
         """Advance y from t0 to t1 in place; returns (h_next, n_steps, status)."""
         n = y.size
@@ -194,7 +197,7 @@ def _build(model: Model) -> Kernels:
                     return h, steps, STATUS_STEP_UNDERFLOW
         return h, steps, STATUS_OK
 
-    @njit(cache=False)
+    @njit(**_OPTS)
     def run_member(y, u, p, conc, ev_time, ev_kind, ev_index, ev_value, t_out, t_end,
                    rtol, atol, max_steps, out, work):  # type: ignore[no-untyped-def]
         """One batch: integrate between events and output times; out[j] = state at
@@ -237,7 +240,7 @@ def _build(model: Model) -> Kernels:
             io += 1
         return STATUS_OK, total
 
-    @njit(parallel=True, cache=False)
+    @njit(parallel=True, **_OPTS)
     def ensemble(y0, u0, params, conc, ev_time, ev_kind, ev_index, ev_value, t_out, t_end,
                  rtol, atol, max_steps, out, status, nsteps):  # type: ignore[no-untyped-def]
         n = y0.shape[0]
