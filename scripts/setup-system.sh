@@ -2,7 +2,10 @@
 # Installs the Debian packages that biotwin's features and tests need, only when missing.
 # Runs as part of `make demo` / `make test`; safe to run again.
 set -euo pipefail
-PKGS=(${BIOTWIN_APT_PACKAGES:-})
+# Debian packages the features and tests need (features append here).
+PKGS=()
+# shellcheck disable=SC2206
+PKGS+=(${BIOTWIN_EXTRA_APT_PACKAGES:-})
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -16,4 +16,16 @@ def get_model(name: str) -> Model:
         raise ModelError(f"unknown model {name!r}; known: {sorted(MODELS)}") from None
 
 
-__all__ = ["MODELS", "Model", "Variable", "get_model"]
+def convert_recipe(recipe, model):  # type: ignore[no-untyped-def]
+    """A recipe written for one model, adapted to ``model`` (e.g. the bioreactor model)."""
+    from biotwin.errors import ModelError
+
+    if recipe.model == model.name:
+        return recipe
+    converter = model.extra.get("convert_recipe")
+    if converter is None:
+        raise ModelError(f"no conversion of a {recipe.model!r} recipe to model {model.name!r}")
+    return converter(recipe)
+
+
+__all__ = ["MODELS", "Model", "Variable", "convert_recipe", "get_model"]

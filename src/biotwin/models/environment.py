@@ -68,7 +68,7 @@ def pco2_mmHg(co2_mM):  # type: ignore[no-untyped-def]
 
 
 def offgas_fractions(our_mM_h, cer_mM_h, volume_L, gas_vvm, y_o2_in, y_co2_in):  # type: ignore[no-untyped-def]
-    """Exit-gas O2 and CO2 mole fractions [-] from a gas balance (inert gas conserved).
+    """Exit-gas O2 and CO2 mole fractions [-] from a gas balance (total molar flow).
 
     Returns NaN where there is no gas flow (surface aeration).
 
@@ -81,12 +81,10 @@ def offgas_fractions(our_mM_h, cer_mM_h, volume_L, gas_vvm, y_o2_in, y_co2_in): 
     o2_mol_h = np.asarray(our_mM_h) * np.asarray(volume_L) / 1000.0
     co2_mol_h = np.asarray(cer_mM_h) * np.asarray(volume_L) / 1000.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        inert_in = 1.0 - np.asarray(y_o2_in) - np.asarray(y_co2_in)
         n_in = q_gas_mol_h
         n_out = n_in - o2_mol_h + co2_mol_h
         y_o2 = np.where(q_gas_mol_h > 0, (n_in * y_o2_in - o2_mol_h) / n_out, np.nan)
         y_co2 = np.where(q_gas_mol_h > 0, (n_in * y_co2_in + co2_mol_h) / n_out, np.nan)
-        del inert_in
     return y_o2, y_co2
 
 
@@ -115,3 +113,118 @@ def online_signals(our_mM_h, rq, volume_L, ph, kla_h, gas_vvm, y_o2_in, y_co2_in
         "offgas_O2 [-]": y_o2,
         "offgas_CO2 [-]": y_co2,
     }
+
+
+# --- Dynamic environment (the "cho_bioreactor" model) ---------------------------------------
+# Compiled helpers: numba inlines them into the model's right-hand side; each also runs from
+# Python on scalars and NumPy arrays (ufuncs only, no branches), NaN in, NaN out.
+from numba import njit  # noqa: E402
+
+from biotwin.models.kinetics import JIT_OPTIONS  # noqa: E402
+
+#: O2 mole fraction of air [-].
+Y_O2_AIR = 0.2095
+
+
+@njit(**JIT_OPTIONS)
+def o2_saturation(y_o2, c_o2_air):  # type: ignore[no-untyped-def]
+    """O2 solubility C* [mM] under a gas of O2 mole fraction ``y_o2`` [-] at 1 atm.
+
+    Henry's law, proportional to the O2 partial pressure: ``C* = C_air y_O2 / 0.2095``,
+    with ``c_o2_air`` [mM] the solubility under air (0.21 mM in medium at 37 degC, Ozturk
+    S.S. (1996) Cytotechnology 22:3-16, doi:10.1007/BF00353919).
+    """
+    return c_o2_air * y_o2 / Y_O2_AIR
+
+
+@njit(**JIT_OPTIONS)
+def gas_transfer_rate(kla_h, c_star_mM, c_mM):  # type: ignore[no-untyped-def]
+    """Gas-liquid transfer rate ``kLa (C* - C)`` [mM/h] into the liquid (two-film theory).
+
+    Positive for O2 absorption (OTR); for CO2 the stripping rate CTR is ``-rate``.
+
+    References
+    ----------
+    Lewis W.K., Whitman W.G. (1924) Principles of gas absorption. Ind Eng Chem 16:1215-1220.
+    doi:10.1021/ie50180a002
+    """
+    return kla_h * (c_star_mM - c_mM)
+
+
+@njit(**JIT_OPTIONS)
+def o2_limited_uptake(our_max_mM_h, o2_mM, k_o2_mM):  # type: ignore[no-untyped-def]
+    """O2 uptake rate [mM/h] with Monod limitation by dissolved O2 [mM] (O2 clipped at 0).
+
+    Engineering assumption of biotwin: the respiration demand ``our_max`` falls smoothly as
+    dissolved O2 approaches zero, so that DO cannot turn negative. Monod J. (1949) Annu Rev
+    Microbiol 3:371-394, doi:10.1146/annurev.mi.03.100149.002103.
+    """
+    c = np.maximum(o2_mM, 0.0)
+    return our_max_mM_h * c / (k_o2_mM + c)
+
+
+@njit(**JIT_OPTIONS)
+def hydrogen_ion(tic_mM, charge_mM, k1_M, buffer_mM, k_buffer_M):  # type: ignore[no-untyped-def]
+    """[H+] [M] from the charge balance of a bicarbonate + one weak-acid buffer medium.
+
+    Solves ``TIC K1/(K1+h) + B Kb/(Kb+h) = Z`` for ``h`` where ``Z`` [mM] is the net charge
+    of the strong ions (cations minus anions of strong electrolytes), ``TIC`` [mM] the total
+    inorganic carbon (CO2 + HCO3-; carbonate neglected below pH 8, pK2 = 10.3), ``B`` [mM]
+    a non-volatile buffer of dissociation constant ``Kb`` [M]. Start from the bicarbonate-only
+    solution ``h0 = K1 (TIC - Z)/Z``, which lies left of the root of this convex decreasing
+    function, so that Newton's steps rise monotonically to it; four steps reach machine
+    precision for ``B`` up to about Z (six are taken). Out of range (Z <= 0 or Z >= TIC + B) ``h`` is
+    clipped to pH 4-10.
+
+    References
+    ----------
+    Stewart P.A. (1983) Modern quantitative acid-base chemistry. Can J Physiol Pharmacol
+    61:1444-1461. doi:10.1139/y83-207 (strong-ion difference); Royce P.N., Thornhill N.F.
+    (1991) Estimation of dissolved carbon dioxide concentrations in aerobic fermentations.
+    AIChE J 37:1680-1686. doi:10.1002/aic.690371111 (CO2/HCO3- in culture broth).
+    """
+    z = np.maximum(charge_mM, 1e-6 * tic_mM + 1e-9)
+    h = np.minimum(np.maximum(k1_M * (tic_mM - z) / z, 1e-10), 1e-4)
+    for _ in range(6):
+        a = k1_M + h
+        b = k_buffer_M + h
+        f = tic_mM * k1_M / a + buffer_mM * k_buffer_M / b - charge_mM
+        df = -tic_mM * k1_M / (a * a) - buffer_mM * k_buffer_M / (b * b)
+        h = np.minimum(np.maximum(h - f / df, 1e-10), 1e-4)
+    return h
+
+
+@njit(**JIT_OPTIONS)
+def co2_fraction(h_M, k1_M):  # type: ignore[no-untyped-def]
+    """Fraction [-] of total inorganic carbon present as dissolved CO2 at [H+] ``h_M`` [M].
+
+    ``h/(K1 + h)`` (Henderson-Hasselbalch; Royce & Thornhill 1991, AIChE J 37:1680-1686,
+    doi:10.1002/aic.690371111).
+    """
+    return h_M / (k1_M + h_M)
+
+
+@njit(**JIT_OPTIONS)
+def clipped_pi(error, k_p, integral, low, high):  # type: ignore[no-untyped-def]
+    """Output ``low + k_p*error + integral`` of a PI law, clipped to [low, high].
+
+    The integral term's rate (``k_i * error``) is the caller's state equation; see
+    :func:`pi_integral_rate` for its anti-windup.
+
+    References
+    ----------
+    Astrom K.J., Hagglund T. (2006) Advanced PID Control. ISA, ch. 3.
+    """
+    return np.minimum(np.maximum(low + k_p * error + integral, low), high)
+
+
+@njit(**JIT_OPTIONS)
+def pi_integral_rate(error, k_p, k_i, integral, low, high):  # type: ignore[no-untyped-def]
+    """Rate of the integral term ``k_i*error`` with conditional-integration anti-windup.
+
+    The integral stops while the unclipped output is beyond a limit and the error would
+    push it further (Astrom & Hagglund 2006, Advanced PID Control, ISA, sec. 3.5).
+    """
+    raw = low + k_p * error + integral
+    stop = ((raw <= low) & (error < 0.0)) | ((raw >= high) & (error > 0.0))
+    return k_i * error * (1.0 - stop)

@@ -5,6 +5,7 @@ timed events (bolus additions, withdrawals, continuous feed rates, setpoint chan
 the initial inputs. Read it from the shared culture folders, or from and to YAML.
 """
 
+from biotwin.recipes.culture import recipe_from_culture
 from biotwin.recipes.recipe import (
     EVENT_KINDS,
     CompiledRecipe,
@@ -14,7 +15,6 @@ from biotwin.recipes.recipe import (
     compile_recipe,
     load_recipe,
 )
-from biotwin.recipes.culture import recipe_from_culture
 
 __all__ = [
     "EVENT_KINDS",

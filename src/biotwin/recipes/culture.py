@@ -21,7 +21,7 @@ ASSUMED_INITIAL = {
     "Osm_bg": 230.0,  # [mOsm/kg] medium salts: ~290 total minus tracked solutes
     "viability": 0.97,  # [-] of the seed train
 }
-ASSUMED_FEED = {"Mn": 0.0, "Osm_bg": 900.0}  # concentrated feed: Mn-free, ~900 mOsm/kg salts
+ASSUMED_FEED = {"Mn": 0.0, "Osm_bg": 500.0}  # concentrated feed: Mn-free; ~500 mOsm/kg untracked solutes
 
 
 def recipe_from_culture(data: CultureDataset | str | Path) -> Recipe:
@@ -41,7 +41,7 @@ def recipe_from_culture(data: CultureDataset | str | Path) -> Recipe:
     initial["Xd"] = initial["Xv"] * (1 - ASSUMED_INITIAL["viability"]) / ASSUMED_INITIAL["viability"]
     for name in ("Asp", "Mn", "Na", "Osm_bg"):
         initial[name] = ASSUMED_INITIAL[name]
-    initial["mAb_gal"] = 0.5 * initial["mAb"]
+    initial["mAb_gal"] = 0.3 * initial["mAb"]  # seed-train product ~30% galactosylated (assumption)
 
     feed_comp = {k: ds.feed.get(k, 0.0) for k in _FEED_STATES}
     feed_comp.update(ASSUMED_FEED)
