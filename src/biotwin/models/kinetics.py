@@ -1,12 +1,14 @@
 """Pure kinetic laws, one function each, units in brackets, with their source.
 
-Every function is compiled with numba so that the ensemble kernels inline it; each also
-works from Python on scalars and NumPy arrays (NaN in, NaN out).
+Every function is compiled with numba so that the ensemble kernels inline it (on CPU and,
+translated, on CUDA GPUs). The rational laws work on scalars and NumPy arrays (NaN in,
+NaN out); the laws with exponentials use :mod:`math` and take scalars.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 from numba import njit
 
 #: Compilation options shared by every compiled law: no Python zero-division checks, and
@@ -152,7 +154,7 @@ def temperature_factor(temp_c, f_low, t_ref_c, t_low_c):  # type: ignore[no-unty
     on the 32 degC culture of Sou et al. (2015) Biotechnol Bioeng 112:1165-1176,
     doi:10.1002/bit.25524; valid for 32-37 degC.
     """
-    return np.exp(np.log(f_low) * ((t_ref_c - temp_c) / (t_ref_c - t_low_c)))
+    return math.exp(math.log(f_low) * ((t_ref_c - temp_c) / (t_ref_c - t_low_c)))
 
 
 @njit(**JIT_OPTIONS)
@@ -172,7 +174,7 @@ def galactosylation_fraction(mn_um, amm, ph, gal_max, k_mn, ki_amm_gal, ph_opt, 
     doi:10.1002/btpr.2315; Gawlitzek M. et al. (2000) Biotechnol Bioeng 68:637-646 (NH4+).
     """
     d = (ph - ph_opt) / ph_width
-    return gal_max * monod(mn_um, k_mn) * noncompetitive_inhibition(amm, ki_amm_gal) * np.exp(-d * d)
+    return gal_max * monod(mn_um, k_mn) * noncompetitive_inhibition(amm, ki_amm_gal) * math.exp(-d * d)
 
 
 @njit(**JIT_OPTIONS)
@@ -183,5 +185,5 @@ def substrate_guard(s, k_guard):  # type: ignore[no-untyped-def]
     vanish at zero substrate, so without this factor Glc, Glu or Asp could turn negative.
     With ``k_guard`` = 0.01 mM it changes rates by < 0.1% above 10 mM.
     """
-    sp = np.maximum(s, 0.0)
+    sp = s if s > 0.0 else 0.0
     return sp / (sp + k_guard)

@@ -17,6 +17,7 @@ J Comput Appl Math 6:19-26. doi:10.1016/0771-050X(80)90013-3
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,9 +174,9 @@ def _build(model: Model) -> Kernels:
                 sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
                 r = e / sc
                 err += r * r
-            err = np.sqrt(err / n)
+            err = math.sqrt(err / n)
             steps += 1
-            if not np.isfinite(err):
+            if not math.isfinite(err):
                 h *= 0.25
                 if h < 1e-12:
                     return h, steps, STATUS_NONFINITE
