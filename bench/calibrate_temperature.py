@@ -9,8 +9,9 @@ Joint fit: the scale-related kinetic parameters (``SHARED``) are common to both 
 (the bioreactor differs from the flask set of Kotidis 2019 by scale and an extra feed);
 the temperature factors (``TEMPERATURE``) act only after the shift, so only the 32 degC
 culture informs them. Parameters were chosen by identifiability: K_asn (collinear with
-mu_max, the fit drives it to its bound) and Y_mAb_mu (correlation -0.95 with m_mAb, relative
-SE > 100%) stay at their flask values.
+mu_max: correlation 0.97, relative SE > 200%) and Y_mAb_mu (correlation -0.95 with m_mAb,
+relative SE > 100%) stay at their flask values. The fit reaches the same optimum from the
+flask values and from a start near it (mu_max 0.15, Y_X_asn 2e9, Y_X_amm 8e9, mu_d_max 0.04).
 """
 
 from __future__ import annotations

@@ -113,3 +113,14 @@ def test_shipped_bioreactor_set_fits_32C_culture_better() -> None:
     assert ps.parameters["f_lac_low"].source == "sou2015_calibration"
     assert ps.parameters["f_lac_low"].std > 0
     assert "sou2015_calibration" in ps.sources
+
+
+def test_get_set_params_round_trip() -> None:
+    est = ParameterEstimator(names=["mu_max"], max_nfev=5)
+    params = est.get_params()
+    assert params["names"] == ["mu_max"] and params["max_nfev"] == 5
+    clone = ParameterEstimator(**params)
+    assert clone.get_params() == params
+    assert est.set_params(max_nfev=7) is est and est.max_nfev == 7
+    with pytest.raises(ModelError):
+        est.set_params(no_such_setting=1)

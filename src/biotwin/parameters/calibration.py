@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -236,6 +237,25 @@ class ParameterEstimator:
         self.rtol = rtol
         self.data_root = data_root
         self.verbose = verbose
+
+    # ------------------------------------------------------------------ sklearn API
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The ``__init__`` settings by name (scikit-learn's ``clone`` uses this)."""
+        names = inspect.signature(type(self).__init__).parameters
+        return {k: getattr(self, k) for k in names if k != "self"}
+
+    def set_params(self, **params: Any) -> ParameterEstimator:
+        """Change settings; unknown names raise :class:`ModelError`."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ModelError(f"invalid setting {key!r} for ParameterEstimator; valid: {sorted(valid)}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        base = self.base_set if isinstance(self.base_set, str) else self.base_set.name
+        return f"ParameterEstimator(base_set={base!r}, names={list(self.names)!r})"
 
     # ------------------------------------------------------------------ set-up helpers
     def _base(self) -> ParameterSet:
