@@ -16,7 +16,11 @@ import types
 from typing import Any
 
 import numpy as np
-from numba import cuda, float64
+
+if not hasattr(np, "row_stack"):  # numba-cuda <= 0.2x overloads np.row_stack, gone in NumPy 2.5
+    np.row_stack = np.vstack  # type: ignore[attr-defined]
+
+from numba import cuda, float64  # noqa: E402
 
 from biotwin.models.base import Model
 from biotwin.simulation.kernels import get_kernels
