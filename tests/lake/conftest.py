@@ -54,9 +54,14 @@ def cli(lake_dir: Path) -> Cli:
     return Cli(lake_dir)
 
 
-def run_biotwin(lake: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run the lake commands in a real subprocess."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "biotwin.cli.lake_commands", "--lake", str(lake), *args],
-        capture_output=True, text=True, env=env, **kwargs)
+@pytest.fixture
+def run_biotwin() -> Any:
+    """Run the lake commands in a real subprocess: ``run_biotwin(lake, *args)``."""
+
+    def run(lake: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        return subprocess.run(
+            [sys.executable, "-m", "biotwin.cli.lake_commands", "--lake", str(lake), *args],
+            capture_output=True, text=True, env=env, **kwargs)
+
+    return run

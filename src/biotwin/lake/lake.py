@@ -245,8 +245,9 @@ class Lake:
                 existing: dict[str, list[str]] = {}
                 for bid, rel in files:
                     existing.setdefault(bid, []).append(rel)
-                for bid in _batch_ids(ts):
-                    part = ts.filter(pc.equal(ts["batch_id"], bid))
+                ids = _batch_ids(ts)
+                for bid in ids:
+                    part = ts if len(ids) == 1 else ts.filter(pc.equal(ts["batch_id"], bid))
                     part, conflicts = self._new_rows(part, existing.get(bid, []))
                     for tag, t, old, new in conflicts:
                         rej = Rejection(bundle.source, None, tag,
@@ -277,17 +278,12 @@ class Lake:
 
     def _new_rows(self, part: pa.Table, paths: list[str]) -> tuple[pa.Table, list[tuple[Any, ...]]]:
         """Rows of ``part`` not yet stored, sorted by (tag, time_h); and key conflicts."""
+        part = _sorted_unique(part)
+        if not paths:
+            return part, []
         db = duckdb.connect()
         try:
             db.register("incoming", part)
-            dup = db.execute(
-                "SELECT tag, time_h FROM incoming GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
-            ).fetchall()
-            if dup:
-                tag, t = dup[0]
-                raise DataError(f"duplicated time {t!r} h for tag {tag!r}", column=tag)
-            if not paths:
-                return _sorted(part), []
             tags = pc.unique(part["tag"]).to_pylist()
             old = self._dataset(paths).to_table(
                 columns=["tag", "time_h", "value"], filter=pc.field("tag").isin(tags))
@@ -758,10 +754,25 @@ def _contextualise_samples(samples: pd.DataFrame | None, starts: dict[str, Any])
     return samples
 
 
-def _sorted(table: pa.Table) -> pa.Table:
-    tags = table["tag"].to_numpy(zero_copy_only=False)
-    if len(tags) > 1 and (tags[1:] < tags[:-1]).any():
-        table = table.sort_by([("tag", "ascending"), ("time_h", "ascending")])
+def _sorted_unique(table: pa.Table) -> pa.Table:
+    """Sort by (tag, time_h) unless already sorted; refuse a duplicated (tag, time_h) key."""
+    if table.num_rows < 2:
+        return table
+    enc = pc.dictionary_encode(table["tag"]).combine_chunks()
+    names = enc.dictionary.to_numpy(zero_copy_only=False)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    r = rank[enc.indices.to_numpy()]
+    t = table["time_h"].to_numpy()
+    ordered = (r[1:] > r[:-1]) | ((r[1:] == r[:-1]) & (t[1:] > t[:-1]))
+    if not ordered.all():
+        order = np.lexsort((t, r))
+        table, r, t = table.take(pa.array(order)), r[order], t[order]
+        dup = (r[1:] == r[:-1]) & (t[1:] == t[:-1])
+        if dup.any():
+            i = int(np.flatnonzero(dup)[0])
+            tag = str(table["tag"][i])
+            raise DataError(f"duplicated time {float(t[i])!r} h for tag {tag!r}", column=tag)
     return table
 
 
