@@ -1,9 +1,13 @@
 """Process models: pure kinetic laws, the environment, and the CHO model of Kotidis 2019."""
 
 from biotwin.models.base import Model, Variable
+from biotwin.models.bioreactor import CHO_BIOREACTOR
 from biotwin.models.cho import CHO_KOTIDIS2019
 
-MODELS: dict[str, Model] = {CHO_KOTIDIS2019.name: CHO_KOTIDIS2019}
+MODELS: dict[str, Model] = {
+    CHO_KOTIDIS2019.name: CHO_KOTIDIS2019,
+    CHO_BIOREACTOR.name: CHO_BIOREACTOR,
+}
 
 
 def get_model(name: str) -> Model:

@@ -169,12 +169,12 @@ def hydrogen_ion(tic_mM, charge_mM, k1_M, buffer_mM, k_buffer_M):  # type: ignor
 
     Solves ``TIC K1/(K1+h) + B Kb/(Kb+h) = Z`` for ``h`` where ``Z`` [mM] is the net charge
     of the strong ions (cations minus anions of strong electrolytes), ``TIC`` [mM] the total
-    inorganic carbon (CO2 + HCO3-; carbonate neglected below pH 8, pK2 = 10.3), ``B`` [mM]
-    a non-volatile buffer of dissociation constant ``Kb`` [M]. Start from the bicarbonate-only
-    solution ``h0 = K1 (TIC - Z)/Z``, which lies left of the root of this convex decreasing
-    function, so that Newton's steps rise monotonically to it; four steps reach machine
-    precision for ``B`` up to about Z (six are taken). Out of range (Z <= 0 or Z >= TIC + B) ``h`` is
-    clipped to pH 4-10.
+    inorganic carbon (CO2 + HCO3-; carbonate neglected below pH 8, pK2 = 10.3; H+ and OH-
+    neglected against mM ions), ``B`` [mM] a non-volatile buffer of dissociation constant
+    ``Kb`` [M]. Multiplied out, the balance is the quadratic
+    ``Z h^2 + (Z (K1+Kb) - TIC K1 - B Kb) h + K1 Kb (Z - TIC - B) = 0`` with exactly one
+    positive root when ``0 < Z < TIC + B``, taken in the cancellation-free form for the sign
+    of the linear coefficient. Out of range, ``h`` is clipped to pH 4-10.
 
     References
     ----------
@@ -183,15 +183,14 @@ def hydrogen_ion(tic_mM, charge_mM, k1_M, buffer_mM, k_buffer_M):  # type: ignor
     (1991) Estimation of dissolved carbon dioxide concentrations in aerobic fermentations.
     AIChE J 37:1680-1686. doi:10.1002/aic.690371111 (CO2/HCO3- in culture broth).
     """
-    z = np.maximum(charge_mM, 1e-6 * tic_mM + 1e-9)
-    h = np.minimum(np.maximum(k1_M * (tic_mM - z) / z, 1e-10), 1e-4)
-    for _ in range(6):
-        a = k1_M + h
-        b = k_buffer_M + h
-        f = tic_mM * k1_M / a + buffer_mM * k_buffer_M / b - charge_mM
-        df = -tic_mM * k1_M / (a * a) - buffer_mM * k_buffer_M / (b * b)
-        h = np.minimum(np.maximum(h - f / df, 1e-10), 1e-4)
-    return h
+    z = np.maximum(charge_mM, 1e-9)
+    a = z
+    b = z * (k1_M + k_buffer_M) - tic_mM * k1_M - buffer_mM * k_buffer_M
+    c = k1_M * k_buffer_M * (z - tic_mM - buffer_mM)
+    s = np.sqrt(np.maximum(b * b - 4.0 * a * c, 0.0))
+    w = b >= 0.0
+    h = w * (-2.0 * c / (b + s + 1e-300)) + (1.0 - w) * ((s - b) / (2.0 * a))
+    return np.minimum(np.maximum(h, 1e-10), 1e-4)
 
 
 @njit(**JIT_OPTIONS)
@@ -208,8 +207,7 @@ def co2_fraction(h_M, k1_M):  # type: ignore[no-untyped-def]
 def clipped_pi(error, k_p, integral, low, high):  # type: ignore[no-untyped-def]
     """Output ``low + k_p*error + integral`` of a PI law, clipped to [low, high].
 
-    The integral term's rate (``k_i * error``) is the caller's state equation; see
-    :func:`pi_integral_rate` for its anti-windup.
+    The integral term's rate is the caller's state equation, :func:`pi_integral_rate`.
 
     References
     ----------
@@ -219,12 +217,19 @@ def clipped_pi(error, k_p, integral, low, high):  # type: ignore[no-untyped-def]
 
 
 @njit(**JIT_OPTIONS)
-def pi_integral_rate(error, k_p, k_i, integral, low, high):  # type: ignore[no-untyped-def]
-    """Rate of the integral term ``k_i*error`` with conditional-integration anti-windup.
+def pi_integral_rate(error, k_p, k_i, integral, low, high, t_track_h):  # type: ignore[no-untyped-def]
+    """Rate of a PI law's integral term with back-calculation anti-windup [unit/h].
 
-    The integral stops while the unclipped output is beyond a limit and the error would
-    push it further (Astrom & Hagglund 2006, Advanced PID Control, ISA, sec. 3.5).
+    ``dI/dt = k_i*error + (clip(v) - v)/t_track``, ``v = low + k_p*error + integral``: while
+    the output is clipped the integral tracks the limit with time constant ``t_track`` [h]
+    instead of winding up. Unlike conditional integration (switching the integral off),
+    the rate stays continuous in the state, so an adaptive integrator does not chatter.
+
+    References
+    ----------
+    Astrom K.J., Hagglund T. (2006) Advanced PID Control. ISA, sec. 3.5 (tracking time
+    constant ``T_t``, of the order of the integral time ``k_p/k_i``).
     """
     raw = low + k_p * error + integral
-    stop = ((raw <= low) & (error < 0.0)) | ((raw >= high) & (error > 0.0))
-    return k_i * error * (1.0 - stop)
+    sat = np.minimum(np.maximum(raw, low), high)
+    return k_i * error + (sat - raw) / t_track_h
