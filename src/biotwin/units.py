@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pint
 
 #: The registry every biotwin module shares (pint quantities from two registries do not mix).
-ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 ureg.define("cell = [cell_count] = cells")
 ureg.define("osmole = mole = Osm = osmol")
 ureg.define("vvm = 1 / minute")

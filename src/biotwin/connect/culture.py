@@ -8,6 +8,7 @@ unit (vessel) and its recipe (feed composition, working volume, temperature).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -30,7 +31,7 @@ AREA = "cho-fedbatch"
 _KINDS = {"Fin": "feed", "Fin_glc": "feed", "Fout": "withdrawal"}
 
 
-def culture_folders(path: str | Path) -> list[Path]:
+def culture_folders(path: str | os.PathLike[str]) -> list[Path]:
     """The culture folders at ``path``: itself if it is one, else its sub-folders that are."""
     path = Path(path)
     if (path / "measurements.csv").is_file():

@@ -15,6 +15,7 @@ increase. CSV, CSV.gz or Parquet.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -100,13 +101,15 @@ def read_historian(
         frame = _exact(path, quarantine, rejections)
     tag_units: dict[str, str | None] = {}
     values = frame["value"].to_numpy(dtype=float).copy()
-    for (tag, u), idx in frame.groupby(["tag", "unit"], dropna=False, sort=False).groups.items():
-        u = None if pd.isna(u) else str(u)
-        target = tag_units.setdefault(str(tag), units.canonical_unit(str(tag)) or u)
+    groups = frame.groupby(["tag", "unit"], dropna=False, sort=False).indices
+    for key, idx in groups.items():
+        tag, raw_unit = str(key[0]), key[1]  # type: ignore[index]
+        u = None if pd.isna(raw_unit) else str(raw_unit)
+        target = tag_units.setdefault(tag, units.canonical_unit(tag) or u)
         if u is not None and target is not None and u != target:
             try:
                 values[idx] = units.convert(values[idx], u, target,
-                                            molar_mass_g_per_mol=units.MOLAR_MASS_G_PER_MOL.get(str(tag)))
+                                            molar_mass_g_per_mol=units.MOLAR_MASS_G_PER_MOL.get(tag))
             except units.UnitError as exc:
                 raise DataError(f"tag {tag!r}: {exc}", file=file, column="unit") from exc
     frame = frame.assign(value=values).sort_values(["tag", "time_us"], kind="stable")
@@ -197,7 +200,7 @@ def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.Data
                             file=file) from exc
         header = table.column_names
         data = [table[h].to_pylist() for h in header]
-        rows = (RawRow(i + 1, ["" if c[i] is None else str(c[i]) for c in data])
+        rows: Iterator[RawRow] = (RawRow(i + 1, ["" if c[i] is None else str(c[i]) for c in data])
                 for i in range(table.num_rows))
         file = file + " (Parquet; line = row)"
     else:

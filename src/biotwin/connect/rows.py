@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import pandas as pd
 
@@ -46,7 +46,7 @@ def open_binary(path: Path) -> IO[bytes]:
     """Open a plain or gzip-compressed file for reading bytes."""
     if not path.is_file():
         raise DataError("file not found", file=str(path))
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    return cast(IO[bytes], gzip.open(path, "rb") if is_gzip(path) else open(path, "rb"))
 
 
 def scan_csv(path: Path, *, encoding: str = "utf-8") -> Iterator[RawRow]:

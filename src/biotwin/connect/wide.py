@@ -267,7 +267,7 @@ def _check_arrays(
         if not np.isfinite(t).all():
             return None
         t_h = units.convert(t, plan.time_unit, "h")
-        key = t_h
+        key: npt.NDArray[np.float64] | npt.NDArray[np.int64] = t_h
     else:
         try:
             if pa.types.is_timestamp(t_col.type):

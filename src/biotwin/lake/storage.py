@@ -95,7 +95,7 @@ class Storage:
     def write_parquet(self, table: pa.Table, folder: str, *, prefix: str = "part") -> WrittenFile:
         """Write ``table`` as an immutable, content-addressed Parquet file under ``folder``."""
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, **PARQUET_OPTIONS)  # type: ignore[arg-type]
+        pq.write_table(table, sink, **PARQUET_OPTIONS)
         data = sink.getvalue().to_pybytes()
         sha = hashlib.sha256(data).hexdigest()
         relpath = f"{folder}/{prefix}-{sha[:24]}.parquet"
