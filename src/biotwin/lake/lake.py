@@ -38,7 +38,7 @@ import pyarrow.dataset as pads
 from biotwin import units
 from biotwin.errors import BiotwinError, DataError
 from biotwin.lake import audit
-from biotwin.lake.catalog import connect, writer_lock
+from biotwin.lake.catalog import attached, connect, writer_lock
 from biotwin.lake.records import (
     EVENT_COLUMNS,
     SAMPLE_COLUMNS,
@@ -140,23 +140,39 @@ class Lake:
 
     # ------------------------------------------------------------------ connections
     @contextmanager
-    def _read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _read(self, *, private: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only view of the committed catalog.
+
+        By default the catalog is attached to a shared in-memory connection (fast);
+        ``private`` opens a connection of its own (for user SQL, which may create views).
+        """
         if not self.catalog_path.exists():
             con = duckdb.connect(":memory:")  # an empty lake reads as empty tables
             migrate(con)
-        else:
-            con = connect(self.catalog_path, read_only=True)
-            version = current_version(con)
-            if version != MIGRATIONS[-1].version:
+            try:
+                yield con
+            finally:
                 con.close()
-                raise BiotwinError(
-                    f"catalog {self.catalog_path} is at schema version {version}, this biotwin "
-                    f"expects {MIGRATIONS[-1].version}; run `biotwin lake migrate`"
-                )
-        try:
+            return
+        if private:
+            con = connect(self.catalog_path, read_only=True)
+            try:
+                self._check_version(con)
+                yield con
+            finally:
+                con.close()
+            return
+        with attached(self.catalog_path) as con:
+            self._check_version(con)
             yield con
-        finally:
-            con.close()
+
+    def _check_version(self, con: duckdb.DuckDBPyConnection) -> None:
+        version = current_version(con)
+        if version != MIGRATIONS[-1].version:
+            raise BiotwinError(
+                f"catalog {self.catalog_path} is at schema version {version}, this biotwin "
+                f"expects {MIGRATIONS[-1].version}; run `biotwin lake migrate`"
+            )
 
     @contextmanager
     def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -585,7 +601,7 @@ class Lake:
 
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL over the catalog tables and a ``timeseries`` view of all data."""
-        with self._read() as con:
+        with self._read(private=True) as con:
             paths = [r[0] for r in con.execute("SELECT path FROM timeseries_files").fetchall()]
             if paths and self.storage.is_local:
                 files = ", ".join(_quote(self.storage.full(p)) for p in paths)

@@ -166,7 +166,8 @@ CATALOG_TABLES = (
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The catalog's schema version (0 for an empty database)."""
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+        "AND table_catalog = current_database()"
     ).fetchall()
     if exists[0][0] == 0:
         return 0
