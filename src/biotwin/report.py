@@ -126,42 +126,51 @@ def fit_table_text(rows: list[dict[str, Any]]) -> str:
 
 
 def run_demo(out: Path, data: Path | None = None, lake: Path | None = None) -> Path:
-    """Simulate the six shared cultures open loop, print a fit table, write the HTML report.
+    """The main job on embedded defaults.
 
-    Returns the report's path (``out/report.html``).
+    Imports the six shared cultures into the lake (idempotent: a second run adds nothing),
+    reads each batch back from the lake, simulates it open loop with the published parameters
+    (and the bioreactor set where it applies), prints a fit table and writes
+    ``out/report.html`` (self-contained) with a plot per culture. Returns the report's path.
     """
+    import json
+
+    from biotwin.connect.imports import import_cultures
+    from biotwin.lake import Lake
     from biotwin.parameters import available_parameter_sets
+    from biotwin.service.cultures import culture_from_lake
     from biotwin.validation import validate
 
     data = data or shipped_cultures()
     out.mkdir(parents=True, exist_ok=True)
-    folders = sorted(p for p in data.iterdir() if (p / "measurements.csv").is_file())
+    store = Lake(lake or Path("biotwin-data"))
+    imported = import_cultures(store, data, why="make demo: reference cultures")
+    n_new = sum(r.n_samples for r in imported)
+    print(f"lake {lake or 'biotwin-data'}: {len(store.batches())} batches ({n_new} new samples this run)")
     rows: list[dict[str, Any]] = []
     figures: list[tuple[str, str]] = []
-    for folder in folders:
+    for batch in store.batches():
+        culture = culture_from_lake(store, batch["batch_id"])
         sets = ["cho_t127_kotidis2019"]
-        if "bioreactor" in folder.name and "cho_t127_sou2015_bioreactor" in available_parameter_sets():
+        if "bioreactor" in culture.name and "cho_t127_sou2015_bioreactor" in available_parameter_sets():
             sets.append("cho_t127_sou2015_bioreactor")
         for pset in sets:
-            val = validate(folder, pset)
+            val = validate(culture, pset)
             rows.append(val.summary())
             png = _png(validation_figure(val))
-            (out / f"{folder.name}__{pset}.png").write_bytes(png)
-            figures.append((f"{folder.name} - {pset}", _img(png, folder.name)))
-    text = fit_table_text(rows)
-    print(text)
+            (out / f"{culture.name}__{pset}.png").write_bytes(png)
+            figures.append((f"{culture.name} - {pset}", _img(png, culture.name)))
+    print(fit_table_text(rows))
     intro = (
-        "<p>Open-loop simulation (no fitting) of the six measured CHO fed-batch cultures with the "
-        "published CHO-T127 parameters of Kotidis et al. 2019 and, for the bioreactor cultures, the "
-        "set calibrated on them. Lines: model; points: measurements with replicate standard "
-        "deviations. Only the T127 flask culture is the model's calibration condition; the others "
-        "test transfer to new scale, temperature, cell line and feeds.</p>"
+        "<p>The six measured CHO fed-batch cultures, imported into the lake and read back from it, "
+        "simulated open loop (no fitting) with the published CHO-T127 parameters of Kotidis et al. "
+        "2019 and, for the bioreactor cultures, the set calibrated on them "
+        "(<code>cho_t127_sou2015_bioreactor</code>). Lines: model; points: measurements with "
+        "replicate standard deviations. Only the T127 flask culture is the model's calibration "
+        "condition; the others test transfer to new scale, temperature, cell line and feeds.</p>"
     )
-    sections = [("Fit table", intro + fit_table_html(rows))]
-    sections += [(h, b) for h, b in figures]
+    sections = [("Fit table", intro + fit_table_html(rows)), *figures]
     path = out / "report.html"
     path.write_text(render_report("biotwin demo: the six CHO cultures", sections))
-    import json
-
     (out / "fit_table.json").write_text(json.dumps(rows, indent=1, default=float))
     return path

@@ -1,0 +1,1 @@
+"""Use cases that tie the packages together (the CLI, API and demo call these)."""
