@@ -56,6 +56,10 @@ from biotwin.models.environment import (
 )
 from biotwin.models.kinetics import JIT_OPTIONS
 
+#: The shared options without forced IR inlining (numba ``inline="always"`` multiplies the
+#: compile time of the ensemble kernels of this larger model); LLVM still inlines.
+_JIT = {k: v for k, v in JIT_OPTIONS.items() if k != "inline"}
+
 STATES = (
     *cho.STATES,
     Variable("O2", "mM", "dissolved O2", 1e-4),
@@ -106,7 +110,7 @@ LN10 = np.log(10.0)
 BASE_RATE_MAX = 1e30
 
 
-@njit(**JIT_OPTIONS)
+@njit(**_JIT)
 def environment_rates(y, p, u, growth):  # type: ignore[no-untyped-def]
     """The environment at state ``y`` given the biomass growth rate ``growth = mu Xv``.
 
@@ -155,7 +159,7 @@ def environment_rates(y, p, u, growth):  # type: ignore[no-untyped-def]
     return our, cer, otr, ctr, y_o2, h, co2, base, d_i_do, d_i_ph
 
 
-@njit(**JIT_OPTIONS)
+@njit(**_JIT)
 def reactions(t, y, p, u, dydt):  # type: ignore[no-untyped-def]
     """Reaction part of dy/dt [unit/h] for :data:`STATES` (volume row left at 0)."""
     cho.reactions(t, y, p, u, dydt)
