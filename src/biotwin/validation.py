@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,7 @@ class Validation:
 
 
 def validate(
-    dataset: str | CultureDataset,
+    dataset: str | Path | CultureDataset,
     params: str | ParameterSet = "cho_t127_kotidis2019",
     model: Model | None = None,
 ) -> Validation:

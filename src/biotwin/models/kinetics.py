@@ -8,12 +8,13 @@ NaN out); the laws with exponentials use :mod:`math` and take scalars.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from numba import njit
 
 #: Compilation options shared by every compiled law: no Python zero-division checks, and
 #: floating-point contraction/reassociation but never assuming away NaN or inf.
-JIT_OPTIONS = {"cache": True, "inline": "always", "error_model": "numpy", "fastmath": {"contract", "arcp", "nsz", "afn", "reassoc"}}
+JIT_OPTIONS: dict[str, Any] = {"cache": True, "inline": "always", "error_model": "numpy", "fastmath": {"contract", "arcp", "nsz", "afn", "reassoc"}}
 
 
 @njit(**JIT_OPTIONS)

@@ -51,8 +51,10 @@ def recipe_from_culture(data: CultureDataset | str | Path) -> Recipe:
     }
     kind_of = {"Fin": ("bolus", "feed"), "Fin_glc": ("bolus", "glucose"), "Fout": ("withdraw", "")}
     events = [
-        Event(float(row.start_h), kind_of[row.stream][0], kind_of[row.stream][1], float(row.volume_L))
-        for row in ds.schedule.itertuples()
+        Event(float(start), kind_of[str(stream)][0], kind_of[str(stream)][1], float(volume))
+        for start, stream, volume in zip(
+            ds.schedule["start_h"], ds.schedule["stream"], ds.schedule["volume_L"], strict=True
+        )
     ]
     temp = ds.temperature_C
     shift = ds.temperature_shift

@@ -69,7 +69,7 @@ def _ensemble_kernel(model: Model, n_states: int, n_u: int, n_out: int) -> Any:
     @cuda.jit
     def kernel(y0, u0, params, conc, ev_time, ev_kind, ev_index, ev_value, t_out, t_end,
                rtol, atol, max_steps, out, status, nsteps):  # type: ignore[no-untyped-def]
-        m = cuda.grid(1)
+        m: int = cuda.grid(1)  # type: ignore[call-arg]
         if m >= y0.shape[0]:
             return
         y = cuda.local.array(n_states, float64)

@@ -181,9 +181,10 @@ class NumbaBackend:
         out = np.zeros((n, t_out.size, inputs.y0.shape[1]))
         status = np.zeros(n, np.int64)
         nsteps = np.zeros(n, np.int64)
-        threads = self.threads or int(os.environ.get("BIOTWIN_THREADS", "0")) or numba.config.NUMBA_NUM_THREADS
+        available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        threads = self.threads or int(os.environ.get("BIOTWIN_THREADS", "0")) or available
         prev = numba.get_num_threads()
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(threads, available))
         try:
             kern.ensemble(
                 inputs.y0, inputs.u0, inputs.params, inputs.stream_conc, inputs.ev_time,

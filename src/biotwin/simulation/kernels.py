@@ -27,7 +27,7 @@ from numba import njit, prange
 from biotwin.models.base import Model
 from biotwin.models.kinetics import JIT_OPTIONS
 
-_OPTS = {k: v for k, v in JIT_OPTIONS.items() if k not in ("cache", "inline")}
+_OPTS: dict[str, Any] = {k: v for k, v in JIT_OPTIONS.items() if k not in ("cache", "inline")}
 
 # Dormand-Prince 5(4) tableau.
 C2, C3, C4, C5 = 1 / 5, 3 / 10, 4 / 5, 8 / 9
