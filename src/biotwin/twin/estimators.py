@@ -63,6 +63,12 @@ ESTIMATED = (
     "GI_max", "K_Mn", "KI_amm_gal",
 )
 
+#: Prior sd of the log-parameters [-] wider than the set's own: growth, death and the split
+#: of productivity into growth-associated and maintenance parts differ most between cell
+#: lines and scales (engineering choice, tuned on the shared cultures; see bench/twin.py).
+PRIOR_LOG_SD = {"mu_max": 0.3, "mu_d_max": 0.5, "Kd_amm": 0.5, "K_asn": 0.5, "m_mAb": 0.5,
+                "Y_mAb_mu": 0.7}
+
 #: Smallest measurement standard deviation used for R, per state (units of the state).
 R_FLOOR_ABS = {"Xv": 5e7, "mAb": 2.0, "Glc": 0.1, "Amm": 0.05, "Gln": 0.03, "Lac": 0.1,
                "Glu": 0.03, "Asn": 0.03}
@@ -146,7 +152,14 @@ class EnsembleEstimator:
     r_floor : mapping, optional
         Absolute floors of the measurement sd per state (default :data:`R_FLOOR_ABS`).
     gate : float or None
-        Reject a measured component whose normalised innovation exceeds ``gate`` sd.
+        Reject a measured component whose normalised innovation exceeds ``gate`` sd; a
+        component rejected at its previous sample too is accepted (a persistent deviation is
+        a change of the process, not an outlier), and so is every component of the first
+        two samples (the filter has not learned the culture yet).
+    param_sd : mapping, optional
+        Prior sd of log-parameters [-] that override ``param_spread`` x relative sd (default
+        :data:`PRIOR_LOG_SD`: wider priors for the parameters a new cell line or scale
+        changes most).
     random_state : int, Generator or None
         Same seed, same numbers.
     """
@@ -162,12 +175,13 @@ class EnsembleEstimator:
         estimated: Sequence[str] = ESTIMATED,
         param_spread: float = 1.0,
         param_walk: float = 0.2,
-        state_noise: float = 0.05,
+        state_noise: float = 0.1,
         inflation: float = 1.05,
         rtps: float = 0.5,
         r_rel: float = 0.05,
         r_floor: Mapping[str, float] | None = None,
         gate: float | None = 6.0,
+        param_sd: Mapping[str, float] | None = None,
         rtol: float = 1e-6,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
@@ -184,6 +198,7 @@ class EnsembleEstimator:
         self.r_rel = r_rel
         self.r_floor = dict(R_FLOOR_ABS if r_floor is None else r_floor)
         self.gate = gate
+        self.param_sd = param_sd
         self.rtol = rtol
         self.random_state = random_state
         self._initialised = False
@@ -203,6 +218,10 @@ class EnsembleEstimator:
         self.propagator_ = Propagator(model, self.recipe, rtol=self.rtol)
         self.p_nominal_ = self.params.vector(model)
         rel = self.params.relative_sd_vector(model)[self.est_index_] * self.param_spread
+        overrides = PRIOR_LOG_SD if self.param_sd is None else self.param_sd
+        for i, p in enumerate(self.estimated):
+            if p in overrides:
+                rel[i] = overrides[p]
         self.theta_sd_ = np.maximum(rel, 1e-3)
         self.theta_prior_ = np.log(self.p_nominal_[self.est_index_])
         n = self.n_members
@@ -223,6 +242,8 @@ class EnsembleEstimator:
         self.checkpoints_: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
         self.log_: list[tuple[float, np.ndarray, np.ndarray]] = []
         self.history_: list[Estimate] = []
+        self.rejected_ = np.zeros(len(self.observed), bool)
+        self.n_steps_ = 0
         self._initialised = True
         self._checkpoint()
         return self
@@ -324,15 +345,18 @@ class EnsembleEstimator:
         if mask.any():
             sd = self.measurement_sd(np.where(mask, yv, 0.0), sv)
             use = mask.copy()
-            if self.gate is not None:
+            if self.gate is not None and self.n_steps_ >= 2:
                 hx = self.X_[:, self.obs_index_]
                 d = (yv - hx.mean(axis=0)) / np.sqrt(hx.var(axis=0, ddof=1) + sd**2)
-                use &= ~(np.abs(np.nan_to_num(d)) > self.gate)
+                out = (np.abs(np.nan_to_num(d)) > self.gate) & ~self.rejected_
+                use &= ~out
+                self.rejected_ = np.where(mask, out, self.rejected_)
             for i in np.flatnonzero(mask):
                 accepted[self.observed[i]] = bool(use[i])
             if use.any():
                 self._analysis(yv[use], sd[use], self.obs_index_[use])
                 self._bounds()
+            self.n_steps_ += 1
         self._checkpoint()
         est = self.estimate(prior_mean=prior_mean, accepted=accepted)
         self.history_.append(est)

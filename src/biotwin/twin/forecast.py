@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,18 +76,53 @@ def _spec_prob(values: np.ndarray, spec: tuple[float | None, float | None]) -> f
 
 def forecast_members(
     propagator: Propagator, X: np.ndarray, U: np.ndarray, P: np.ndarray, t0: float, t_end: float,
-    n_points: int = 25,
+    n_points: int = 25, drift: np.ndarray | None = None, chunk_h: float = 24.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run members from ``t0`` to ``t_end``; return (times, values (n, n_times, n_states + 1))
-    with the galactosylation index as the last column. Failed members are dropped."""
+    with the galactosylation index as the last column. Failed members are dropped.
+
+    ``drift`` (n_parameters,) [1/h] moves the log-parameters linearly in time, applied in
+    ``chunk_h`` steps (a local linear trend of time-varying parameters)."""
     t = np.unique(np.append(np.linspace(t0, t_end, n_points), t_end))
-    res = propagator.run(X, U, P, t0, t_end, t_out=t) if t_end > t0 else None
-    y = np.repeat(X[:, None, :], t.size, axis=1) if res is None else res.y[res.ok]
+    if t_end <= t0:
+        y = np.repeat(X[:, None, :], t.size, axis=1)
+    elif drift is None or not np.any(drift):
+        res = propagator.run(X, U, P, t0, t_end, t_out=t)
+        y = res.y[res.ok]
+    else:
+        y = np.empty((X.shape[0], t.size, X.shape[1]))
+        ok = np.ones(X.shape[0], bool)
+        edges = np.unique(np.append(np.arange(t0, t_end, chunk_h), t_end))
+        x, u = X, U
+        for a, b in itertools.pairwise(edges):
+            sel = (t >= a) & (t <= b)
+            tt = np.unique(np.append(t[sel], b))
+            p = P * np.exp(drift * (0.5 * (a + b) - t0))
+            res = propagator.run(x, u, p, a, b, t_out=tt)
+            ok &= res.ok
+            y[:, sel] = res.y[:, np.searchsorted(tt, t[sel])]
+            x, u = res.y[:, -1], res.u
+        y = y[ok]
     m = propagator.model
     mab = y[:, :, m.state_index("mAb")]
     gal = y[:, :, m.state_index("mAb_gal")]
     gi = np.where(mab > 0, gal / np.maximum(mab, 1e-300), np.nan)
     return t, np.concatenate([y, gi[:, :, None]], axis=2)
+
+
+def parameter_trend(estimator: EnsembleEstimator, window_h: float, max_rate: float = 0.01) -> np.ndarray:
+    """Slope [1/h] of the estimated log-parameters over the last ``window_h`` hours (least
+    squares on the filter's history), clipped to ``max_rate``; zeros if too little history."""
+    hist = [e for e in estimator.history_ if e.t >= estimator.t_ - window_h]
+    out = np.zeros(len(estimator.p_nominal_))
+    if len(hist) < 3:
+        return out
+    t = np.array([e.t for e in hist])
+    th = np.log(np.array([[e.params[p][0] for p in estimator.estimated] for e in hist]))
+    tc = t - t.mean()
+    slope = (tc @ (th - th.mean(axis=0))) / (tc @ tc)
+    out[estimator.est_index_] = np.clip(slope, -max_rate, max_rate)
+    return out
 
 
 def forecast(
@@ -95,6 +131,7 @@ def forecast(
     specs: Mapping[str, tuple[float | None, float | None]] | None = None,
     n_points: int = 25,
     propagator: Propagator | None = None,
+    trend_h: float | None = None,
 ) -> Forecast:
     """Run the estimator's current ensemble (states and learned parameters) to harvest.
 
@@ -118,7 +155,8 @@ def forecast(
     prop = propagator or estimator.propagator_
     t_end = float(prop.recipe.t_end if t_end is None else t_end)
     X, U, P = estimator.members()
-    t, vals = forecast_members(prop, X, U, P, estimator.t_, t_end, n_points)
+    drift = parameter_trend(estimator, trend_h) if trend_h else None
+    t, vals = forecast_members(prop, X, U, P, estimator.t_, t_end, n_points, drift=drift)
     names = (*estimator.state_names_, "GI")
     probs: dict[str, float] = {}
     if specs:

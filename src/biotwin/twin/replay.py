@@ -109,6 +109,7 @@ def track_culture(
     estimator: str = "enkf",
     forecasts: bool = True,
     fan_from: float | None = None,
+    trend_h: float | None = None,
     **options: Any,
 ) -> TrackResult:
     """Replay a culture sample by sample through an estimator.
@@ -160,11 +161,12 @@ def track_culture(
         prior[k] = e.prior_mean[obs_idx]
         post[k] = e.mean[obs_idx]
         if forecasts:
-            f = forecast(est, t_end=harvest, n_points=2 if fan_from is None or abs(t - fan_from) > 1e-9 else 40)
+            keep_fan = fan_from is not None and abs(t - fan_from) < 1e-9
+            f = forecast(est, t_end=harvest, trend_h=trend_h, n_points=40 if keep_fan else 2)
             fin = f.final("mAb")
             fc.append({"from_h": float(t), "final_mAb_pred": fin["mean"], "final_mAb_lo": fin["lo"],
                        "final_mAb_hi": fin["hi"]})
-            if fan_from is not None and abs(t - fan_from) < 1e-9:
+            if keep_fan:
                 fan = {"forecast": f}
     elapsed = time.perf_counter() - start
     return TrackResult(ds.name, observed, times, Y, prior, post, estimates, fc, harvest, elapsed, est, fan)
