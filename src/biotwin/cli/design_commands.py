@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 import typer
 
@@ -61,7 +60,8 @@ def _lake_path(ctx: typer.Context, lake: Path | None) -> Path | None:
         return lake
     parent = ctx.find_root()
     src = parent.get_parameter_source("lake") if parent is not None else None
-    if src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
+    # typer may vendor its own click: compare the source by name
+    if getattr(src, "name", None) in ("COMMANDLINE", "ENVIRONMENT"):
         return Path((ctx.obj or {}).get("lake"))
     return None
 
