@@ -1,0 +1,370 @@
+"""A virtual bioreactor: the CHO process model as truth, its environment, control loops,
+sensors, offline sampling and faults, advanced with a do-mpc-style ``make_step``.
+
+Truth: the CHO model of Kotidis et al. (2019) (:mod:`biotwin.models.cho`) stepped with the
+compiled Dormand-Prince kernels, with parameters drawn per batch (batch-to-batch
+variability), a seeding density and a raw-material lot factor, and a small multiplicative
+random walk on the viable cells (process noise).
+
+Environment (around the cells; engineering assumptions, constants stated):
+
+- temperature: first order towards the jacket, ``dT/dt = (T_j - T) / 0.25 h``;
+- dissolved O2: ``dO2/dt = kLa (C* y_O2/0.2095 - O2) - OUR``, updated exactly over a step
+  for constant rates; ``C* = 0.214 mM`` (air, 37 degC); ``kLa = 10 (N/100 rpm)^1.5`` [1/h]
+  (power-law in agitation, van 't Riet 1979, doi:10.1021/i260072a001);
+- dissolved CO2: ``dCO2/dt = RQ OUR - 0.89 kLa (CO2 - 23.4 y_CO2)`` [mM] (Royce &
+  Thornhill 1991, doi:10.1002/aic.690371107); pCO2 [mmHg] = CO2 / 0.0308;
+- pH: charge balance ``CO2 10^(pH-6.1) + B / (1 + 10^(7.3-pH)) = Z`` with
+  ``Z = Z0 + base - (Lac - Lac0) + (Amm - Amm0) - acid_contaminant`` (Stewart 1983), a
+  20 mM Good's buffer B; solved by bisection.
+
+Control layer: PID temperature (jacket), split-range pH (CO2 sparge up / base down), and the
+DO cascade (agitation first, then O2 enrichment), all acting on *measured* values, so sensor
+faults move the true culture.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from biotwin.lake.records import QUALITY_GOOD
+from biotwin.models import cho
+from biotwin.plant.control import PID, split_range
+from biotwin.plant.faults import Fault
+from biotwin.plant.sensors import Sensor
+from biotwin.recipes.recipe import CompiledRecipe
+from biotwin.simulation.kernels import get_kernels
+
+C_O2_AIR_MM = 0.214  # O2 saturation with air at 37 degC [mM]
+H_CO2_MM = 23.4  # CO2 solubility [mM per unit gas fraction at 1 atm]
+CO2_MM_PER_MMHG = 0.0308
+PKA_CO2 = 6.1
+BUFFER_MM, PKA_BUFFER = 20.0, 7.3
+TAU_T_H = 0.25
+BASE_MAX_MM_H = 3.0  # base pump capacity [mmol per L broth per h]
+BASE_M = 1.0  # base concentration [mol/L]
+N_MIN, N_MAX = 60.0, 300.0  # agitation [rpm]
+CO2_SPARGE_MAX = 0.15
+
+#: Online tags: name -> (unit, EURange low, high, description).
+ONLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
+    "T": ("degC", 0.0, 60.0, "culture temperature"),
+    "T_jacket": ("degC", 0.0, 80.0, "jacket temperature (controller output)"),
+    "pH": ("-", 5.0, 9.0, "culture pH (glass electrode)"),
+    "DO": ("%", 0.0, 150.0, "dissolved O2, % of air saturation"),
+    "dCO2": ("mmHg", 0.0, 300.0, "dissolved CO2 partial pressure"),
+    "agitation": ("rpm", 0.0, 400.0, "agitator speed"),
+    "O2_sparge": ("%", 0.0, 100.0, "O2 fraction of the sparge gas"),
+    "CO2_sparge": ("%", 0.0, 20.0, "CO2 fraction of the sparge gas"),
+    "base_total": ("mL", 0.0, 5000.0, "base added (pump totaliser)"),
+    "feed_total": ("mL", 0.0, 20000.0, "feed commanded (pump totaliser)"),
+    "V": ("L", 0.0, 10.0, "working volume (load cell)"),
+    "OUR": ("mM/h", 0.0, 50.0, "O2 uptake rate (off-gas balance)"),
+    "CER": ("mM/h", 0.0, 50.0, "CO2 evolution rate (off-gas balance)"),
+    "offgas_O2": ("%", 0.0, 100.0, "O2 in the off-gas"),
+    "offgas_CO2": ("%", 0.0, 30.0, "CO2 in the off-gas"),
+    "vibration": ("mm/s", 0.0, 50.0, "agitator bearing vibration velocity (RMS)"),
+    "motor_current": ("A", 0.0, 10.0, "agitator motor current"),
+    "capacitance": ("pF/cm", 0.0, 200.0, "biomass capacitance probe"),
+    "pressure": ("mbar", 0.0, 500.0, "headspace overpressure"),
+}
+#: Offline assays: name -> (unit, low, high, description); results arrive hours after sampling.
+OFFLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
+    "Xv": ("cells/L", 0.0, 1e11, "viable cell density (offline counter)"),
+    "viability": ("%", 0.0, 100.0, "viability (offline counter)"),
+    "Glc": ("mM", 0.0, 200.0, "glucose (offline analyser)"),
+    "Lac": ("mM", 0.0, 200.0, "lactate (offline analyser)"),
+    "Amm": ("mM", 0.0, 50.0, "ammonium (offline analyser)"),
+    "mAb": ("mg/L", 0.0, 20000.0, "titre (offline, protein A HPLC)"),
+}
+
+
+@dataclass
+class Reading:
+    """One published value: tag, culture time [h], value, OPC quality."""
+
+    tag: str
+    t_h: float
+    value: float
+    quality: int = QUALITY_GOOD
+
+
+def _ph_from_charge(co2_mm: float, z_mm: float) -> float:
+    lo, hi = 4.0, 10.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        f = co2_mm * 10.0 ** (mid - PKA_CO2) + BUFFER_MM / (1.0 + 10.0 ** (PKA_BUFFER - mid)) - z_mm
+        if f > 0:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+@dataclass
+class VirtualBioreactor:
+    """One stirred-tank bioreactor running one fed-batch culture.
+
+    Parameters
+    ----------
+    unit_id : str
+        ISA-95 unit name (``BR01``).
+    params : ndarray, shape (n_parameters,)
+        CHO parameters of this batch (draw them with ``ParameterSet.sample``).
+    recipe : CompiledRecipe
+        Feeds and initial conditions (volumes are scaled by ``volume_L / V0``).
+    volume_L : float
+        Initial working volume [L].
+    seed_factor, lot_factor : float
+        Seeding density and raw-material (feed strength) multipliers.
+    faults : list of Fault
+        Faults of this reactor.
+    random_state : int or Generator
+    """
+
+    unit_id: str
+    params: np.ndarray
+    recipe: CompiledRecipe
+    volume_L: float = 2.0
+    seed_factor: float = 1.0
+    lot_factor: float = 1.0
+    faults: list[Fault] = field(default_factory=list)
+    random_state: int | np.random.Generator | None = None
+    sample_every_h: float = 24.0
+    sample_delay_h: tuple[float, float] = (2.0, 6.0)
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.random_state)
+        self.kern = get_kernels(cho.CHO_KOTIDIS2019)
+        cr = self.recipe
+        self.scale = self.volume_L / cr.y0[0]
+        self.y = cr.y0.copy()
+        self.y[cho.IV] *= self.scale
+        self.y[cho.IXV] *= self.seed_factor
+        self.u = cr.u0.copy()
+        self.conc = cr.stream_conc * self.lot_factor
+        self.ev_i = 0
+        self.t_h = 0.0
+        self.h = 1e-3
+        self.work = np.empty((9, self.y.size))
+        self.atol = cho.CHO_KOTIDIS2019.state_scales * 1e-6
+        self.lac0, self.amm0 = float(self.y[cho.ILAC]), float(self.y[cho.IAMM])
+        self.T = float(self.u[cho.UT])
+        self.o2 = 0.9 * C_O2_AIR_MM
+        self.co2 = H_CO2_MM * 0.05
+        self.z0 = self.co2 * 10 ** (7.15 - PKA_CO2) + BUFFER_MM / (1 + 10 ** (PKA_BUFFER - 7.15))
+        self.base_mm = 0.0
+        self.acid_contam = 0.0
+        self.our_contam = 0.0
+        self.base_total_mL = 0.0
+        self.feed_total_mL = 0.0
+        self.N = N_MIN
+        self.y_o2 = 0.2095
+        self.y_co2 = 0.0
+        self.base_rate = 0.0
+        self.missed = False
+        self.our = 0.0
+        self.ph = 7.15
+        self.t_loop = PID(kp=8.0, ti_h=0.5, low=5.0, high=50.0, setpoint=float(self.u[cho.UT]),
+                          bias=float(self.u[cho.UT]))
+        self.ph_loop = PID(kp=3.0, ti_h=2.0, low=-1.0, high=1.0, setpoint=float(self.u[cho.UPH]),
+                           reverse=True)
+        self.do_loop = PID(kp=0.02, ti_h=1.0, low=0.0, high=1.0, setpoint=40.0)
+        self.sensors = {
+            "T": Sensor(0.02, 0.02, 0.01, self.rng.normal(0, 0.05), 0, 60),
+            "pH": Sensor(0.005, 0.01, 0.001, self.rng.normal(0, 0.02), 5, 9),
+            "DO": Sensor(0.3, 1 / 60, 0.1, self.rng.normal(0, 1.0), 0, 150),
+            "dCO2": Sensor(0.5, 0.05, 0.1, self.rng.normal(0, 2.0), 0, 300),
+            "OUR": Sensor(0.02, 0.05, 0.01, 0.0, 0, 50),
+            "CER": Sensor(0.02, 0.05, 0.01, 0.0, 0, 50),
+            "capacitance": Sensor(0.1, 0.1, 0.01, 0.0, 0, 200),
+            "V": Sensor(0.002, 0.0, 0.001, 0.0, 0, 10),
+            "pressure": Sensor(1.0, 0.0, 0.1, 0.0, 0, 500),
+            "vibration": Sensor(0.05, 0.0, 0.01, 0.0, 0, 50),
+            "motor_current": Sensor(0.01, 0.0, 0.001, 0.0, 0, 10),
+        }
+        self.sensor_state = {name: s for name, s in self.sensors.items()}
+        self.pending: list[tuple[float, Reading]] = []  # (arrival [h], reading)
+        self.next_sample_h = 1.0
+        self.failed_agitator = False
+        self.vib = 1.5
+        self.current = 2.0
+
+    # ------------------------------------------------------------------ operator actions
+    def change_setpoint(self, loop: str, value: float) -> None:
+        """Change the setpoint of loop ``T``, ``pH`` or ``DO``."""
+        loops = {"T": self.t_loop, "pH": self.ph_loop, "DO": self.do_loop}
+        if loop not in loops:
+            raise ValueError(f"unknown loop {loop!r}; expected one of {sorted(loops)}")
+        loops[loop].setpoint = float(value)
+
+    def add_bolus(self, stream: str, volume_mL: float) -> None:
+        """Add a bolus of ``volume_mL`` [mL] of recipe stream ``stream`` now."""
+        names = self.recipe.stream_names
+        if stream not in names:
+            raise ValueError(f"unknown stream {stream!r}; expected one of {list(names)}")
+        self.kern.apply_event(self.y, self.u, self.conc, 0, names.index(stream), volume_mL / 1000.0)
+        self.feed_total_mL += volume_mL
+
+    # ------------------------------------------------------------------ dynamics
+    def _fault(self, kind: str) -> Fault | None:
+        for f in self.faults:
+            if f.kind == kind and f.active(self.t_h):
+                return f
+        return None
+
+    def _apply_recipe_events(self) -> None:
+        cr = self.recipe
+        while self.ev_i < cr.ev_time.size and cr.ev_time[self.ev_i] <= self.t_h:
+            kind, idx, val = int(cr.ev_kind[self.ev_i]), int(cr.ev_index[self.ev_i]), float(cr.ev_value[self.ev_i])
+            self.ev_i += 1
+            if kind in (0, 1):
+                val *= self.scale
+            if kind == 0:
+                self.feed_total_mL += val * 1000.0
+                f = self._fault("missed_feed")
+                if f is not None and not self.missed:
+                    self.missed = True
+                    continue
+                w = self._fault("feed_pump_wear")
+                if w is not None:
+                    val *= 1.0 - 0.4 * w.severity * w.progress(self.t_h)
+            if kind == 2 and idx in (cho.UT, cho.UPH):
+                (self.t_loop if idx == cho.UT else self.ph_loop).setpoint = val
+                continue
+            self.kern.apply_event(self.y, self.u, self.conc, kind, idx, val)
+
+    def _substep(self, dt: float) -> None:
+        t = self.t_h
+        # faults that act on equipment and sensors
+        f = self._fault("ph_drift")
+        if f is not None:
+            self.sensors["pH"].drift_per_h, self.sensors["pH"].drift_start_h = 0.01 * f.severity, f.onset_h
+        f = self._fault("temp_drift")
+        if f is not None:
+            self.sensors["T"].drift_per_h, self.sensors["T"].drift_start_h = 0.02 * f.severity, f.onset_h
+        f = self._fault("do_fouling")
+        if f is not None:
+            self.sensors["DO"].tau_h = 1 / 60 + 0.5 * f.severity * f.progress(t)
+        f = self._fault("bearing_wear")
+        wear = f.progress(t) if f is not None else 0.0
+        if wear >= 1.0:
+            self.failed_agitator = True
+        # measurements seen by the controllers
+        rng = self.rng
+        t_meas, _ = self.sensors["T"].make_step(self.T, t, dt, rng)
+        ph_meas, _ = self.sensors["pH"].make_step(self.ph, t, dt, rng)
+        do_meas, _ = self.sensors["DO"].make_step(100 * self.o2 / C_O2_AIR_MM, t, dt, rng)
+        # control
+        tj = self.t_loop.make_step(t_meas, dt)
+        u_ph = self.ph_loop.make_step(ph_meas, dt)
+        self.y_co2 = CO2_SPARGE_MAX * max(u_ph, 0.0)
+        self.base_rate = BASE_MAX_MM_H * max(-u_ph, 0.0)
+        if self._fault("base_pump_failure") is not None:
+            self.base_rate = 0.0
+        agit, enrich = split_range(self.do_loop.make_step(do_meas, dt))
+        self.N = 0.0 if self.failed_agitator else N_MIN + (N_MAX - N_MIN) * agit
+        self.y_o2 = 0.2095 + (1 - 0.2095) * enrich
+        kla = 10.0 * (self.N / 100.0) ** 1.5 + 1.0
+        co2_block = self._fault("co2_accumulation")
+        kla_co2 = 0.89 * kla * (1 - 0.8 * co2_block.severity * co2_block.progress(t) if co2_block else 1.0)
+        # the cells
+        u = self.u
+        u[cho.UT], u[cho.UPH], u[cho.UKLA] = self.T, self.ph, kla
+        u[cho.UVVM], u[cho.UYO2], u[cho.UYCO2] = 0.05, self.y_o2, self.y_co2
+        r = cho.rates(self.y, self.params, u)
+        mu = float(r[0])
+        xv = float(self.y[cho.IXV])
+        o2_lim = self.o2 / (self.o2 + 0.005)
+        our_cells = (mu / self.params[cho.P_YX_O2] + self.params[cho.P_M_O2]) * xv * o2_lim
+        c = self._fault("contamination")
+        if c is not None:
+            self.our_contam = min(max(self.our_contam, 0.05) * math.exp(0.3 * dt), 20.0 * c.severity)
+            self.acid_contam += 0.5 * self.our_contam * dt
+        self.our = our_cells + self.our_contam
+        h, _, status = self.kern.integrate(t, t + dt, self.y, self.params, u, self.conc, self.h, 1e-6,
+                                           self.atol, 100_000, self.work)
+        if status == 0:
+            self.h = h
+        self.y[cho.IXV] *= math.exp(0.003 * math.sqrt(dt) * rng.standard_normal())
+        np.maximum(self.y, 0.0, out=self.y)
+        # environment
+        self.T += (tj - self.T) * (1 - math.exp(-dt / TAU_T_H))
+        o2_eq = max(C_O2_AIR_MM * self.y_o2 / 0.2095 - self.our / kla, 0.0)
+        self.o2 = max(o2_eq + (self.o2 - o2_eq) * math.exp(-kla * dt), 0.0)
+        cer = self.params[cho.P_RQ] * self.our
+        co2_eq = H_CO2_MM * self.y_co2 + cer / kla_co2
+        self.co2 = co2_eq + (self.co2 - co2_eq) * math.exp(-kla_co2 * dt)
+        self.base_mm += self.base_rate * dt
+        self.base_total_mL += self.base_rate * dt * float(self.y[cho.IV]) / BASE_M
+        z = (self.z0 + self.base_mm - (self.y[cho.ILAC] - self.lac0) + (self.y[cho.IAMM] - self.amm0)
+             - self.acid_contam)
+        self.ph = _ph_from_charge(self.co2, float(z))
+        self.vib = 1.5 + 9.5 * (math.exp(4 * wear) - 1) / (math.exp(4) - 1)
+        self.current = (0.0 if self.failed_agitator else 0.8 + 1.2 * (self.N / 100.0) ** 3 / 8 * (1 + 0.5 * wear**2))
+        self.t_h = t + dt
+
+    def make_step(self, dt_h: float, max_substep_h: float = 1 / 120) -> None:
+        """Advance the culture, its environment and its control by ``dt_h`` [h]."""
+        n = max(1, math.ceil(dt_h / max_substep_h - 1e-9))
+        for _ in range(n):
+            self._apply_recipe_events()
+            self._substep(dt_h / n)
+        self._apply_recipe_events()
+
+    # ------------------------------------------------------------------ outputs
+    def truth(self) -> dict[str, float]:
+        """True values of the quantities the probes measure."""
+        xv, xd = float(self.y[cho.IXV]), float(self.y[cho.IXD])
+        q_gas = 0.05 * float(self.y[cho.IV]) * 60 / 22.4  # sparge [mol/h]
+        our_mol = self.our * float(self.y[cho.IV]) / 1000
+        cer = self.params[cho.P_RQ] * self.our
+        return {"T": self.T, "pH": self.ph, "DO": 100 * self.o2 / C_O2_AIR_MM,
+                "dCO2": self.co2 / CO2_MM_PER_MMHG, "OUR": self.our, "CER": cer,
+                "V": float(self.y[cho.IV]), "capacitance": xv / 1e9 * 2.0,
+                "pressure": 50.0, "vibration": self.vib, "motor_current": self.current,
+                "offgas_O2": 100 * max(self.y_o2 - our_mol / q_gas, 0.0),
+                "offgas_CO2": 100 * (self.y_co2 + cer * float(self.y[cho.IV]) / 1000 / q_gas),
+                "Xv": xv, "viability": 100 * xv / (xv + xd) if xv + xd > 0 else 0.0,
+                "Glc": float(self.y[cho.IGLC]), "Lac": float(self.y[cho.ILAC]),
+                "Amm": float(self.y[cho.IAMM]), "mAb": float(self.y[cho.IMAB])}
+
+    def measure(self, dt_h: float, final: bool = False) -> list[Reading]:
+        """Readings at the current time: every online tag, plus offline results that arrived.
+
+        ``final`` releases every pending offline result (the batch ends).
+        """
+        t, rng = self.t_h, self.rng
+        tr = self.truth()
+        out: list[Reading] = []
+        for name in ONLINE_TAGS:
+            if name in self.sensors and name not in ("T", "pH", "DO"):
+                v, q = self.sensors[name].make_step(tr[name], t, dt_h, rng)
+            elif name in ("T", "pH", "DO"):
+                s = self.sensors[name]
+                v, q = float(round((s.state or 0.0) + s.offset + (s.drift_per_h * (t - s.drift_start_h)
+                                   if t > s.drift_start_h else 0.0), 3)), QUALITY_GOOD
+            else:
+                v, q = {"T_jacket": self.t_loop.output, "agitation": self.N,
+                        "O2_sparge": 100 * self.y_o2, "CO2_sparge": 100 * self.y_co2,
+                        "base_total": self.base_total_mL, "feed_total": self.feed_total_mL,
+                        "offgas_O2": tr["offgas_O2"], "offgas_CO2": tr["offgas_CO2"]}[name], QUALITY_GOOD
+                v = round(float(v), 3)
+            out.append(Reading(name, t, v, q))
+        while t >= self.next_sample_h - 1e-9:
+            ts = self.next_sample_h
+            delay = float(rng.uniform(*self.sample_delay_h))
+            for name in OFFLINE_TAGS:
+                sd = 0.05 if name in ("Xv", "mAb") else 0.03
+                val = tr[name] * (1 + sd * rng.standard_normal()) if name != "viability" else (
+                    min(tr[name] + rng.normal(0, 1.0), 100.0))
+                self.pending.append((ts + delay, Reading(name, ts, float(f"{val:.6g}"))))
+            self.next_sample_h += self.sample_every_h
+        keep = []
+        for arrival, r in self.pending:
+            (out.append(r) if (final or arrival <= t + 1e-9) else keep.append((arrival, r)))
+        self.pending = keep
+        return out
