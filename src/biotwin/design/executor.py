@@ -56,7 +56,9 @@ class Executor:
         Show a progress bar on stderr.
     """
 
-    def __init__(self, scheduler: str | None = None, threads: int = 0, progress: bool = False) -> None:
+    def __init__(self, scheduler: str | None = None, threads: int = 0, progress: bool = False,
+                 connect_timeout_s: float = 10.0) -> None:
+        self.connect_timeout_s = connect_timeout_s
         self.kind, self.target = parse_scheduler(scheduler)
         self.threads = threads
         self.progress = progress
@@ -78,7 +80,7 @@ class Executor:
             self.client = Client(self._cluster)
         else:
             try:
-                self.client = Client(self.target, timeout="20s")
+                self.client = Client(self.target, timeout=f"{self.connect_timeout_s}s")
             except OSError as exc:
                 raise DataError(f"cannot reach Dask scheduler {self.target}: {exc}") from exc
         return self
@@ -89,6 +91,15 @@ class Executor:
         if self._cluster is not None:
             self._cluster.close()
         self.client = self._cluster = None
+
+    def warm_up(self, campaign: Campaign) -> None:
+        """Compile the ensemble kernel everywhere the campaign will run (one tiny batch each)."""
+        tiny = campaign.with_(n_mc=0)
+        x = np.array([[f.low for f in campaign.factors]])
+        if self.client is None:
+            evaluate_points(tiny, x, np.zeros(1, int), self.threads)
+        else:
+            self.client.run(evaluate_points, tiny, x, np.zeros(1, int), self.threads)
 
     def run(self, campaign: Campaign, x: np.ndarray, ids: np.ndarray | None = None,
             cache_dir: str | Path | None = None, chunk_points: int | None = None) -> PointResults:
@@ -127,7 +138,7 @@ class Executor:
             elif todo:
                 from dask.distributed import as_completed
 
-                camp = self.client.scatter(campaign, broadcast=True)
+                camp = self.client.scatter(campaign, broadcast=True, hash=False)
                 futures = {}
                 for c in todo:
                     a, b = bounds[c]
