@@ -4,6 +4,7 @@
 set -euo pipefail
 # Debian packages the features and tests need (features append here).
 PKGS=()
+PKGS+=(mosquitto)  # MQTT broker of the Sparkplug B tests (biotwin plant / ingest mqtt)
 # shellcheck disable=SC2206
 PKGS+=(${BIOTWIN_EXTRA_APT_PACKAGES:-})
 missing=()
