@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	cd tests/interop && (npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent) || echo 'npm failed: the node-opcua interop test will skip'
 	touch $(STAMP)
 
 venv: $(STAMP)
