@@ -178,7 +178,22 @@ def _optimize(campaign: Campaign, objective: str, p_min: float, margin: float, n
     gb.baseline_means = {q: float(base_fresh.mean[0, i]) for i, q in enumerate(base_fresh.quantities)}
     gb.explanation = explain(campaign, {**fixed, **settings})
     gb.limits = limits(gb)
+    if {"shift_time_h", "shift_temperature_C"} & set(settings) and _temperature_inert(campaign):
+        gb.limits += ("; the parameter set has no temperature response (f_mu_low, f_mud_low, f_qmAb_low, "
+                      "f_lac_low all 1), so the temperature shift neither helps nor hurts here")
     return gb
+
+
+def _temperature_inert(campaign: Campaign) -> bool:
+    """True when every temperature factor of the set (after fixed param.* settings) is 1."""
+    names = ("f_mu_low", "f_mud_low", "f_qmAb_low", "f_lac_low")
+    model = campaign.model
+    if not all(n in model.parameter_names for n in names):
+        return False
+    fixed = dict(campaign.fixed)
+    values = [fixed.get(f"param.{n}", campaign.parameter_set[n]) for n in names]
+    stds = [campaign.parameter_set.parameters[n].std for n in names]
+    return all(v == 1.0 for v in values) and all(s == 0.0 for s in stds)
 
 
 def explain(campaign: Campaign, settings: dict[str, float]) -> str:
