@@ -37,7 +37,7 @@ def _root(
 
 def _register() -> None:
     # Importing a command module registers its commands on `app`.
-    from biotwin.cli import lake_commands, model_commands, twin_commands  # noqa: F401
+    from biotwin.cli import lake_commands, model_commands, plant_commands, twin_commands  # noqa: F401
 
 
 def main() -> None:
