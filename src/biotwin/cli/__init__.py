@@ -37,7 +37,13 @@ def _root(
 
 def _register() -> None:
     # Importing a command module registers its commands on `app`.
-    from biotwin.cli import lake_commands, model_commands, plant_commands, twin_commands  # noqa: F401
+    from biotwin.cli import (  # noqa: F401
+        design_commands,
+        lake_commands,
+        model_commands,
+        plant_commands,
+        twin_commands,
+    )
 
 
 def main() -> None:
