@@ -1,0 +1,163 @@
+"""Read generic wide batch files (one batch per file) into frames.
+
+The format is that of :mod:`biotwin.connect.wide`: a time column (``time_h`` by default,
+any ``name [time unit]``, or ISO 8601 timestamps) and numeric columns whose headers name
+their unit in brackets (``pH [-]``, ``DO [%]``). Column names are kept exactly as written so
+that a model fitted on one file applies to the next; only time is converted (to hours since
+the first row when the column holds timestamps). Non-numeric columns are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from biotwin import units
+from biotwin.connect.wide import DEFAULT_TIME_COLUMN, batch_id_from_path, is_parquet
+from biotwin.errors import DataError
+
+TIME = "time_h"
+_TIME_GUESSES = ("time_h", "Time (hours)", "time", "t", "timestamp", "time_utc", "Time", "Timestamp")
+
+
+@dataclass
+class BatchSet:
+    """Batches as frames: each has a ``time_h`` column [h] and numeric variables.
+
+    Attributes
+    ----------
+    frames : list of DataFrame
+        One per batch, rows sorted by time; ``n_rows`` may differ between batches.
+    ids : list of str
+        Batch ids (file names without extensions by default).
+    """
+
+    frames: list[pd.DataFrame]
+    ids: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.ids:
+            self.ids = [f"batch{i:03d}" for i in range(len(self.frames))]
+        if len(self.ids) != len(self.frames):
+            raise DataError("BatchSet: ids and frames differ in length")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def variables(self, exclude: Iterable[str] = ()) -> list[str]:
+        """Numeric columns present in every batch, in the first batch's order, minus ``exclude``."""
+        drop = set(exclude) | {TIME}
+        common = set.intersection(*(set(f.columns) for f in self.frames)) if self.frames else set()
+        return [c for c in self.frames[0].columns if c in common and c not in drop] if self.frames else []
+
+
+def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
+    _, unit = units.split_header(header)
+    if pd.api.types.is_numeric_dtype(col):
+        if unit is None:
+            unit = "h"
+        try:
+            factor = units.convert(1.0, unit, "h")
+        except units.UnitError as exc:
+            raise DataError(f"time unit {unit!r} is not a unit of time", file=file, column=header) from exc
+        return col.to_numpy(dtype=float) * float(factor)
+    ts = pd.to_datetime(col, utc=True, errors="coerce")
+    if ts.isna().any():
+        raise DataError("time column holds values that are neither numbers nor timestamps", file=file,
+                        column=header)
+    delta = (ts - ts.iloc[0]).dt.total_seconds().to_numpy()
+    return np.asarray(delta, dtype=float) / 3600.0
+
+
+def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<frame>") -> pd.DataFrame:
+    """Normalise an in-memory wide frame: ``time_h`` [h] first, numeric columns, sorted.
+
+    Parameters
+    ----------
+    frame : DataFrame, shape (n_rows, n_columns)
+        A time column and variables.
+    time_col : str, optional
+        The time column (default ``time_h`` or the first column that looks like time).
+
+    Returns
+    -------
+    DataFrame, shape (n_rows, 1 + n_variables)
+        ``time_h`` then every numeric column, rows sorted by time, duplicated times dropped.
+    """
+    cols = [str(c).strip() for c in frame.columns]
+    frame = frame.set_axis(cols, axis=1)
+    if time_col is None:
+        found = [c for c in _TIME_GUESSES if c in cols]
+        found += [c for c in cols if units.split_header(c)[0].lower() in ("time", "t")]
+        if not found:
+            raise DataError(f"no time column: expected {DEFAULT_TIME_COLUMN!r} or pass --time-col; "
+                            f"columns are {cols}", file=file)
+        time_col = found[0]
+    elif time_col not in cols:
+        raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
+    t = _time_hours(frame[time_col], time_col, file)
+    out = {TIME: t}
+    for c in cols:
+        if c == time_col or c == TIME:
+            continue
+        s = frame[c]
+        if not pd.api.types.is_numeric_dtype(s):
+            s = pd.to_numeric(s, errors="coerce")
+            if s.notna().sum() == 0:
+                continue
+        out[c] = s.to_numpy(dtype=float)
+    res = pd.DataFrame(out)
+    res = res[np.isfinite(res[TIME].to_numpy())]
+    res = res.sort_values(TIME, kind="stable").drop_duplicates(TIME, keep="last").reset_index(drop=True)
+    if res.empty:
+        raise DataError("batch has no rows", file=file)
+    return res
+
+
+def read_batch(path: str | Path, time_col: str | None = None) -> pd.DataFrame:
+    """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``) into a frame.
+
+    Returns
+    -------
+    DataFrame, shape (n_rows, 1 + n_variables)
+        ``time_h`` [h] then the file's numeric columns under their original headers.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    try:
+        raw = pd.read_parquet(path) if is_parquet(path) else pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
+    return to_frame(raw, time_col, file=str(path))
+
+
+def read_batches(paths: Sequence[str | Path], time_col: str | None = None) -> BatchSet:
+    """Read several batch files (one batch each) into a :class:`BatchSet`."""
+    if not paths:
+        raise DataError("no batch files given")
+    return BatchSet([read_batch(p, time_col) for p in paths], [batch_id_from_path(Path(p)) for p in paths])
+
+
+def _as_frames(batches: BatchSet | Sequence[pd.DataFrame]) -> tuple[list[pd.DataFrame], list[str]]:
+    if isinstance(batches, BatchSet):
+        return batches.frames, batches.ids
+    frames = [f if TIME in f.columns else to_frame(f) for f in batches]
+    return frames, [f"batch{i:03d}" for i in range(len(frames))]
+
+
+def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str]) -> list[str]:
+    """Numeric columns in every batch, not in ``drop``, not all-missing and not constant."""
+    common = set.intersection(*(set(f.columns) for f in frames))
+    cols = [c for c in frames[0].columns if c in common and c != TIME and c not in set(drop)]
+    keep = []
+    for c in cols:
+        v = np.concatenate([f[c].to_numpy(float) for f in frames])
+        v = v[np.isfinite(v)]
+        if v.size and np.ptp(v) > 0:
+            keep.append(c)
+    return keep

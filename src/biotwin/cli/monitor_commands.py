@@ -1,0 +1,160 @@
+"""Commands for soft sensors and batch monitoring: ``biotwin softsensor ...``, ``biotwin monitor ...``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from biotwin.cli import app
+from biotwin.cli.common import handle_errors, print_json
+
+softsensor_app = typer.Typer(help="Soft sensors: virtual assays from online signals.", no_args_is_help=True)
+monitor_app = typer.Typer(help="Golden-batch MSPC monitoring and sensor health.", no_args_is_help=True)
+app.add_typer(softsensor_app, name="softsensor")
+app.add_typer(monitor_app, name="monitor")
+
+
+@softsensor_app.command("fit")
+@handle_errors
+def softsensor_fit(
+    batches: list[Path] = typer.Option(..., "--batches", help="Training batch files (one batch each)."),
+    target: str = typer.Option(..., "--target", help="Column to infer, e.g. 'titre [mg/L]'."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns never used as inputs (repeatable)."),
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
+    out: Path = typer.Option(..., "--out", help="Where to save the fitted soft sensor."),
+    candidates: str = typer.Option("pls,gbm,gp", "--candidates", help="Regressors to choose between."),
+    alpha: float = typer.Option(0.1, "--alpha", help="Miscoverage of the intervals (0.1 -> 90 %)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
+) -> None:
+    """Fit a soft sensor on batch files; the model is chosen by cross-validation grouped by batch."""
+    from biotwin.batchdata import read_batches
+    from biotwin.softsensors import SoftSensor, persist
+
+    data = read_batches(batches, time_col)
+    ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha,
+                    candidates=tuple(c.strip() for c in candidates.split(",") if c.strip())).fit(data)
+    meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids}
+    persist.save(ss, out, meta)
+    if as_json:
+        print_json(meta)
+    else:
+        typer.echo(f"{target}: chose {ss.chosen_} (CV RMSE {ss.cv_rmse_[ss.chosen_]:.4g}; "
+                   f"PLS on raw inputs {ss.baseline_rmse_:.4g}); saved {out}")
+
+
+@softsensor_app.command("predict")
+@handle_errors
+def softsensor_predict(
+    ctx: typer.Context,
+    model: Path = typer.Option(..., "--model", help="A soft sensor saved by 'softsensor fit'."),
+    batch: Path = typer.Option(..., "--batch", help="One batch file."),
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
+    lake_out: bool = typer.Option(False, "--to-lake", help="Also write the predictions to the lake."),
+) -> None:
+    """Predict every row of one batch, with conformal intervals and the applicability domain."""
+    from biotwin.batchdata import read_batch
+    from biotwin.softsensors import persist
+
+    ss = persist.load(model, "softsensor")
+    meta_time = None
+    side = persist.sidecar_path(model)
+    if side.exists():
+        import json
+
+        meta_time = json.loads(side.read_text()).get("time_col")
+    frame = read_batch(batch, time_col or meta_time)
+    res = ss.predict_frame(frame)
+    if lake_out:
+        from biotwin.monitoring.results import predictions_to_lake
+
+        predictions_to_lake(_lake(ctx), res, model_id=model.stem, batch_id=batch.name, target=ss.target)
+    if as_json:
+        print_json({c: res[c].tolist() for c in ("time_h", "prediction", "lower", "upper", "in_domain")})
+    else:
+        last = res.iloc[-1]
+        typer.echo(f"{ss.target} at {last['time_h']:.1f} h: {last['prediction']:.4g} "
+                   f"[{last['lower']:.4g}, {last['upper']:.4g}]; "
+                   f"{int((~res['in_domain']).sum())} of {len(res)} rows outside the domain")
+
+
+@monitor_app.command("fit")
+@handle_errors
+def monitor_fit(
+    batches: list[Path] = typer.Option(..., "--batches", help="Normal training batch files."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns never used (repeatable)."),
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
+    out: Path = typer.Option(..., "--out", help="Where to save the fitted monitor."),
+    persistence: int = typer.Option(2, "--persistence", help="Consecutive points over a limit before an alarm."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
+) -> None:
+    """Fit an MSPC monitor (T2, SPE, sensor redundancy) with limits estimated out of fold."""
+    from biotwin.batchdata import read_batches
+    from biotwin.monitoring import BatchMonitor
+    from biotwin.softsensors import persist
+
+    data = read_batches(batches, time_col)
+    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence).fit(data)
+    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids}
+    persist.save(mon, out, meta)
+    if as_json:
+        print_json(meta)
+    else:
+        typer.echo(f"monitor on {len(mon.variables_)} variables, {meta['n_components']} components; "
+                   f"out-of-fold false-alarm batches {100 * mon.oof_false_alarm_rate_:.0f} %; saved {out}")
+
+
+@monitor_app.command("score")
+@handle_errors
+def monitor_score(
+    ctx: typer.Context,
+    monitor: Path = typer.Option(..., "--monitor", help="A monitor saved by 'monitor fit'."),
+    batch: Path = typer.Option(..., "--batch", help="One batch file."),
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
+    plot: Path = typer.Option(None, "--plot", help="Write a PNG of the statistics and limits."),
+    as_json: bool = typer.Option(False, "--json", help="Print the alarms as JSON."),
+    lake_out: bool = typer.Option(False, "--to-lake", help="Also write the alarms to the lake."),
+) -> None:
+    """Score one batch as if online: alarms with the variables behind them."""
+    from biotwin.batchdata import read_batch
+    from biotwin.softsensors import persist
+
+    mon = persist.load(monitor, "monitor")
+    side = persist.sidecar_path(monitor)
+    meta_time = None
+    if side.exists():
+        import json
+
+        meta_time = json.loads(side.read_text()).get("time_col")
+    frame = read_batch(batch, time_col or meta_time)
+    result = mon.score(frame)
+    if plot is not None:
+        from biotwin.monitoring.plots import plot_monitor
+
+        plot_monitor(mon.trajectory(frame), result, plot)
+    if lake_out:
+        from biotwin.monitoring.results import alarms_to_lake
+
+        alarms_to_lake(_lake(ctx), result, batch_id=batch.name)
+    if as_json:
+        print_json(result)
+    elif result["first_alarm_h"] is None:
+        typer.echo("no alarm")
+    else:
+        for a in result["alarms"]:
+            top = ", ".join(list(a["contributions"])[:3])
+            typer.echo(f"{a['time_h']:8.2f} h  {a['kind']:8} {a['statistic']:8} {top}")
+
+
+def _lake(ctx: typer.Context | None):  # type: ignore[no-untyped-def]
+    from biotwin.config import get_settings
+    from biotwin.lake import Lake
+
+    root = None
+    if ctx is not None:
+        c: typer.Context | None = ctx
+        while c is not None and root is None:
+            root = (c.obj or {}).get("lake") if isinstance(c.obj, dict) else None
+            c = c.parent
+    return Lake(root or get_settings().lake)

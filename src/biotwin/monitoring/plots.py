@@ -1,0 +1,80 @@
+"""Plots (matplotlib, Agg): monitor statistics, contributions, soft-sensor predictions, golden envelope."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_monitor(trajectory: pd.DataFrame, result: dict[str, Any], path: str | Path) -> Path:
+    """T2, SPE and the largest redundancy residual (each over its limit) and the first alarm's contributions."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    t = trajectory["time_h"]
+    res = [c for c in trajectory.columns if c.startswith("residual(")]
+    axes[0].semilogy(t, trajectory["T2"], label="T2 / limit")
+    axes[0].semilogy(t, trajectory["SPE"], label="SPE / limit")
+    if res:
+        axes[0].semilogy(t, trajectory[res].max(axis=1).clip(lower=1e-3), label="max residual / limit")
+    axes[0].axhline(1.0, color="k", ls="--", lw=1)
+    if result.get("first_alarm_h") is not None:
+        axes[0].axvline(result["first_alarm_h"], color="r", lw=1)
+    axes[0].set_xlabel("time [h]")
+    axes[0].legend()
+    if result.get("alarms"):
+        c = result["alarms"][0]["contributions"]
+        axes[1].barh(list(c)[::-1], list(c.values())[::-1])
+        first = result["alarms"][0]
+        axes[1].set_title(f"contributions to {first['statistic']} at {first['time_h']:.1f} h")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_softsensor(pred: pd.DataFrame, path: str | Path, measured: pd.Series | None = None,
+                    label: str = "prediction") -> Path:
+    """Prediction with its conformal band, rows outside the domain marked, measurements if given."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.fill_between(pred["time_h"], pred["lower"], pred["upper"], alpha=0.3, label="interval")
+    ax.plot(pred["time_h"], pred["prediction"], label=label)
+    out = ~pred["in_domain"].astype(bool)
+    ax.plot(pred["time_h"][out], pred["prediction"][out], "rx", label="outside domain")
+    if measured is not None:
+        ax.plot(pred["time_h"], measured, "k.", ms=3, label="measured")
+    ax.set_xlabel("time [h]")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_envelope(envelope: pd.DataFrame, variable: str, path: str | Path, batch: pd.DataFrame | None = None) -> Path:
+    """The golden envelope of one variable, with a batch on top if given."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = envelope.iloc[:, 0]
+    ax.fill_between(x, envelope[f"{variable} lower"], envelope[f"{variable} upper"], alpha=0.3)
+    ax.plot(x, envelope[variable], "k-", label="golden mean")
+    if batch is not None:
+        ax.plot(batch["time_h"], batch[variable], "r-", lw=1, label="batch")
+    ax.set_xlabel(envelope.columns[0])
+    ax.set_ylabel(variable)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,49 @@
+"""Results to the lake: soft-sensor predictions and monitor alarms as catalog rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+
+def prediction_rows(pred: pd.DataFrame, *, model_id: str, batch_id: str, target: str,
+                    model_version: str = "1") -> pd.DataFrame:
+    """Rows for the lake's ``predictions`` table from :meth:`SoftSensor.predict_frame` output."""
+    name, _, unit = target.partition(" [")
+    return pd.DataFrame({
+        "model_id": model_id, "model_version": model_version, "batch_id": batch_id, "target": name,
+        "time_h": pred["time_h"].to_numpy(float), "value": pred["prediction"].to_numpy(float),
+        "lower": pred["lower"].to_numpy(float), "upper": pred["upper"].to_numpy(float),
+        "unit": unit.rstrip("]") or None,
+    })
+
+
+def alarm_rows(result: dict[str, Any], *, batch_id: str) -> pd.DataFrame:
+    """Rows for the lake's ``alarms`` table from :meth:`BatchMonitor.score` output.
+
+    ``tag`` is the top contributing variable; ``message`` holds kind, statistic and the
+    contributions as JSON.
+    """
+    rows = []
+    for a in result["alarms"]:
+        top = next(iter(a["contributions"]), a["statistic"])
+        rows.append({"batch_id": batch_id, "tag": top, "time_h": float(a["time_h"]),
+                     "severity": "high" if a["kind"] == "process" else "medium",
+                     "message": json.dumps({"kind": a["kind"], "statistic": a["statistic"],
+                                            "contributions": a["contributions"]}),
+                     "state": "active"})
+    frame = pd.DataFrame(rows, columns=["batch_id", "tag", "time_h", "severity", "message", "state"])
+    return frame.drop_duplicates(["batch_id", "tag", "time_h"])
+
+
+def predictions_to_lake(lake: Any, pred: pd.DataFrame, **kw: Any) -> int:
+    """Write predictions to ``lake`` (a :class:`biotwin.lake.Lake`); returns rows added."""
+    return int(lake.add_records("predictions", prediction_rows(pred, **kw), why="soft-sensor prediction"))
+
+
+def alarms_to_lake(lake: Any, result: dict[str, Any], *, batch_id: str) -> int:
+    """Write alarms to ``lake``; returns rows added."""
+    rows = alarm_rows(result, batch_id=batch_id)
+    return int(lake.add_records("alarms", rows, why="MSPC monitor alarm")) if len(rows) else 0

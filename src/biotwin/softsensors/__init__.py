@@ -1,0 +1,28 @@
+"""Soft sensors: virtual assays fitted on batch data (PLS, boosting, GP, hybrid) with
+conformal intervals and an applicability domain, for whatever columns a process has."""
+
+from biotwin.softsensors.estimators import (
+    ApplicabilityDomain,
+    BoostingRegressor,
+    ConformalRegressor,
+    GPRegressor,
+    HybridRegressor,
+    PLSRegressor,
+)
+from biotwin.softsensors.features import engineer, feature_names
+from biotwin.softsensors.quality import FinalQualityPredictor
+from biotwin.softsensors.sensor import CANDIDATES, SoftSensor
+
+__all__ = [
+    "CANDIDATES",
+    "ApplicabilityDomain",
+    "BoostingRegressor",
+    "ConformalRegressor",
+    "FinalQualityPredictor",
+    "GPRegressor",
+    "HybridRegressor",
+    "PLSRegressor",
+    "SoftSensor",
+    "engineer",
+    "feature_names",
+]

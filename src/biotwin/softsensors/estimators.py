@@ -1,0 +1,365 @@
+"""Soft-sensor regressors and their companions, as scikit-learn estimators.
+
+- :class:`PLSRegressor`: scaled PLS, the industry baseline (Wold, Sjöström & Eriksson 2001,
+  Chemom Intell Lab Syst 58:109, doi:10.1016/S0169-7439(01)00155-1);
+- :class:`BoostingRegressor`: histogram gradient boosting (Friedman 2001, Ann Stat 29:1189,
+  doi:10.1214/aos/1013203451; Ke et al. 2017, LightGBM, NeurIPS);
+- :class:`GPRegressor`: Gaussian process with an ARD squared-exponential kernel and white
+  noise (Rasmussen & Williams 2006, Gaussian Processes for Machine Learning, MIT Press);
+- :class:`HybridRegressor`: learns the residual of a mechanistic prediction carried in one
+  input column (serial grey-box; Psichogios & Ungar 1992, AIChE J 38:1499,
+  doi:10.1002/aic.690381003);
+- :class:`ConformalRegressor`: prediction intervals from out-of-fold residuals (CV+ in the
+  sense of Barber et al. 2021, Ann Stat 49:486, doi:10.1214/20-AOS1965), Mondrian by bins of
+  the prediction (Vovk, Gammerman & Shafer 2005, Algorithmic Learning in a Random World);
+- :class:`ApplicabilityDomain`: PCA on the inputs with Hotelling T2 and DModX limits,
+  flags extrapolation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, RegressorMixin, clone
+from sklearn.cross_decomposition import PLSRegression
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from biotwin.monitoring.stats import dmodx, hotelling_t2, t2_limit
+
+
+def _scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = X.mean(axis=0)
+    sd = X.std(axis=0)
+    sd[~np.isfinite(sd) | (sd < 1e-12)] = 1.0
+    return mean, sd
+
+
+class PLSRegressor(RegressorMixin, BaseEstimator):
+    """Partial least squares on autoscaled inputs; ``n_components`` is capped by the data.
+
+    Parameters
+    ----------
+    n_components : int
+        Latent variables (capped at ``min(n_samples - 1, n_features)``).
+    """
+
+    def __init__(self, n_components: int = 5) -> None:
+        self.n_components = n_components
+
+    def fit(self, X: Any, y: Any) -> PLSRegressor:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,)."""
+        X, y = validate_data(self, X, y, y_numeric=True)
+        self.x_mean_, self.x_scale_ = _scale(X)
+        k = int(max(1, min(self.n_components, X.shape[1], max(X.shape[0] - 1, 1))))
+        self.pls_ = PLSRegression(n_components=k, scale=False).fit((X - self.x_mean_) / self.x_scale_, y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions, shape (n_samples,)."""
+        check_is_fitted(self, "pls_")
+        X = validate_data(self, X, reset=False)
+        return np.asarray(self.pls_.predict((X - self.x_mean_) / self.x_scale_)).reshape(-1)
+
+
+class BoostingRegressor(RegressorMixin, BaseEstimator):
+    """Histogram gradient boosting with soft-sensor defaults (shallow trees, L2 loss).
+
+    With ``linear_base`` the trees learn the residual of a 3-component PLS, so predictions
+    extrapolate linearly beyond the training range instead of saturating.
+
+    Parameters
+    ----------
+    max_iter : int
+        Boosting iterations.
+    learning_rate : float
+    max_leaf_nodes : int
+    min_samples_leaf : int
+    l2_regularization : float
+    linear_base : bool
+    random_state : int, optional
+    """
+
+    def __init__(self, max_iter: int = 300, learning_rate: float = 0.06, max_leaf_nodes: int = 15,
+                 min_samples_leaf: int = 10, l2_regularization: float = 1e-3,
+                 linear_base: bool = True, random_state: int | None = 0) -> None:
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.linear_base = linear_base
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> BoostingRegressor:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,)."""
+        X, y = validate_data(self, X, y, y_numeric=True)
+        self.base_ = PLSRegressor(n_components=3).fit(X, y) if self.linear_base and X.shape[0] > 3 else None
+        if self.base_ is not None:
+            y = y - self.base_.predict(X)
+        self.model_ = HistGradientBoostingRegressor(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=min(self.min_samples_leaf, max(1, X.shape[0] // 4)),
+            l2_regularization=self.l2_regularization, random_state=self.random_state,
+            early_stopping=False,
+        ).fit(X, y)
+        self.n_iter_ = self.model_.n_iter_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions, shape (n_samples,)."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False)
+        base = self.base_.predict(X) if self.base_ is not None else 0.0
+        return base + self.model_.predict(X)
+
+
+class GPRegressor(RegressorMixin, BaseEstimator):
+    """Gaussian process on a PLS latent space: linear PLS mean plus a GP on its residuals.
+
+    The inputs are projected on ``n_latent`` PLS components (autoscaled), the PLS prediction
+    is the mean function and a GP with an ARD squared-exponential kernel plus white noise
+    models what is left; this keeps the kernel low-dimensional (cheap, well-conditioned
+    hyperparameter fit) and lets the model extrapolate linearly.
+
+    Parameters
+    ----------
+    n_latent : int
+        PLS components spanning the GP's input space.
+    max_samples : int
+        Training rows kept (evenly spaced) for the GP to bound its O(n^3) cost.
+    n_restarts_optimizer : int
+    random_state : int, optional
+    """
+
+    def __init__(self, n_latent: int = 6, max_samples: int = 400, n_restarts_optimizer: int = 0,
+                 random_state: int | None = 0) -> None:
+        self.n_latent = n_latent
+        self.max_samples = max_samples
+        self.n_restarts_optimizer = n_restarts_optimizer
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> GPRegressor:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,)."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        X, y = validate_data(self, X, y, y_numeric=True)
+        self.pls_ = PLSRegressor(n_components=self.n_latent).fit(X, y)
+        T = self._latent(X)
+        r = y - self.pls_.predict(X)
+        idx = np.arange(X.shape[0])
+        if X.shape[0] > self.max_samples:
+            idx = np.unique(np.linspace(0, X.shape[0] - 1, self.max_samples).astype(int))
+        k = T.shape[1]
+        kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.ones(k), (1e-2, 1e3))
+                  + WhiteKernel(0.1, (1e-5, 1e1)))
+        self.gp_ = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=self.n_restarts_optimizer,
+                                            random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.gp_.fit(T[idx], r[idx])
+        return self
+
+    def _latent(self, X: np.ndarray) -> np.ndarray:
+        T = self.pls_.pls_.transform((X - self.pls_.x_mean_) / self.pls_.x_scale_)
+        return np.atleast_2d(T.T).T
+
+    def predict(self, X: Any, return_std: bool = False) -> Any:
+        """Predictions, shape (n_samples,) (and the GP posterior standard deviation)."""
+        check_is_fitted(self, "gp_")
+        X = validate_data(self, X, reset=False)
+        mean = self.pls_.predict(X)
+        if return_std:
+            r, sd = self.gp_.predict(self._latent(X), return_std=True)
+            return mean + r, sd
+        return mean + self.gp_.predict(self._latent(X))
+
+
+class HybridRegressor(RegressorMixin, BaseEstimator):
+    """Serial grey-box: ``y = x[:, prior_index] + f(X)``; ``f`` learns what the mechanistic model misses.
+
+    The column ``prior_index`` holds the twin's prediction of the target (e.g. simulated titre
+    from :func:`biotwin.softsensors.hybrid.add_mechanistic_states`); every other column stays
+    a feature too.
+
+    Parameters
+    ----------
+    estimator : regressor, optional
+        The data-driven part (default :class:`BoostingRegressor`).
+    prior_index : int
+        Column of ``X`` with the mechanistic prediction (default the last).
+    """
+
+    def __init__(self, estimator: Any = None, prior_index: int = -1) -> None:
+        self.estimator = estimator
+        self.prior_index = prior_index
+
+    def fit(self, X: Any, y: Any) -> HybridRegressor:
+        """Fit the residual model on ``X`` (n_samples, n_features), ``y`` (n_samples,)."""
+        X, y = validate_data(self, X, y, y_numeric=True)
+        base = self.estimator if self.estimator is not None else BoostingRegressor()
+        self.estimator_ = clone(base).fit(X, y - X[:, self.prior_index])
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Mechanistic prediction plus the learned correction, shape (n_samples,)."""
+        check_is_fitted(self, "estimator_")
+        X = validate_data(self, X, reset=False)
+        return X[:, self.prior_index] + self.estimator_.predict(X)
+
+
+def _folds(n: int, groups: np.ndarray | None, cv: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    if groups is not None and len(np.unique(groups)) >= 2:
+        k = min(cv, len(np.unique(groups)))
+        return list(GroupKFold(n_splits=k).split(np.zeros(n), groups=groups))
+    k = max(2, min(cv, n))
+    return list(KFold(n_splits=k, shuffle=True, random_state=0).split(np.zeros(n)))
+
+
+def out_of_fold(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
+                cv: int = 5) -> np.ndarray:
+    """Out-of-fold predictions, folds grouped by batch when ``groups`` is given; shape (n_samples,)."""
+    pred = np.empty(len(y), dtype=float)
+    for tr, te in _folds(len(y), groups, cv):
+        pred[te] = clone(estimator).fit(X[tr], y[tr]).predict(X[te])
+    return pred
+
+
+class ConformalRegressor(RegressorMixin, BaseEstimator):
+    """Wraps a regressor with conformal prediction intervals from out-of-fold residuals.
+
+    Parameters
+    ----------
+    estimator : regressor, optional
+        Default :class:`BoostingRegressor`.
+    alpha : float
+        Miscoverage: intervals aim at ``1 - alpha`` coverage.
+    cv : int
+        Folds (grouped by ``groups`` passed to :meth:`fit`, i.e. by batch).
+    n_bins : int
+        Mondrian bins of the predicted value, each with its own residual quantile.
+    """
+
+    def __init__(self, estimator: Any = None, alpha: float = 0.1, cv: int = 5, n_bins: int = 4) -> None:
+        self.estimator = estimator
+        self.alpha = alpha
+        self.cv = cv
+        self.n_bins = n_bins
+
+    def fit(self, X: Any, y: Any, groups: Any = None, oof: np.ndarray | None = None) -> ConformalRegressor:
+        """Fit the regressor on all rows and calibrate the intervals out of fold.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_features)
+        y : array, shape (n_samples,)
+        groups : array, shape (n_samples,), optional
+            Batch of each row: folds never split a batch.
+        oof : array, shape (n_samples,), optional
+            Out-of-fold predictions computed already (skips the refits).
+        """
+        X, y = validate_data(self, X, y, y_numeric=True)
+        base = self.estimator if self.estimator is not None else BoostingRegressor()
+        g = None if groups is None else np.asarray(groups)
+        pred = out_of_fold(base, X, y, g, self.cv) if oof is None else np.asarray(oof, float)
+        self.estimator_ = clone(base).fit(X, y)
+        res = np.abs(y - pred)
+        n_bins = int(max(1, min(self.n_bins, len(y) // 20)))
+        self.bin_edges_ = np.quantile(pred, np.linspace(0, 1, n_bins + 1)[1:-1]) if n_bins > 1 else np.array([])
+        which = np.searchsorted(self.bin_edges_, pred)
+        self.quantiles_ = np.empty(n_bins)
+        for b in range(n_bins):
+            r = np.sort(res[which == b]) if np.any(which == b) else np.sort(res)
+            level = min(1.0, np.ceil((len(r) + 1) * (1 - self.alpha)) / len(r))
+            self.quantiles_[b] = float(np.quantile(r, level, method="higher"))
+        self.oof_rmse_ = float(np.sqrt(np.mean((y - pred) ** 2)))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Point predictions, shape (n_samples,)."""
+        check_is_fitted(self, "estimator_")
+        X = validate_data(self, X, reset=False)
+        return self.estimator_.predict(X)
+
+    def predict_interval(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prediction, lower and upper bound, each shape (n_samples,)."""
+        p = self.predict(X)
+        q = self.quantiles_[np.searchsorted(self.bin_edges_, p)]
+        return p, p - q, p + q
+
+
+class ApplicabilityDomain(OutlierMixin, BaseEstimator):
+    """Flags inputs outside the training domain: PCA Hotelling T2 and DModX against limits.
+
+    ``predict`` returns +1 inside the domain and -1 outside (scikit-learn's outlier convention).
+
+    Parameters
+    ----------
+    n_components : int or float
+        PCA components, or the fraction of variance to keep (0 < float < 1).
+    alpha : float
+        Significance of the limits.
+    margin : float
+        Factor on the limits (1 = the limit itself).
+    """
+
+    def __init__(self, n_components: int | float = 0.95, alpha: float = 0.01, margin: float = 1.0) -> None:
+        self.n_components = n_components
+        self.alpha = alpha
+        self.margin = margin
+
+    def fit(self, X: Any, y: Any = None) -> ApplicabilityDomain:
+        """Fit on ``X`` of shape (n_samples, n_features)."""
+        X = validate_data(self, X)
+        self.mean_, self.scale_ = _scale(X)
+        Z = (X - self.mean_) / self.scale_
+        _, s, vt = np.linalg.svd(Z, full_matrices=False)
+        var = s**2 / max(X.shape[0] - 1, 1)
+        if isinstance(self.n_components, float) and 0 < self.n_components < 1:
+            frac = np.cumsum(var) / max(var.sum(), 1e-300)
+            k = int(np.searchsorted(frac, self.n_components) + 1)
+        else:
+            k = int(self.n_components)
+        k = max(1, min(k, len(s), max(X.shape[0] - 1, 1)))
+        self.components_ = vt[:k].T
+        self.explained_variance_ = np.maximum(var[:k], 1e-12)
+        t2, dm = self._stats(X)
+        # empirical limits (training rows of batches are autocorrelated, so the F limit of
+        # Tracy et al. is reported but not used)
+        self.t2_limit_f_ = t2_limit(k, X.shape[0], self.alpha)
+        self.t2_limit_ = self.margin * max(float(np.quantile(t2, 1 - self.alpha)), 1e-12)
+        self.dmodx_limit_ = self.margin * max(float(np.quantile(dm, 1 - self.alpha)), 1e-12)
+        self.offset_ = -1.0
+        return self
+
+    def _stats(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Z = (X - self.mean_) / self.scale_
+        T = Z @ self.components_
+        E = Z - T @ self.components_.T
+        return hotelling_t2(T, self.explained_variance_), dmodx(E, self.components_.shape[1], Z.shape[1])
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus the larger of T2 / limit and DModX / limit, shape (n_samples,) (higher is more normal)."""
+        check_is_fitted(self, "components_")
+        X = validate_data(self, X, reset=False)
+        t2, dm = self._stats(X)
+        return -np.maximum(t2 / self.t2_limit_, dm / self.dmodx_limit_)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Positive inside the domain, negative outside; shape (n_samples,)."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """+1 inside the domain, -1 outside; shape (n_samples,)."""
+        return np.where(self.decision_function(X) >= 0, 1, -1)
+
+    def statistics(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """T2 and DModX of each row, each shape (n_samples,)."""
+        check_is_fitted(self, "components_")
+        return self._stats(validate_data(self, X, reset=False))

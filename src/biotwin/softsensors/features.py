@@ -1,0 +1,114 @@
+"""Bioprocess feature engineering on whatever numeric columns a batch has.
+
+For each input variable ``v`` of one batch (rows in time order) the features are
+
+- ``v``: the value, held from its last measurement (causal: no future sample is used);
+- ``cum(v)``: its running integral over culture time (trapezoid) [unit x h], which turns
+  rates into amounts: OUR -> O2 consumed, CER -> CO2 produced, a feed rate -> volume fed,
+  a cell density -> integral of viable cells (the driver of titre; Renard et al. 1988,
+  Biotechnol Lett 10:91, doi:10.1007/BF01024632);
+- ``rate(v)``: its backward difference over ``rate_window_h`` [unit/h], causal;
+
+plus ``time_h`` itself. Columns that are cumulative already (base added, feed volume) then
+carry their own rate as ``rate(v)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.integrate import cumulative_trapezoid
+
+from biotwin.batchdata.io import TIME
+from biotwin.errors import DataError
+
+
+def hold(values: np.ndarray) -> np.ndarray:
+    """Sample-and-hold: each NaN takes the last finite value before it (the first one at the start).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_rows,)
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+        All zeros when no value is finite.
+    """
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return np.zeros_like(v)
+    idx = np.where(ok, np.arange(len(v)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    idx[idx < 0] = int(np.argmax(ok))
+    return v[idx]
+
+
+def backward_rate(t: np.ndarray, v: np.ndarray, window_h: float) -> np.ndarray:
+    """Causal rate of change: ``(v(t) - v(t - window_h)) / window_h`` [unit/h], interpolated.
+
+    Near the start the window shrinks to the time elapsed (rate 0 at the first row).
+    """
+    t = np.asarray(t, float)
+    back = np.maximum(t - window_h, t[0])
+    v_back = np.interp(back, t, v)
+    dt = t - back
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(dt > 0, (v - v_back) / np.where(dt > 0, dt, 1.0), 0.0)
+    return r
+
+
+def feature_names(variables: Sequence[str], integrals: bool = True, rates: bool = True) -> list[str]:
+    """Names of the features :func:`engineer` makes, in order."""
+    names = [TIME]
+    for v in variables:
+        names.append(v)
+        if integrals:
+            names.append(f"cum({v})")
+        if rates:
+            names.append(f"rate({v})")
+    return names
+
+
+def engineer(
+    frame: pd.DataFrame,
+    variables: Sequence[str],
+    *,
+    integrals: bool = True,
+    rates: bool = True,
+    rate_window_h: float = 2.0,
+) -> pd.DataFrame:
+    """Feature matrix of one batch.
+
+    Parameters
+    ----------
+    frame : DataFrame, shape (n_rows, n_columns)
+        One batch with ``time_h`` [h] and every name in ``variables``.
+    variables : sequence of str
+        The input columns (no target, no excluded column).
+    integrals, rates : bool
+        Add ``cum(v)`` and ``rate(v)``.
+    rate_window_h : float
+        Window of the backward difference [h].
+
+    Returns
+    -------
+    DataFrame, shape (n_rows, 1 + n_variables * (1 + integrals + rates))
+        Columns as :func:`feature_names`.
+    """
+    missing = [v for v in variables if v not in frame]
+    if missing:
+        raise DataError(f"batch lacks input columns {missing}")
+    t = frame[TIME].to_numpy(dtype=float)
+    out: dict[str, np.ndarray] = {TIME: t}
+    for v in variables:
+        x = hold(frame[v].to_numpy(dtype=float))
+        out[v] = x
+        if integrals:
+            out[f"cum({v})"] = cumulative_trapezoid(x, t, initial=0.0) if len(t) > 1 else np.zeros(len(t))
+        if rates:
+            out[f"rate({v})"] = backward_rate(t, x, rate_window_h)
+    return pd.DataFrame(out, index=frame.index)

@@ -1,0 +1,190 @@
+"""A soft sensor for any fed-batch process: batches in, a virtual assay with intervals out.
+
+Workflow: pick the input columns (every numeric column common to the training batches but
+the target and the excluded ones), engineer features per batch
+(:func:`biotwin.softsensors.features.engineer`), choose the regressor by cross-validation
+grouped by batch, calibrate conformal intervals on its out-of-fold residuals and fit an
+applicability domain on the inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
+from biotwin.errors import DataError
+from biotwin.softsensors.estimators import (
+    ApplicabilityDomain,
+    BoostingRegressor,
+    ConformalRegressor,
+    GPRegressor,
+    PLSRegressor,
+    out_of_fold,
+)
+from biotwin.softsensors.features import engineer
+
+#: Regressors :class:`SoftSensor` can choose between; PLS is tuned over ``n_components``.
+CANDIDATES = ("pls", "gbm", "gp")
+
+
+def make_candidates(names: Sequence[str], n_features: int, random_state: int | None = 0) -> dict[str, Any]:
+    """The candidate regressors by name (PLS expands into one per number of components)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "pls":
+            for k in sorted({1, 2, 3, 5, 8, 12, 16}):
+                if k <= n_features:
+                    out[f"pls{k}"] = PLSRegressor(n_components=k)
+        elif name == "gbm":
+            out["gbm"] = BoostingRegressor(random_state=random_state)
+        elif name == "gp":
+            out["gp"] = GPRegressor(random_state=random_state)
+        else:
+            raise DataError(f"unknown soft-sensor candidate {name!r}; expected some of {CANDIDATES}")
+    return out
+
+
+def _even(idx: np.ndarray, n: int) -> np.ndarray:
+    if len(idx) <= n:
+        return idx
+    return idx[np.unique(np.linspace(0, len(idx) - 1, n).astype(int))]
+
+
+class SoftSensor(BaseEstimator):
+    """Virtual assay of one column (``target``) from the other columns of a batch.
+
+    Parameters
+    ----------
+    target : str
+        Column to infer, e.g. ``"titre [mg/L]"``; rows where it is missing are not used.
+    exclude : sequence of str
+        Columns never used as inputs (e.g. other offline assays).
+    candidates : sequence of str
+        Regressors to choose between by grouped cross-validation: ``pls``, ``gbm``, ``gp``.
+    cv : int
+        Folds; each fold holds out whole batches.
+    alpha : float
+        Miscoverage of the conformal intervals (0.1 -> 90 % intervals).
+    rate_window_h : float
+        Window of the rate features [h].
+    max_rows : int
+        Labelled rows kept for fitting (evenly spaced within each batch beyond that).
+    random_state : int, optional
+
+    Attributes
+    ----------
+    variables_ : list of str
+        Input columns.
+    feature_names_ : list of str
+    cv_rmse_ : dict
+        Out-of-fold RMSE of each candidate [target unit].
+    chosen_ : str
+    baseline_rmse_ : float
+        Out-of-fold RMSE of the best PLS on the raw inputs (no engineered features).
+    model_ : ConformalRegressor
+    domain_ : ApplicabilityDomain
+    """
+
+    def __init__(self, target: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = CANDIDATES,
+                 cv: int = 5, alpha: float = 0.1, rate_window_h: float = 2.0, max_rows: int = 6000,
+                 random_state: int | None = 0) -> None:
+        self.target = target
+        self.exclude = exclude
+        self.candidates = candidates
+        self.cv = cv
+        self.alpha = alpha
+        self.rate_window_h = rate_window_h
+        self.max_rows = max_rows
+        self.random_state = random_state
+
+    def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return engineer(frame, self.variables_, rate_window_h=self.rate_window_h)
+
+    def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> SoftSensor:
+        """Fit on training batches (each a frame with ``time_h``, the inputs and ``target``)."""
+        frames, _ = _as_frames(batches)
+        if len(frames) < 2:
+            raise DataError("a soft sensor needs at least 2 training batches")
+        for i, f in enumerate(frames):
+            if self.target not in f:
+                raise DataError(f"training batch {i} has no target column {self.target!r}; "
+                                f"columns are {list(f.columns)}")
+        self.variables_ = input_columns(frames, [self.target, *self.exclude])
+        if not self.variables_:
+            raise DataError("no usable input column (all excluded, missing or constant)")
+        feats, raw, ys, groups = [], [], [], []
+        per_batch = max(10, self.max_rows // len(frames))
+        for b, f in enumerate(frames):
+            F = self._features(f)
+            yv = f[self.target].to_numpy(float)
+            rows = _even(np.flatnonzero(np.isfinite(yv)), per_batch)
+            feats.append(F.to_numpy()[rows])
+            raw.append(F[[TIME, *self.variables_]].to_numpy()[rows])
+            ys.append(yv[rows])
+            groups.append(np.full(len(rows), b))
+        X, Xr, yy, g = np.vstack(feats), np.vstack(raw), np.concatenate(ys), np.concatenate(groups)
+        if len(yy) < 5:
+            raise DataError(f"only {len(yy)} rows have a value of {self.target!r}")
+        self.feature_names_ = list(self._features(frames[0].iloc[:2]).columns)
+        self.n_train_rows_ = len(yy)
+        self.target_range_ = float(np.ptp(yy))
+
+        def rmse(p: np.ndarray) -> float:
+            return float(np.sqrt(np.mean((yy - p) ** 2)))
+
+        # baseline: tuned PLS on the raw inputs
+        base = {name: rmse(out_of_fold(est, Xr, yy, g, self.cv))
+                for name, est in make_candidates(["pls"], Xr.shape[1]).items()}
+        self.baseline_rmse_ = min(base.values())
+        self.baseline_ = min(base, key=base.__getitem__)
+        cands = make_candidates(self.candidates, X.shape[1], self.random_state)
+        oofs = {name: out_of_fold(est, X, yy, g, self.cv) for name, est in cands.items()}
+        self.cv_rmse_ = {name: rmse(p) for name, p in oofs.items()}
+        self.chosen_ = min(self.cv_rmse_, key=self.cv_rmse_.__getitem__)
+        self.model_ = ConformalRegressor(clone(cands[self.chosen_]), alpha=self.alpha, cv=self.cv).fit(
+            X, yy, groups=g, oof=oofs[self.chosen_])
+        allrows = np.vstack([_even(self._features(f).to_numpy(), 20000 // len(frames)) for f in frames])
+        self.domain_ = ApplicabilityDomain(alpha=0.001, margin=1.5).fit(allrows)
+        return self
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predict every row of one batch.
+
+        Parameters
+        ----------
+        frame : DataFrame, shape (n_rows, n_columns)
+            One batch with ``time_h`` [h] and every input column.
+
+        Returns
+        -------
+        DataFrame, shape (n_rows, 5)
+            ``time_h``, ``prediction``, ``lower``, ``upper`` (conformal, ``1 - alpha``) and
+            ``in_domain`` (bool: inside the applicability domain).
+        """
+        if TIME not in frame.columns:
+            frame = to_frame(frame)
+        missing = [v for v in self.variables_ if v not in frame]
+        if missing:
+            raise DataError(f"batch lacks the soft sensor's input columns {missing}")
+        X = self._features(frame).to_numpy()
+        p, lo, hi = self.model_.predict_interval(X)
+        ok = self.domain_.predict(X) > 0
+        return pd.DataFrame({TIME: frame[TIME].to_numpy(float), "prediction": p, "lower": lo, "upper": hi,
+                             "in_domain": ok})
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Point predictions for every row of one batch, shape (n_rows,)."""
+        return self.predict_frame(frame)["prediction"].to_numpy()
+
+    def metadata(self) -> dict[str, Any]:
+        """What the JSON sidecar records."""
+        return {"kind": "softsensor", "target": self.target, "exclude": list(self.exclude),
+                "variables": self.variables_, "features": self.feature_names_, "chosen": self.chosen_,
+                "cv_rmse": self.cv_rmse_, "baseline_pls_raw": self.baseline_,
+                "baseline_pls_raw_rmse": self.baseline_rmse_, "alpha": self.alpha,
+                "n_train_rows": self.n_train_rows_}

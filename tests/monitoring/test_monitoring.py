@@ -1,0 +1,111 @@
+"""Monitoring on a second process (Monod E. coli-like): detection, false alarms, drift, equipment, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from biotwin.batchdata import align_batches, unfold_batchwise, unfold_observationwise
+from biotwin.monitoring import BatchMonitor, DegradationMonitor, golden_envelope
+from biotwin.monitoring.equipment import pump_flow_ratio, response_time, synthetic_degradation
+from biotwin.monitoring.results import alarm_rows
+from biotwin.monitoring.stats import persistent, spe_limit, t2_limit
+from biotwin.monitoring.synthetic import MONOD_FAULTS, add_drift, frames, monod_campaign
+
+OFFLINE = ["biomass [g/L]", "product [g/L]", "glucose [g/L]"]
+
+
+@pytest.fixture(scope="module")
+def monitor():
+    train = monod_campaign(25, seed=1)
+    return BatchMonitor(exclude=OFFLINE).fit(frames(train)), train
+
+
+def test_align_and_unfold_shapes():
+    b = frames(monod_campaign(4, seed=0))
+    X, grid = align_batches(b, ["DOT [%]", "OUR [mmol/L/h]"], n_points=50)
+    assert X.shape == (4, 50, 2) and grid.shape == (50,)
+    assert unfold_batchwise(X).shape == (4, 100)
+    assert unfold_observationwise(X).shape == (200, 2)
+    Xi, _ = align_batches(b, ["DOT [%]"], n_points=30, by="OUR [mmol/L/h]", cumulative=True)
+    assert Xi.shape == (4, 30, 1)
+    Xd, _ = align_batches([f.iloc[::4] for f in b], ["DOT [%]", "OUR [mmol/L/h]"], n_points=20, method="dtw")
+    assert Xd.shape == (4, 20, 2) and np.isfinite(Xd).all()
+
+
+def test_limits_on_scalars():
+    assert t2_limit(2, 100, 0.01) > t2_limit(2, 100, 0.05) > 0
+    assert spe_limit(np.random.default_rng(0).chisquare(3, 1000)) > 3
+    assert persistent([True, True, False, True, True, True], 3).tolist() == [False] * 5 + [True]
+
+
+def test_detects_faults_without_false_alarms(monitor):
+    mon, _ = monitor
+    normal = monod_campaign(10, seed=2)
+    assert sum(mon.score(b.frame)["first_alarm_h"] is not None for b in normal) <= 1
+    delays = []
+    for b in monod_campaign(2 * len(MONOD_FAULTS), faults=MONOD_FAULTS, seed=3):
+        al = [a for a in mon.score(b.frame)["alarms"] if a["time_h"] >= b.onset_h]
+        delays.append(al[0]["time_h"] - b.onset_h if al else np.inf)
+    assert np.mean(np.isfinite(delays)) >= 0.9
+    assert np.median(delays) <= 2.0
+
+
+def test_sensor_drift_caught_before_spec(monitor):
+    mon, _ = monitor
+    b = add_drift(monod_campaign(1, seed=5)[0], "DOT [%]", -0.5, 10.0, spec=10.0)
+    res = mon.score(b.frame)
+    al = [a for a in res["alarms"] if a["time_h"] >= b.onset_h]
+    assert al and al[0]["time_h"] < b.spec_h
+    assert "DOT [%]" in al[0]["contributions"]
+    rows = alarm_rows(res, batch_id="x")
+    assert set(rows.columns) >= {"batch_id", "tag", "time_h", "severity"}
+
+
+def test_golden_envelope(monitor):
+    _, train = monitor
+    env, golden = golden_envelope(frames(train), "product [g/L]", ["DOT [%]"], n_points=40)
+    assert env.shape == (40, 4) and len(golden) >= 3
+
+
+def test_equipment_lead_time():
+    t, x, fail = synthetic_degradation(onset_h=300.0, rate=0.004, threshold=1.3, random_state=1)
+    healthy = t < 200
+    mon = DegradationMonitor(threshold=1.3, direction="up").fit(t[healthy], x[healthy])
+    first = mon.first_alarm(t, x)
+    assert first is not None and first > 300.0 and fail - first >= 48.0
+    s = mon.score(t, x)
+    assert (s["rul_lower_h"] <= s["rul_h"] + 1e-9).all()
+    assert pump_flow_ratio(np.array([1.0, 0.9]), np.array([1.0, 0.0]))[0] == 1.0
+    tt = np.linspace(0, 1, 101)
+    y = np.where(tt < 0.2, 0.0, 1 - np.exp(-(tt - 0.2) / 0.1))
+    assert abs(response_time(tt, y, 0.2) - 0.1) < 0.02
+
+
+def test_cli_monitor(tmp_path, monitor):
+    from biotwin.cli import (
+        app,
+        monitor_commands,  # noqa: F401
+    )
+
+    _, train = monitor
+    args = ["monitor", "fit", "--out", str(tmp_path / "m.joblib")]
+    for i, b in enumerate(train[:10]):
+        p = tmp_path / f"b{i}.parquet"
+        b.frame.to_parquet(p)
+        args += ["--batches", str(p)]
+    for c in OFFLINE:
+        args += ["--exclude", c]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    bad = monod_campaign(1, faults=("aeration",), seed=9)[0]
+    bp = tmp_path / "bad.csv"
+    bad.frame.drop(columns=OFFLINE).to_csv(bp, index=False)
+    r = CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"), "--batch", str(bp),
+                                 "--json", "--plot", str(tmp_path / "m.png")])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["first_alarm_h"] is not None
+    assert set(out["alarms"][0]) == {"time_h", "kind", "statistic", "contributions"}
+    assert (tmp_path / "m.png").exists()

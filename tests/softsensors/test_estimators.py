@@ -1,0 +1,58 @@
+"""scikit-learn estimator checks and unit tests of the soft-sensor estimators."""
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from biotwin.softsensors.estimators import (
+    ApplicabilityDomain,
+    BoostingRegressor,
+    ConformalRegressor,
+    GPRegressor,
+    HybridRegressor,
+    PLSRegressor,
+)
+
+ESTIMATORS = [
+    PLSRegressor(n_components=2),
+    BoostingRegressor(max_iter=20),
+    GPRegressor(max_samples=60, n_latent=2),
+    HybridRegressor(PLSRegressor(n_components=2)),
+    ConformalRegressor(PLSRegressor(n_components=2), cv=3),
+    ApplicabilityDomain(),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_conformal_coverage_and_domain():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = X @ [1.0, -2.0, 0.5, 0.0] + rng.normal(0, 0.3, 600)
+    groups = np.repeat(np.arange(30), 20)
+    cr = ConformalRegressor(PLSRegressor(n_components=3), alpha=0.1).fit(X[:400], y[:400], groups=groups[:400])
+    _, lo, hi = cr.predict_interval(X[400:])
+    cover = np.mean((y[400:] >= lo) & (y[400:] <= hi))
+    assert 0.8 <= cover <= 0.98
+    ad = ApplicabilityDomain().fit(X)
+    assert np.mean(ad.predict(X) == 1) > 0.95
+    assert np.all(ad.predict(X[:5] + 20.0) == -1)
+
+
+def test_hybrid_learns_residual():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    mech = 2 * X[:, 0]
+    y = mech + 0.5 * X[:, 1]
+    Xh = np.column_stack([X, mech])
+    h = HybridRegressor(PLSRegressor(n_components=2)).fit(Xh, y)
+    assert np.sqrt(np.mean((h.predict(Xh) - y) ** 2)) < 0.05
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_pls_caps_components(n):
+    X = np.arange(12.0).reshape(6, 2) ** 1.5
+    assert PLSRegressor(n_components=10).fit(X, np.arange(6.0)).pls_.n_components <= 2

@@ -1,0 +1,85 @@
+"""Soft sensor on a process biotwin was not built for (Monod E. coli-like), and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from biotwin.monitoring.synthetic import frames, monod_campaign
+from biotwin.softsensors import FinalQualityPredictor, SoftSensor, engineer
+
+OFFLINE = ["biomass [g/L]", "product [g/L]", "glucose [g/L]"]
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    return monod_campaign(14, seed=1), monod_campaign(4, seed=2)
+
+
+def test_features_shapes_and_causality():
+    f = monod_campaign(1, seed=0)[0].frame
+    F = engineer(f, ["OUR [mmol/L/h]", "DOT [%]"])
+    assert F.shape == (len(f), 1 + 2 * 3)
+    F2 = engineer(f.iloc[:50], ["OUR [mmol/L/h]", "DOT [%]"])
+    np.testing.assert_allclose(F.iloc[:50].to_numpy(), F2.to_numpy())  # no future used
+
+
+def test_softsensor_beats_raw_pls_on_biomass(campaign):
+    train, test = campaign
+    ss = SoftSensor(target="biomass [g/L]", exclude=OFFLINE, candidates=("pls", "gbm")).fit(frames(train))
+    assert not any(c in ss.variables_ for c in OFFLINE)
+    err = np.concatenate([ss.predict(b.frame) - b.frame["biomass [g/L]"].to_numpy() for b in test])
+    rmse = float(np.sqrt(np.mean(err**2)))
+    assert rmse < 0.6 * ss.baseline_rmse_
+    rng = np.ptp(np.concatenate([b.frame["biomass [g/L]"] for b in train]))
+    assert rmse < 0.05 * rng
+    res = ss.predict_frame(test[0].frame)
+    y = test[0].frame["biomass [g/L]"].to_numpy()
+    assert np.mean((y >= res["lower"]) & (y <= res["upper"])) > 0.6
+    assert res["in_domain"].mean() > 0.9
+    far = test[0].frame.assign(**{"OUR [mmol/L/h]": test[0].frame["OUR [mmol/L/h]"] + 300.0})
+    assert ss.predict_frame(far)["in_domain"].mean() < res["in_domain"].mean() - 0.2
+
+
+def test_final_quality(campaign):
+    train, test = campaign
+    fq = FinalQualityPredictor("product [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))
+    out = fq.predict_frame(test[0].frame)
+    assert len(out) == len(test[0].frame)
+
+
+def test_cli_fit_predict(tmp_path, campaign):
+    from biotwin.cli import (
+        app,
+        monitor_commands,  # noqa: F401
+    )
+
+    train, test = campaign
+    paths = []
+    for i, b in enumerate(train[:8]):
+        p = tmp_path / f"b{i}.csv"
+        minutes = b.frame.rename(columns={"time_h": "t [min]"})
+        minutes.assign(**{"t [min]": b.frame["time_h"] * 60}).to_csv(p, index=False)
+        paths.append(p)
+    tp = tmp_path / "test.csv.gz"
+    test[0].frame.rename(columns={"time_h": "t [min]"}).assign(**{"t [min]": test[0].frame["time_h"] * 60}).to_csv(
+        tp, index=False)
+    model = tmp_path / "ss.joblib"
+    args = ["softsensor", "fit", "--target", "biomass [g/L]", "--time-col", "t [min]", "--out", str(model),
+            "--candidates", "pls,gbm"]
+    for p in paths:
+        args += ["--batches", str(p)]
+    for c in OFFLINE:
+        args += ["--exclude", c]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "ss.joblib.json").read_text())
+    assert meta["target"] == "biomass [g/L]" and "versions" in meta
+    r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(model), "--batch", str(tp), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert set(out) == {"time_h", "prediction", "lower", "upper", "in_domain"}
+    assert all(len(v) == len(test[0].frame) for v in out.values())
+    r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(tmp_path / "nope"), "--batch", str(tp)])
+    assert r.exit_code == 2
