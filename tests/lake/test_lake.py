@@ -92,15 +92,16 @@ def test_update_batch_and_records_are_audited(tmp_path):
 
 def test_migrations_apply_once_and_in_order(tmp_path):
     con = duckdb.connect(str(tmp_path / "c.duckdb"))
-    assert migrate(con) == [1]
+    n = len(MIGRATIONS)
+    assert migrate(con) == list(range(1, n + 1))
     assert migrate(con) == []
-    extra = (*MIGRATIONS, Migration(2, "add a column", "ALTER TABLE batches ADD COLUMN site VARCHAR"))
-    assert migrate(con, extra) == [2]
-    assert current_version(con) == 2
-    bad = (*extra, Migration(3, "broken", "ALTER TABLE nope ADD COLUMN x INT"))
+    extra = (*MIGRATIONS, Migration(n + 1, "add a column", "ALTER TABLE batches ADD COLUMN site VARCHAR"))
+    assert migrate(con, extra) == [n + 1]
+    assert current_version(con) == n + 1
+    bad = (*extra, Migration(n + 2, "broken", "ALTER TABLE nope ADD COLUMN x INT"))
     with pytest.raises(duckdb.Error):
         migrate(con, bad)
-    assert current_version(con) == 2
+    assert current_version(con) == n + 1
 
 
 def test_orphan_files_are_cleaned_by_the_next_writer(tmp_path):

@@ -1,9 +1,12 @@
 """Forward the store-and-forward buffer into the lake, exactly once, with metrics.
 
-A background thread takes the oldest buffered points, writes them to the lake as one bundle
-(:meth:`biotwin.lake.Lake.ingest`, idempotent on (batch_id, tag, time_h)) and only then
-acknowledges them in the buffer. A failed write (lake down, locked, full disk) keeps them
-buffered and is retried with exponential backoff.
+A background thread takes the buffered points in micro-batches (every ``interval_s``, or at
+once when ``max_points`` are waiting), appends them to the lake in one streamed write
+(:meth:`biotwin.lake.Lake.append_timeseries`: one file and one catalog transaction for all
+batches, exactly once on (batch_id, tag, time_h)) and only then acknowledges them in the
+buffer. Every ``compact_every_s`` it merges the streamed files into per-batch files
+(:meth:`biotwin.lake.Lake.compact`). A failed write (lake down, locked, full disk) keeps the
+points buffered and is retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ def now_us() -> int:
 
 
 def to_bundle(points: list[Point], source: str, equipment: dict[str, list[Equipment]]) -> Bundle:
-    """A lake bundle of buffered points: their batches (with unit and start), tags and values."""
+    """A lake bundle of buffered points: their batches (with unit and start), tags and values.
+
+    Examples
+    --------
+    >>> p = Point("n", "B1", "BR01", "pH", "-", 0, 0.0, 7.0, 192, 0, 0)
+    >>> b = to_bundle([p], "opc.tcp://x", {})
+    >>> [x.batch_id for x in b.batches], b.timeseries.num_rows
+    (['B1'], 1)
+    """
     batches: dict[str, Batch] = {}
     tags: dict[str, Tag] = {}
     eq: dict[str, Equipment] = {}
@@ -66,9 +77,10 @@ class SinkMetrics:
     points: int = 0
     added: int = 0
     flushes: int = 0
+    compactions: int = 0
     errors: int = 0
     started: float = field(default_factory=time.monotonic)
-    latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
+    latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=2_000_000))
     last_error: str | None = None
 
     def as_dict(self, depth: int) -> dict[str, Any]:
@@ -79,7 +91,7 @@ class SinkMetrics:
                 "latency_p50_s": float(np.nanpercentile(lat, 50)),
                 "latency_p95_s": float(np.nanpercentile(lat, 95)),
                 "latency_max_s": float(np.nanmax(lat)), "buffer_depth": depth, "flushes": self.flushes,
-                "errors": self.errors, "last_error": self.last_error}
+                "compactions": self.compactions, "errors": self.errors, "last_error": self.last_error}
 
 
 class LakeSink:
@@ -92,13 +104,24 @@ class LakeSink:
     source : str
         Recorded as the bundles' source (the endpoint or broker).
     interval_s : float
-        Pause between forwards when the buffer is empty [s].
+        Micro-batch period: at most one lake write per ``interval_s`` [s] unless
+        ``max_points`` are waiting.
+    max_points : int
+        Largest micro-batch [points].
+    compact_every_s : float or None
+        Merge streamed files into per-batch files this often [s]; None: never.
+    compact_batches : int
+        Batches compacted per round (bounds the pause of the live writer; the batches with
+        the oldest streamed data go first).
     """
 
     def __init__(self, lake: Lake, buffer: StoreAndForward, source: str, interval_s: float = 0.25,
-                 max_points: int = 200_000) -> None:
+                 max_points: int = 200_000, compact_every_s: float | None = 15.0,
+                 compact_batches: int = 20) -> None:
         self.lake, self.buffer, self.source = lake, buffer, source
         self.interval_s, self.max_points = interval_s, max_points
+        self.compact_every_s, self.compact_batches = compact_every_s, compact_batches
+        self._last_compaction = time.monotonic()
         self.equipment: dict[str, list[Equipment]] = {}
         self.metrics = SinkMetrics()
         self._stop = threading.Event()
@@ -110,8 +133,11 @@ class LakeSink:
         if not rows:
             return 0
         points = [p for _, p in rows]
-        result = self.lake.ingest(to_bundle(points, self.source, dict(self.equipment)), quarantine=True,
-                                  why=f"live ingest from {self.source}")
+        bundle = to_bundle(points, self.source, dict(self.equipment))
+        assert bundle.timeseries is not None
+        result = self.lake.append_timeseries(
+            bundle.timeseries, source=self.source, batches=bundle.batches, tags=bundle.tags,
+            equipment=bundle.equipment, quarantine=True, why=f"live ingest from {self.source}")
         self.buffer.ack(rows[-1][0])
         done = now_us()
         m = self.metrics
@@ -121,11 +147,25 @@ class LakeSink:
         m.latency_s.extend((done - p.time_us) / 1e6 for p in points)
         return len(points)
 
+    def compact_if_due(self, *, force: bool = False) -> None:
+        """Compact the lake's streamed files when ``compact_every_s`` has passed."""
+        if self.compact_every_s is None:
+            return
+        if force or time.monotonic() - self._last_compaction >= self.compact_every_s:
+            self._last_compaction = time.monotonic()
+            self.lake.compact(max_batches=None if force else self.compact_batches)
+            self.metrics.compactions += 1
+
     def _run(self) -> None:
         backoff = self.interval_s
         while True:
+            started = time.monotonic()
             try:
                 n = self.flush_once()
+                if self._stop.is_set() and n == 0:
+                    self.compact_if_due(force=True)
+                else:
+                    self.compact_if_due()
                 backoff = self.interval_s
             except Exception as exc:  # lake outage: keep the points, retry later
                 self.metrics.errors += 1
@@ -137,8 +177,9 @@ class LakeSink:
                 continue
             if self._stop.is_set() and n == 0:
                 return
-            if n == 0:
-                self._stop.wait(self.interval_s)
+            if n < self.max_points and not self._stop.is_set():
+                # Micro-batching: one write per interval, so each file holds more points.
+                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
 
     def start(self) -> None:
         """Start forwarding in a background thread."""

@@ -4,6 +4,8 @@ Layout of a lake root (a local folder or ``s3://bucket/prefix``)::
 
     catalog.duckdb                         the catalog (local lakes; see docs/lake.md for S3)
     timeseries/unit=<unit>/batch=<batch>/part-<sha256>.parquet
+    stream/date=<YYYY-MM-DD>/part-<sha256>.parquet   streamed appends, all batches of one
+                                                     write; compacted into per-batch files
     catalog/<table>.parquet                snapshots of the catalog tables, for other tools
     _tmp/                                  temp files of writes in progress
 
@@ -14,10 +16,16 @@ catalog, so a writer killed at any point leaves nothing half-visible; the files 
 renamed but not committed are orphans, deleted by the next writer. Rows are keyed by
 natural keys, (batch_id, tag, time_h) for time series, so importing the same data again
 adds nothing, and a different value under an existing key is refused.
+
+Live data takes a streaming path (:meth:`Lake.append_timeseries`): one file per write for
+every batch it touches (one catalog row per batch in that file), deduplicated against an
+in-memory key index instead of the stored files, and later merged into per-batch files by
+:meth:`Lake.compact`, which swaps the catalog rows in one transaction.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import hashlib
 import os
@@ -51,7 +59,16 @@ from biotwin.lake.records import (
     Tag,
 )
 from biotwin.lake.schema import CATALOG_TABLES, MIGRATIONS, current_version, migrate
-from biotwin.lake.storage import CATALOG_DIR, TIMESERIES_DIR, TMP_DIR, Storage, path_segment
+from biotwin.lake.storage import (
+    CATALOG_DIR,
+    STREAM_DIR,
+    TIMESERIES_DIR,
+    TMP_DIR,
+    Storage,
+    WrittenFile,
+    path_segment,
+)
+from biotwin.lake.stream import StreamIndex
 
 UNASSIGNED_UNIT = "unassigned"
 
@@ -137,6 +154,10 @@ class Lake:
             self.catalog_path = Path.home() / ".cache" / "biotwin" / "catalogs" / key / "catalog.duckdb"
         self.who = who or os.environ.get("BIOTWIN_USER") or _login()
         self._cleaned = False
+        self._stream: StreamIndex | None = None
+        self._doomed: set[str] = set()
+        #: Recently committed keys the streaming index keeps (all groups together).
+        self.stream_cache_keys = 2_000_000
 
     # ------------------------------------------------------------------ connections
     @contextmanager
@@ -211,9 +232,10 @@ class Lake:
         else:
             with self._write() as con:
                 committed = {r[0] for r in con.execute("SELECT path FROM timeseries_files").fetchall()}
-        for rel in self.storage.list_files(TIMESERIES_DIR):
-            if rel not in committed:
-                self.storage.delete(rel)
+        for folder in (TIMESERIES_DIR, STREAM_DIR):
+            for rel in self.storage.list_files(folder):
+                if rel not in committed:
+                    self.storage.delete(rel)
 
     # ------------------------------------------------------------------ writes
     def ingest(self, bundle: Bundle, *, quarantine: bool = False, why: str | None = None) -> IngestResult:
@@ -264,7 +286,7 @@ class Lake:
                 ids = _batch_ids(ts)
                 for bid in ids:
                     part = ts if len(ids) == 1 else ts.filter(pc.equal(ts["batch_id"], bid))
-                    part, conflicts = self._new_rows(part, existing.get(bid, []))
+                    part, conflicts = self._new_rows(part, existing.get(bid, []), bid)
                     for tag, t, old, new in conflicts:
                         rej = Rejection(bundle.source, None, tag,
                                         f"time_h={t!r}: value {new!r} conflicts with the stored "
@@ -292,8 +314,10 @@ class Lake:
                     raise
         return result
 
-    def _new_rows(self, part: pa.Table, paths: list[str]) -> tuple[pa.Table, list[tuple[Any, ...]]]:
-        """Rows of ``part`` not yet stored, sorted by (tag, time_h); and key conflicts."""
+    def _new_rows(
+        self, part: pa.Table, paths: list[str], batch_id: str
+    ) -> tuple[pa.Table, list[tuple[Any, ...]]]:
+        """Rows of ``part`` (one batch) not yet stored, sorted by (tag, time_h); and conflicts."""
         part = _sorted_unique(part)
         if not paths:
             return part, []
@@ -301,8 +325,13 @@ class Lake:
         try:
             db.register("incoming", part)
             tags = pc.unique(part["tag"]).to_pylist()
-            old = self._dataset(paths).to_table(
-                columns=["tag", "time_h", "value"], filter=pc.field("tag").isin(tags))
+            expr = pc.field("tag").isin(tags)
+            if any(p.startswith(STREAM_DIR + "/") for p in paths):
+                expr = expr & (pc.field("batch_id") == batch_id)
+            if part.num_rows:
+                expr = (expr & (pc.field("time_h") >= pc.min(part["time_h"]).as_py())
+                        & (pc.field("time_h") <= pc.max(part["time_h"]).as_py()))
+            old = self._dataset(paths).to_table(columns=["tag", "time_h", "value"], filter=expr)
             db.register("stored", old)
             conflicts = db.execute(
                 "SELECT i.tag, i.time_h, s.value, i.value FROM incoming i JOIN stored s "
@@ -391,6 +420,315 @@ class Lake:
         if samples is not None and result.n_samples:
             touched |= set(samples["batch_id"])
         result.batches = sorted(touched | {b.batch_id for b in bundle.batches})
+
+    # ------------------------------------------------------------------ streaming writes
+    def append_timeseries(
+        self,
+        timeseries: pa.Table,
+        *,
+        source: str,
+        batches: Sequence[Batch] = (),
+        tags: Sequence[Tag] = (),
+        equipment: Sequence[Equipment] = (),
+        quarantine: bool = True,
+        why: str | None = None,
+    ) -> IngestResult:
+        """Append live time series: one file and one catalog transaction per call.
+
+        The streaming counterpart of :meth:`ingest` for small, frequent writes (a live
+        ingest's micro-batches). Values are deduplicated on (batch_id, tag, time_h) against
+        an in-memory index of recently committed keys (:mod:`biotwin.lake.stream`), falling
+        back to the stored files only for values at or below what the index covers (late or
+        re-forwarded data). The new rows of every batch go into ONE Parquet file under
+        ``stream/date=YYYY-MM-DD/``, listed in the catalog with one row per batch, and the
+        write leaves one audit row (plus one per new batch, tag set or equipment set).
+        :meth:`compact` later merges these files into per-batch files.
+
+        Parameters
+        ----------
+        timeseries : pyarrow.Table
+            Long table with :data:`~biotwin.lake.records.TIMESERIES_SCHEMA`.
+        source : str
+            Where the values come from (recorded with rejections and in the audit trail).
+        batches, tags, equipment : sequences
+            Context of the values; only what the catalog lacks is inserted.
+        quarantine : bool
+            Store values that conflict with stored ones in ``quarantine`` (default) instead
+            of refusing the whole write.
+        why : str, optional
+            Reason recorded in the audit trail.
+
+        Returns
+        -------
+        IngestResult
+            ``n_points`` counts only the values added.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from biotwin.lake.records import TIMESERIES_SCHEMA
+        >>> lake = Lake(tempfile.mkdtemp())
+        >>> ts = pa.table({"batch_id": ["B1"] * 2, "tag": ["pH"] * 2, "time_h": [0.0, 0.1],
+        ...                "time_utc": [None, None], "value": [7.0, 7.1], "quality": [192, 192]},
+        ...               schema=TIMESERIES_SCHEMA)
+        >>> lake.append_timeseries(ts, source="demo", batches=[Batch("B1")]).n_points
+        2
+        >>> lake.append_timeseries(ts, source="demo").n_points
+        0
+        """
+        why = why or f"live ingest from {source}"
+        result = IngestResult(source=source)
+        with self._writer(), self._write() as con:
+            idx = self._stream_index(con)
+            ids = _batch_ids(timeseries)
+            self._load_stream_batches(con, idx, [*ids, *(b.batch_id for b in batches)])
+            new_batches = [b for b in {b.batch_id: b for b in batches}.values()
+                           if b.batch_id not in idx.batches]
+            new_eq = [e for e in {e.equipment_id: e for e in equipment}.values()
+                      if e.equipment_id not in idx.equipment]
+            units_of = {t.name: t.unit for t in tags}
+            new_tags = [t for t in {t.name: t for t in tags}.values() if t.name not in idx.tag_units]
+            starts = {b.batch_id: b.start_utc for b in new_batches}
+            starts.update({bid: row.get("start_utc") for bid, row in idx.batches.items()})
+            rejections: list[Rejection] = []
+            new = TIMESERIES_SCHEMA.empty_table()
+            gid = np.empty(0, dtype=np.int64)
+            if timeseries.num_rows:
+                ts = _contextualise_timeseries(timeseries, starts, units_of, idx.tag_units, source)
+                ts = ts.sort_by([("batch_id", "ascending"), ("tag", "ascending"),
+                                 ("time_h", "ascending")])
+                g = idx.groups(ts["batch_id"].to_numpy(zero_copy_only=False),
+                               ts["tag"].to_numpy(zero_copy_only=False))
+                t = ts["time_h"].to_numpy()
+                v = ts["value"].to_numpy(zero_copy_only=False).astype(float)
+                dup = np.flatnonzero((g[1:] == g[:-1]) & (t[1:] == t[:-1]))
+                if len(dup):
+                    tag = str(ts["tag"][int(dup[0])])
+                    raise DataError(f"duplicated time {float(t[dup[0]])!r} h for tag {tag!r}",
+                                    column=tag)
+                fresh, conflict, unknown, stored = idx.classify(g, t, v)
+                conflicts = [(str(ts["batch_id"][i]), str(ts["tag"][i]), float(t[i]),
+                              float(stored[i]), float(v[i])) for i in np.flatnonzero(conflict)]
+                if unknown.any():
+                    # Late or re-forwarded values: check them against the stored files once.
+                    checked, more = self._check_stored(con, ts.filter(pa.array(unknown)))
+                    fresh[np.flatnonzero(unknown)] = checked
+                    conflicts.extend(more)
+                for bid, tag, th, old, val in conflicts:
+                    rej = Rejection(source, None, tag,
+                                    f"time_h={th!r}: value {val!r} conflicts with the stored "
+                                    f"value {old!r} of batch {bid!r}")
+                    if not quarantine:
+                        raise DataError(rej.reason, file=rej.file, column=rej.column)
+                    rejections.append(rej)
+                new = ts.filter(pa.array(fresh))
+                gid = g[fresh]
+            wf: WrittenFile | None = None
+            if new.num_rows:
+                day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+                wf = self.storage.write_parquet(new, f"{STREAM_DIR}/date={day}")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                rec = _Recorder(con, self.who, why)
+                if new_eq:
+                    rec.insert_frame("equipment", _frame(new_eq), ["equipment_id"], source)
+                if new_batches:
+                    rec.insert_frame("batches", _frame(new_batches), ["batch_id"], source)
+                if new_tags:
+                    rec.insert_frame("tags", pd.DataFrame(
+                        {"tag": [t.name for t in new_tags], "unit": [t.unit for t in new_tags],
+                         "description": [t.description for t in new_tags],
+                         "equipment_id": [t.equipment_id for t in new_tags]}), ["tag"], source)
+                if wf is not None:
+                    agg = new.group_by("batch_id").aggregate(
+                        [("time_h", "count"), ("tag", "distinct"), ("time_h", "min"),
+                         ("time_h", "max")]).sort_by("batch_id")
+                    per = [(r["batch_id"], r["time_h_count"], sorted(r["tag_distinct"]),
+                            r["time_h_min"], r["time_h_max"]) for r in agg.to_pylist()]
+                    units_known = {b.batch_id: b.unit_id for b in new_batches}
+                    units_known.update({k: r.get("unit_id") for k, r in idx.batches.items()})
+                    frame = pd.DataFrame({
+                        "path": wf.path, "batch_id": [r[0] for r in per],
+                        "unit_id": [units_known.get(r[0]) or UNASSIGNED_UNIT for r in per],
+                        "n_rows": [r[1] for r in per], "tags": [r[2] for r in per],
+                        "time_h_min": [r[3] for r in per], "time_h_max": [r[4] for r in per],
+                        "sha256": wf.sha256, "size_bytes": wf.size_bytes})
+                    con.register("_files", frame)
+                    con.execute("INSERT INTO timeseries_files SELECT *, now() FROM _files")
+                    con.unregister("_files")
+                    audit.record(con, who=self.who, action="insert", entity="timeseries_files",
+                                 key=wf.path, why=why,
+                                 new={"path": wf.path, "sha256": wf.sha256, "rows": new.num_rows,
+                                      "batches": {r[0]: r[1] for r in per}})
+                    result.n_points, result.files = new.num_rows, [wf.path]
+                    result.batches = [r[0] for r in per]
+                if rejections:
+                    frame = pd.DataFrame({
+                        "file": [r.file for r in rejections], "line": [r.line for r in rejections],
+                        "column_name": [r.column for r in rejections],
+                        "reason": [r.reason for r in rejections],
+                        "raw": [r.raw for r in rejections], "batch_id": [None] * len(rejections)})
+                    rec.insert_frame("quarantine", frame, ["file", "line", "column_name", "reason"],
+                                     source, stamp=True)
+                    result.n_rejected = len(rejections)
+                seq = _last_seq(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                self._stream = None
+                raise
+        # The catalog now holds what the index is told: only update it after the commit.
+        idx.seq = seq
+        for b in new_batches:
+            idx.batches[b.batch_id] = {"unit_id": b.unit_id, "start_utc": b.start_utc}
+        idx.tag_units.update({t.name: t.unit for t in new_tags})
+        idx.equipment.update(e.equipment_id for e in new_eq)
+        idx.add(gid, new["time_h"].to_numpy(),
+                new["value"].to_numpy(zero_copy_only=False).astype(float), self.stream_cache_keys)
+        result.batches = sorted(set(result.batches) | {b.batch_id for b in batches})
+        return result
+
+    def _stream_index(self, con: duckdb.DuckDBPyConnection) -> StreamIndex:
+        """The streaming key index, rebuilt when another writer committed since our last write."""
+        seq = _last_seq(con)
+        idx = self._stream
+        if idx is None or idx.seq != seq:
+            idx = StreamIndex(seq)
+            idx.tag_units = dict(con.execute("SELECT tag, unit FROM tags").fetchall())
+            idx.equipment = {r[0] for r in con.execute("SELECT equipment_id FROM equipment").fetchall()}
+            self._stream = idx
+        return idx
+
+    @staticmethod
+    def _load_stream_batches(con: duckdb.DuckDBPyConnection, idx: StreamIndex, ids: list[str]) -> None:
+        """Read the catalog rows and time-series floors of batches the index has not seen."""
+        todo = sorted({b for b in ids if b not in idx.floors})
+        if not todo:
+            return
+        for bid, row in _batch_rows(con, todo).items():
+            idx.batches[bid] = {"unit_id": row["unit_id"], "start_utc": row["start_utc"]}
+        floors = dict(con.execute(
+            "SELECT batch_id, max(time_h_max) FROM timeseries_files WHERE batch_id IN "
+            "(SELECT unnest(?::VARCHAR[])) GROUP BY batch_id", [todo]).fetchall())
+        for bid in todo:
+            f = floors.get(bid)
+            idx.floors[bid] = -np.inf if f is None else float(f)
+
+    def _check_stored(
+        self, con: duckdb.DuckDBPyConnection, part: pa.Table
+    ) -> tuple[npt.NDArray[np.bool_], list[tuple[Any, ...]]]:
+        """Which rows of ``part`` (sorted by batch, tag, time) are not stored; their conflicts."""
+        fresh = np.zeros(part.num_rows, dtype=bool)
+        conflicts: list[tuple[Any, ...]] = []
+        for bid, lo, hi in _runs(part["batch_id"]):
+            sub = part.slice(lo, hi - lo)
+            tmin, tmax = pc.min(sub["time_h"]).as_py(), pc.max(sub["time_h"]).as_py()
+            paths = [r[0] for r in con.execute(
+                "SELECT path FROM timeseries_files WHERE batch_id = ? AND time_h_max >= ? "
+                "AND time_h_min <= ? ORDER BY path", [bid, tmin, tmax]).fetchall()]
+            kept, found = self._new_rows(sub, paths, bid)
+            conflicts.extend((bid, *c) for c in found)
+            keys = set(zip(kept["tag"].to_pylist(), kept["time_h"].to_pylist(), strict=True))
+            fresh[lo:hi] = [k in keys for k in zip(sub["tag"].to_pylist(), sub["time_h"].to_pylist(),
+                                                    strict=True)]
+        return fresh, conflicts
+
+    def compact(self, *, small_bytes: int = 16 << 20, max_batches: int | None = None) -> dict[str, Any]:
+        """Merge each batch's streamed and small files into one per-batch file, atomically.
+
+        For every batch that has rows in ``stream/`` files, or several files under
+        ``small_bytes``, its rows from those files are read, sorted by (tag, time_h) and
+        written as one file under ``timeseries/unit=<unit>/batch=<batch>/``; then one catalog
+        transaction replaces the old file rows of those batches by the new ones, with one
+        audit row per batch (old and new files). Readers see either the old files or the new
+        one, never both or neither, so counts and queries do not change. Files no batch lists
+        any more are deleted at the next compaction (a reader may still be reading them) or
+        by the next writer process.
+
+        Parameters
+        ----------
+        small_bytes : int
+            Per-batch files below this size [bytes] are merged too.
+        max_batches : int, optional
+            Compact at most this many batches (bounds the pause of a live writer).
+
+        Returns
+        -------
+        dict
+            ``{"batches": n, "files_replaced": n, "rows": n, "deleted": n}``.
+        """
+        out = {"batches": 0, "files_replaced": 0, "rows": 0, "deleted": 0}
+        with self._writer():
+            for rel in sorted(self._doomed):
+                self.storage.delete(rel)
+            out["deleted"], self._doomed = len(self._doomed), set()
+            if not self.catalog_path.exists():
+                return out
+            with self._write() as con:
+                cand = con.execute(
+                    f"""
+                    WITH f AS (SELECT *, starts_with(path, '{STREAM_DIR}/') AS streamed
+                               FROM timeseries_files),
+                         small AS (SELECT * FROM f WHERE streamed OR size_bytes < ?),
+                         pick AS (SELECT batch_id FROM small GROUP BY batch_id
+                                  HAVING bool_or(streamed) OR count(*) > 1
+                                  ORDER BY min(created_utc), batch_id
+                                  {'LIMIT ' + str(int(max_batches)) if max_batches else ''})
+                    SELECT s.batch_id, s.unit_id, s.path, s.n_rows FROM small s
+                    JOIN pick USING (batch_id) ORDER BY s.batch_id, s.path
+                    """, [small_bytes]).fetchall()
+                if not cand:
+                    return out
+                by_batch: dict[str, list[tuple[str, str, int]]] = {}
+                for bid, unit_id, path, n in cand:
+                    by_batch.setdefault(bid, []).append((unit_id, path, n))
+                paths = sorted({r[2] for r in cand})
+                data = self._dataset(paths).to_table(
+                    filter=pc.field("batch_id").isin(list(by_batch))).sort_by(
+                    [("batch_id", "ascending"), ("tag", "ascending"), ("time_h", "ascending")])
+                written = []
+                for bid, lo, hi in _runs(data["batch_id"]):
+                    part = data.slice(lo, hi - lo)
+                    old = by_batch[bid]
+                    if part.num_rows != sum(n for _, _, n in old):
+                        raise BiotwinError(f"compaction of batch {bid!r}: the files hold "
+                                           f"{part.num_rows} rows, the catalog lists "
+                                           f"{sum(n for _, _, n in old)}")
+                    unit_id = old[0][0]
+                    folder = (f"{TIMESERIES_DIR}/unit={path_segment(unit_id)}"
+                              f"/batch={path_segment(bid)}")
+                    written.append((bid, unit_id, self.storage.write_parquet(part, folder), part))
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    for bid, unit_id, wf, part in written:
+                        old_paths = [p for _, p, _ in by_batch[bid]]
+                        con.execute("DELETE FROM timeseries_files WHERE batch_id = ? AND path IN "
+                                    "(SELECT unnest(?::VARCHAR[]))", [bid, old_paths])
+                        t = part["time_h"]
+                        row = {"path": wf.path, "batch_id": bid, "unit_id": unit_id,
+                               "n_rows": part.num_rows,
+                               "tags": sorted(pc.unique(part["tag"]).to_pylist()),
+                               "time_h_min": pc.min(t).as_py(), "time_h_max": pc.max(t).as_py(),
+                               "sha256": wf.sha256, "size_bytes": wf.size_bytes}
+                        con.execute("INSERT INTO timeseries_files VALUES "
+                                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, now())", list(row.values()))
+                        audit.record(con, who=self.who, action="update", entity="timeseries_files",
+                                     key=bid, why="compaction of streamed and small files",
+                                     old={"files": old_paths, "rows": part.num_rows}, new=row)
+                        out["batches"] += 1
+                        out["files_replaced"] += len(old_paths)
+                        out["rows"] += part.num_rows
+                    listed = {r[0] for r in con.execute(
+                        "SELECT DISTINCT path FROM timeseries_files").fetchall()}
+                    seq = _last_seq(con)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            self._doomed = set(paths) - listed
+            if self._stream is not None:
+                self._stream.seq = seq  # keys are unchanged: the index stays valid
+        return out
 
     def update_batch(self, batch_id: str, *, why: str, **fields: Any) -> None:
         """Change fields of a batch (status, end_utc, ...), recording old and new values."""
@@ -523,6 +861,8 @@ class Lake:
                 v = np.array([r[1] for r in rows], dtype=float)
         if paths:
             expr = pc.field("tag") == tag
+            if any(p.startswith(STREAM_DIR + "/") for p in paths):
+                expr = expr & (pc.field("batch_id") == batch_id)
             if start_h is not None:
                 expr = expr & (pc.field("time_h") >= start_h)
             if end_h is not None:
@@ -602,7 +942,8 @@ class Lake:
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL over the catalog tables and a ``timeseries`` view of all data."""
         with self._read(private=True) as con:
-            paths = [r[0] for r in con.execute("SELECT path FROM timeseries_files").fetchall()]
+            paths = [r[0] for r in con.execute(
+                "SELECT DISTINCT path FROM timeseries_files ORDER BY path").fetchall()]
             if paths and self.storage.is_local:
                 files = ", ".join(_quote(self.storage.full(p)) for p in paths)
                 con.execute(f"CREATE TEMP VIEW timeseries AS SELECT * FROM read_parquet([{files}])")
@@ -618,7 +959,8 @@ class Lake:
         """Verify the audit hash chain and, optionally, every Parquet file's SHA-256."""
         with self._read() as con:
             result = audit.verify(con)
-            files = con.execute("SELECT path, sha256 FROM timeseries_files ORDER BY path").fetchall()
+            files = con.execute(
+                "SELECT DISTINCT path, sha256 FROM timeseries_files ORDER BY path").fetchall()
         if result.ok and check_files:
             for rel, sha in files:
                 if self.storage.sha256(rel) != sha:
@@ -704,6 +1046,22 @@ def _batch_rows(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, dic
     rel = con.execute("SELECT * FROM batches WHERE batch_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
     names = [d[0] for d in rel.description]
     return {r[0]: dict(zip(names, r, strict=True)) for r in rel.fetchall()}
+
+
+def _last_seq(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT max(seq) FROM audit").fetchall()
+    return int(row[0][0]) if row[0][0] is not None else 0
+
+
+def _runs(column: pa.ChunkedArray | pa.Array) -> list[tuple[str, int, int]]:
+    """(value, start, end) of each run of equal values in a sorted string column."""
+    values = column.to_numpy(zero_copy_only=False) if len(column) else np.empty(0, dtype=object)
+    if not len(values):
+        return []
+    edges = np.flatnonzero(values[1:] != values[:-1]) + 1
+    starts = np.concatenate([[0], edges])
+    ends = np.concatenate([edges, [len(values)]])
+    return [(str(values[a]), int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
 
 def _batch_ids(table: pa.Table | None) -> list[str]:

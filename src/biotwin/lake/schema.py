@@ -153,8 +153,35 @@ CREATE TABLE audit (
 );
 """
 
+# One file may hold several batches (streamed appends, see ``Lake.append_timeseries``): the
+# file list is keyed by (path, batch_id), one row per batch a file holds. DuckDB cannot
+# change a primary key in place, so the table is rebuilt.
+_V2 = """
+CREATE TABLE timeseries_files_v2 (
+    path        VARCHAR NOT NULL,     -- relative to the lake root
+    batch_id    VARCHAR NOT NULL,
+    unit_id     VARCHAR NOT NULL,
+    n_rows      BIGINT NOT NULL,      -- rows of this batch in the file
+    tags        VARCHAR[] NOT NULL,
+    time_h_min  DOUBLE,
+    time_h_max  DOUBLE,
+    sha256      VARCHAR NOT NULL,
+    size_bytes  BIGINT NOT NULL,
+    created_utc TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (path, batch_id)
+);
+INSERT INTO timeseries_files_v2 SELECT * FROM timeseries_files;
+DROP INDEX timeseries_files_batch;
+DROP TABLE timeseries_files;
+ALTER TABLE timeseries_files_v2 RENAME TO timeseries_files;
+CREATE INDEX timeseries_files_batch ON timeseries_files (batch_id);
+"""
+
 #: Every migration, in order. The catalog's version is the last one applied.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "time-series files may hold several batches (streamed appends)", _V2),
+)
 
 #: Tables published as Parquet snapshots next to the time series (see docs/lake.md).
 CATALOG_TABLES = (

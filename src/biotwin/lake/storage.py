@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 TIMESERIES_DIR = "timeseries"
+STREAM_DIR = "stream"
 CATALOG_DIR = "catalog"
 TMP_DIR = "_tmp"
 
