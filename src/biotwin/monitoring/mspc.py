@@ -152,7 +152,7 @@ class BatchMonitor(BaseEstimator):
     """
 
     def __init__(self, exclude: Sequence[str] = (), n_components: float = 0.9, n_grid: int = 100,
-                 persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.03,
+                 persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.0,
                  ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 0.01) -> None:
         self.exclude = exclude
         self.n_components = n_components
