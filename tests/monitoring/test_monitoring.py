@@ -54,7 +54,7 @@ def test_detects_faults_without_false_alarms(monitor):
 
 def test_sensor_drift_caught_before_spec(monitor):
     mon, _ = monitor
-    b = add_drift(monod_campaign(1, seed=5)[0], "DOT [%]", -0.5, 10.0, spec=10.0)
+    b = add_drift(monod_campaign(1, seed=5)[0], "DOT [%]", -0.8, 10.0, spec=15.0)
     res = mon.score(b.frame)
     al = [a for a in res["alarms"] if a["time_h"] >= b.onset_h]
     assert al and al[0]["time_h"] < b.spec_h
