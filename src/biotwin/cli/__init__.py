@@ -41,6 +41,7 @@ def _register() -> None:
         design_commands,
         lake_commands,
         model_commands,
+        monitor_commands,
         plant_commands,
         twin_commands,
     )
