@@ -133,42 +133,46 @@ def _build(model: Model) -> Kernels:
         span = t1 - t0
         if span <= 0.0:
             return h, 0, STATUS_OK
-        if h <= 0.0 or h > span:
+        if h <= 0.0:
             h = span
         vessel_rhs(t, y, p, u, conc, k1)
         steps = 0
+        # `h` is the step the error control proposes; `hs` the step taken, shortened to land
+        # exactly on t1. A short last step (an event 0.01 h later) leaves the proposal intact,
+        # so the next segment does not restart from a tiny step.
         while t < t1:
             if steps >= max_steps:
                 return h, steps, STATUS_MAX_STEPS
             last = False
-            if t + h >= t1 - 1e-12 * max(1.0, abs(t1)):
-                h = t1 - t
+            hs = h
+            if t + hs >= t1 - 1e-12 * max(1.0, abs(t1)):
+                hs = t1 - t
                 last = True
             for i in range(n):
-                ytmp[i] = y[i] + h * A21 * k1[i]
-            vessel_rhs(t + C2 * h, ytmp, p, u, conc, k2)
+                ytmp[i] = y[i] + hs * A21 * k1[i]
+            vessel_rhs(t + C2 * hs, ytmp, p, u, conc, k2)
             for i in range(n):
-                ytmp[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i])
-            vessel_rhs(t + C3 * h, ytmp, p, u, conc, k3)
+                ytmp[i] = y[i] + hs * (A31 * k1[i] + A32 * k2[i])
+            vessel_rhs(t + C3 * hs, ytmp, p, u, conc, k3)
             for i in range(n):
-                ytmp[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i])
-            vessel_rhs(t + C4 * h, ytmp, p, u, conc, k4)
+                ytmp[i] = y[i] + hs * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i])
+            vessel_rhs(t + C4 * hs, ytmp, p, u, conc, k4)
             for i in range(n):
-                ytmp[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i])
-            vessel_rhs(t + C5 * h, ytmp, p, u, conc, k5)
+                ytmp[i] = y[i] + hs * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i])
+            vessel_rhs(t + C5 * hs, ytmp, p, u, conc, k5)
             for i in range(n):
-                ytmp[i] = y[i] + h * (
+                ytmp[i] = y[i] + hs * (
                     A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]
                 )
-            vessel_rhs(t + h, ytmp, p, u, conc, k6)
+            vessel_rhs(t + hs, ytmp, p, u, conc, k6)
             for i in range(n):
-                ynew[i] = y[i] + h * (
+                ynew[i] = y[i] + hs * (
                     B1 * k1[i] + B3 * k3[i] + B4 * k4[i] + B5 * k5[i] + B6 * k6[i]
                 )
-            vessel_rhs(t + h, ynew, p, u, conc, k7)
+            vessel_rhs(t + hs, ynew, p, u, conc, k7)
             err = 0.0
             for i in range(n):
-                e = h * (
+                e = hs * (
                     E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]
                 )
                 sc = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
@@ -177,23 +181,25 @@ def _build(model: Model) -> Kernels:
             err = math.sqrt(err / n)
             steps += 1
             if not math.isfinite(err):
-                h *= 0.25
+                h = hs * 0.25
                 if h < 1e-12:
                     return h, steps, STATUS_NONFINITE
                 continue
             if err <= 1.0:
-                t = t1 if last else t + h
+                t = t1 if last else t + hs
                 for i in range(n):
                     y[i] = ynew[i]
                     k1[i] = k7[i]
                 fac = 0.9 * err ** -0.2 if err > 0.0 else 5.0
                 if fac > 5.0:
                     fac = 5.0
-                if not last:
-                    h *= max(fac, 0.2)
+                elif fac < 0.2:
+                    fac = 0.2
+                h_next = hs * fac
+                h = max(h, h_next) if last and hs < h else h_next
             else:
                 fac = 0.9 * err ** -0.2
-                h *= max(fac, 0.2)
+                h = hs * max(fac, 0.2)
                 if h < 1e-10:
                     return h, steps, STATUS_STEP_UNDERFLOW
         return h, steps, STATUS_OK
