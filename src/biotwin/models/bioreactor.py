@@ -65,7 +65,7 @@ from biotwin.models.kinetics import JIT_OPTIONS
 
 #: The shared options without forced IR inlining (numba ``inline="always"`` multiplies the
 #: compile time of the ensemble kernels of this larger model); LLVM still inlines.
-_JIT = {k: v for k, v in JIT_OPTIONS.items() if k != "inline"}
+_JIT = dict(JIT_OPTIONS)
 
 STATES = (
     *cho.STATES,
@@ -124,10 +124,10 @@ def environment_rates(y, p, u, growth):  # type: ignore[no-untyped-def]
     Returns
     -------
     tuple of float
-        ``(our, cer, otr, ctr, y_o2, h, co2, base_rate, d_i_do, d_i_ph)``: O2 uptake, CO2
+        ``(our, cer, otr, ctr, y_o2, h, co2, base_rate, d_i_do, d_i_ph, ph)``: O2 uptake, CO2
         evolution, O2 and CO2 transfer [mM/h] (CTR > 0 when stripped), the O2 fraction of
         the controlled gas [-], [H+] [M], dissolved CO2 [mM], the base dose [mM/h] and the
-        rates of the two integral terms.
+        rates of the two integral terms, and pH [-].
     """
     xv = y[cho.IXV]
     our_max = growth / p[cho.P_YX_O2] + p[cho.P_M_O2] * xv
@@ -158,12 +158,13 @@ def environment_rates(y, p, u, growth):  # type: ignore[no-untyped-def]
     co2 = tic * co2_fraction(h, k1)
     ctr = -gas_transfer_rate(p[P_KLA_CO2_RATIO] * kla, p[P_H_CO2] * u[cho.UYCO2], co2)
     # pH control: base dose, PI, base only
-    err_ph = u[cho.UPH] + np.log(h) / LN10
+    ph = -np.log(h) / LN10
+    err_ph = u[cho.UPH] - ph
     base = clipped_pi(err_ph, p[P_KP_PH], y[IIPH], 0.0, BASE_RATE_MAX)
     d_i_ph = pi_integral_rate(
         err_ph, p[P_KP_PH], p[P_KI_PH], y[IIPH], 0.0, BASE_RATE_MAX, p[P_TT_PH]
     )
-    return our, cer, otr, ctr, y_o2, h, co2, base, d_i_do, d_i_ph
+    return our, cer, otr, ctr, y_o2, h, co2, base, d_i_do, d_i_ph, ph
 
 
 @njit(**_JIT)
@@ -171,7 +172,7 @@ def reactions(t, y, p, u, dydt):  # type: ignore[no-untyped-def]
     """Reaction part of dy/dt [unit/h] for :data:`STATES` (volume row left at 0)."""
     cho.reactions(t, y, p, u, dydt)
     growth = dydt[cho.IXV] + dydt[cho.IXD]  # mu Xv
-    our, cer, otr, ctr, _, h, _, base, d_i_do, d_i_ph = environment_rates(y, p, u, growth)
+    our, cer, otr, ctr, _, _, _, base, d_i_do, d_i_ph, ph = environment_rates(y, p, u, growth)
     dydt[IO2] = otr - our
     dydt[ITIC] = cer - ctr
     dydt[IZ] = 0.0
@@ -180,7 +181,7 @@ def reactions(t, y, p, u, dydt):  # type: ignore[no-untyped-def]
     dydt[cho.INA] = base  # replaces the CHO model's ideal neutralisation
     # galactosylation at the actual pH instead of the setpoint (its pH factor is Gaussian)
     w = p[cho.P_PH_WIDTH_GAL]
-    d_act = (-np.log(h) / LN10 - p[cho.P_PH_OPT_GAL]) / w
+    d_act = (ph - p[cho.P_PH_OPT_GAL]) / w
     d_sp = (u[cho.UPH] - p[cho.P_PH_OPT_GAL]) / w
     dydt[cho.IGAL] *= np.exp(d_sp * d_sp - d_act * d_act)
 
@@ -209,7 +210,7 @@ def outputs(y: np.ndarray, p: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray
     nc_in = len(cho.INPUTS)
     out = cho.outputs(y[:, :NC], p[: len(cho.PARAMETERS)], u[:, :nc_in])
     n = y.shape[0]
-    env = np.empty((n, 10))
+    env = np.empty((n, 11))
     for i in range(n):
         mu = cho.rates(y[i], p, u[i])[0]
         env[i] = environment_rates(y[i], p, u[i], mu * y[i, cho.IXV])
