@@ -31,6 +31,15 @@ from tests.integration.helpers import free_port, lake_counts, start, stop, truth
 from biotwin.lake import Lake
 
 
+def _publish_lag(truth: Path) -> float:
+    """Median of published_utc - time_utc in the truth log [s]: the plant's own delay."""
+    import pandas as pd
+
+    d = pd.read_csv(truth, usecols=["time_utc", "published_utc"])
+    lag = (pd.to_datetime(d["published_utc"]) - pd.to_datetime(d["time_utc"])).dt.total_seconds()
+    return round(float(lag.median()), 3)
+
+
 def run_one(n: int, rate_hz: float, minutes: float, work: Path) -> dict[str, object]:
     """One plant + ingest run; the result as a JSON-ready dict."""
     port = free_port()
@@ -61,6 +70,8 @@ def run_one(n: int, rate_hz: float, minutes: float, work: Path) -> dict[str, obj
             "minutes": minutes, "values": expected, "in_lake": got, "lost": lost, "duplicated": dup,
             "points_per_s": expected / (minutes * 60), "latency_p50_s": m["latency_p50_s"],
             "latency_p95_s": m["latency_p95_s"], "latency_max_s": m["latency_max_s"],
+            "receive_latency_p95_s": m.get("receive_latency_p95_s"),
+            "plant_publish_lag_p50_s": _publish_lag(truth),
             "flushes": m.get("flushes"), "compactions": m.get("compactions"), "errors": m.get("errors"),
             "files_after": files, "wall_s": round(wall, 1), "loadavg_start": load0, "loadavg_end": load1,
             "cpus": os.cpu_count(),

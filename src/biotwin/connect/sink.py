@@ -81,16 +81,21 @@ class SinkMetrics:
     errors: int = 0
     started: float = field(default_factory=time.monotonic)
     latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=2_000_000))
+    #: Lake commit minus the time the client received the value [s] (the ingest's own share).
+    receive_latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=2_000_000))
     last_error: str | None = None
 
     def as_dict(self, depth: int) -> dict[str, Any]:
         """Points/s, source-to-lake latency percentiles [s], buffer depth, errors."""
         lat = np.array(self.latency_s) if self.latency_s else np.array([np.nan])
+        rec = np.array(self.receive_latency_s) if self.receive_latency_s else np.array([np.nan])
         elapsed = max(time.monotonic() - self.started, 1e-9)
         return {"points": self.points, "added": self.added, "points_per_s": self.points / elapsed,
                 "latency_p50_s": float(np.nanpercentile(lat, 50)),
                 "latency_p95_s": float(np.nanpercentile(lat, 95)),
-                "latency_max_s": float(np.nanmax(lat)), "buffer_depth": depth, "flushes": self.flushes,
+                "latency_max_s": float(np.nanmax(lat)),
+                "receive_latency_p95_s": float(np.nanpercentile(rec, 95)),
+                "buffer_depth": depth, "flushes": self.flushes,
                 "compactions": self.compactions, "errors": self.errors, "last_error": self.last_error}
 
 
@@ -145,6 +150,7 @@ class LakeSink:
         m.added += result.n_points
         m.flushes += 1
         m.latency_s.extend((done - p.time_us) / 1e6 for p in points)
+        m.receive_latency_s.extend((done - p.received_us) / 1e6 for p in points)
         return len(points)
 
     def compact_if_due(self, *, force: bool = False) -> None:

@@ -683,8 +683,7 @@ class Lake:
                 for bid, unit_id, path, n in cand:
                     by_batch.setdefault(bid, []).append((unit_id, path, n))
                 paths = sorted({r[2] for r in cand})
-                data = self._dataset(paths).to_table(
-                    filter=pc.field("batch_id").isin(list(by_batch))).sort_by(
+                data = self._listed_rows([(r[2], r[0]) for r in cand]).sort_by(
                     [("batch_id", "ascending"), ("tag", "ascending"), ("time_h", "ascending")])
                 written = []
                 for bid, lo, hi in _runs(data["batch_id"]):
@@ -944,7 +943,18 @@ class Lake:
         with self._read(private=True) as con:
             paths = [r[0] for r in con.execute(
                 "SELECT DISTINCT path FROM timeseries_files ORDER BY path").fetchall()]
-            if paths and self.storage.is_local:
+            shared = [(p, b) for p, b in con.execute(
+                "SELECT path, batch_id FROM timeseries_files WHERE starts_with(path, ?) "
+                "ORDER BY path, batch_id", [STREAM_DIR + "/"]).fetchall()]
+            if shared:
+                # A streamed file holds several batches, and after a partial compaction only
+                # some of them are still listed: read exactly the listed (file, batch) rows.
+                whole = [p for p in paths if not p.startswith(STREAM_DIR + "/")]
+                parts = [self._listed_rows(shared)]
+                if whole:
+                    parts.append(self._dataset(whole).to_table())
+                con.register("timeseries", pa.concat_tables(parts))
+            elif paths and self.storage.is_local:
                 files = ", ".join(_quote(self.storage.full(p)) for p in paths)
                 con.execute(f"CREATE TEMP VIEW timeseries AS SELECT * FROM read_parquet([{files}])")
             else:
@@ -967,6 +977,15 @@ class Lake:
                     return audit.AuditVerification(False, result.n_rows, None,
                                                    f"file {rel} does not match its recorded SHA-256")
         return result
+
+    def _listed_rows(self, pairs: list[tuple[str, str]]) -> pa.Table:
+        """The rows of each listed (file, batch) pair: a file's other batches are left out."""
+        by_path: dict[str, list[str]] = {}
+        for path, bid in pairs:
+            by_path.setdefault(path, []).append(bid)
+        tables = [self._dataset([p]).to_table(filter=pc.field("batch_id").isin(b))
+                  for p, b in sorted(by_path.items())]
+        return pa.concat_tables(tables) if tables else TIMESERIES_SCHEMA.empty_table()
 
     def _dataset(self, paths: list[str]) -> pads.Dataset:
         return pads.dataset([self.storage.full(p) for p in paths], schema=TIMESERIES_SCHEMA,
