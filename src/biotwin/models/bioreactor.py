@@ -63,10 +63,6 @@ from biotwin.models.environment import (
 )
 from biotwin.models.kinetics import JIT_OPTIONS
 
-#: The shared options without forced IR inlining (numba ``inline="always"`` multiplies the
-#: compile time of the ensemble kernels of this larger model); LLVM still inlines.
-_JIT = dict(JIT_OPTIONS)
-
 STATES = (
     *cho.STATES,
     Variable("O2", "mM", "dissolved O2", 1e-4),
@@ -117,7 +113,7 @@ LN10 = np.log(10.0)
 BASE_RATE_MAX = 1e30
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def environment_rates(y, p, u, growth):  # type: ignore[no-untyped-def]
     """The environment at state ``y`` given the biomass growth rate ``growth = mu Xv``.
 
@@ -167,7 +163,7 @@ def environment_rates(y, p, u, growth):  # type: ignore[no-untyped-def]
     return our, cer, otr, ctr, y_o2, h, co2, base, d_i_do, d_i_ph, ph
 
 
-@njit(**_JIT)
+@njit(**JIT_OPTIONS)
 def reactions(t, y, p, u, dydt):  # type: ignore[no-untyped-def]
     """Reaction part of dy/dt [unit/h] for :data:`STATES` (volume row left at 0)."""
     cho.reactions(t, y, p, u, dydt)

@@ -167,6 +167,12 @@ class EnsembleBackend(Protocol):
             atol: np.ndarray, max_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
+def _allocate(inputs: EnsembleInputs, t_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Result arrays of a backend: states (n, n_t, n_states), status (n,), steps (n,)."""
+    n = inputs.n
+    return np.zeros((n, t_out.size, inputs.y0.shape[1])), np.zeros(n, np.int64), np.zeros(n, np.int64)
+
+
 class NumbaBackend:
     """Compiled per-member adaptive Dormand-Prince over all cores (``threads`` = 0: all)."""
 
@@ -177,10 +183,7 @@ class NumbaBackend:
 
     def run(self, model, inputs, t_out, rtol, atol, max_steps):  # type: ignore[no-untyped-def]
         kern = get_kernels(model)
-        n = inputs.n
-        out = np.zeros((n, t_out.size, inputs.y0.shape[1]))
-        status = np.zeros(n, np.int64)
-        nsteps = np.zeros(n, np.int64)
+        out, status, nsteps = _allocate(inputs, t_out)
         available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
         threads = self.threads or int(os.environ.get("BIOTWIN_THREADS", "0")) or available
         prev = numba.get_num_threads()
@@ -206,11 +209,8 @@ class ScipyBackend:
 
     def run(self, model, inputs, t_out, rtol, atol, max_steps):  # type: ignore[no-untyped-def]
         kern = get_kernels(model)
-        n = inputs.n
-        out = np.zeros((n, t_out.size, inputs.y0.shape[1]))
-        status = np.zeros(n, np.int64)
-        nsteps = np.zeros(n, np.int64)
-        for m in range(n):
+        out, status, nsteps = _allocate(inputs, t_out)
+        for m in range(inputs.n):
             try:
                 res = _simulate_scipy(model, kern, inputs.params[m], inputs.member_recipe(m), t_out,
                                       self.method, rtol, atol, "")
