@@ -141,19 +141,27 @@ class BatchMonitor(BaseEstimator):
         Window of the rate features [h].
     cv : int
         Folds, grouped by batch.
+    ridge : float
+        Ridge penalty of the redundancy regressions.
+    outlier_ratio : float
+        Training batches whose out-of-fold worst ratio exceeds ``outlier_ratio`` times the
+        median batch's are atypical: reported in ``atypical_batches_`` and left out of the limits' factor.
 
     Attributes
     ----------
     variables_ : list of str
     limits_ : dict
         ``T2``, ``SPE`` and ``residual`` (array per variable) limits.
+    atypical_batches_ : list of int
+        Training batches far outside the others (indices).
     oof_false_alarm_rate_ : float
         Fraction of held-out normal training batches that would have alarmed.
     """
 
     def __init__(self, exclude: Sequence[str] = (), n_components: float = 0.9, n_grid: int = 100,
                  persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.0,
-                 ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 0.01) -> None:
+                 ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 0.01,
+                 outlier_ratio: float = 10.0) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -164,6 +172,7 @@ class BatchMonitor(BaseEstimator):
         self.rate_window_h = rate_window_h
         self.cv = cv
         self.ridge = ridge
+        self.outlier_ratio = outlier_ratio
 
     def _feats(self, frame: pd.DataFrame) -> pd.DataFrame:
         return engineer(frame, self.variables_, integrals=False, rate_window_h=self.rate_window_h)
@@ -223,7 +232,11 @@ class BatchMonitor(BaseEstimator):
         for f, o in zip(feats, oof, strict=True):
             r = self._over(f[TIME].to_numpy(float), o, lim)
             worst.append(float(np.max(running_min(r, self.persistence), initial=0.0)))
-        factor = max(1.0, float(np.quantile(worst, 1.0 - self.batch_alpha)))
+        # a training batch far outside the others would set the factor alone: it is reported as
+        # atypical and left out of the factor
+        typical = np.asarray(worst) <= self.outlier_ratio * float(np.median(worst))
+        self.atypical_batches_ = [int(i) for i in np.flatnonzero(~typical)]
+        factor = max(1.0, float(np.quantile(np.asarray(worst)[typical], 1.0 - self.batch_alpha)))
         self.oof_batch_maxima_ = np.asarray(worst)
         self.oof_false_alarm_rate_ = float(np.mean(np.asarray(worst) > factor))
         self.factor_ = factor
