@@ -12,6 +12,7 @@ The translation is tested on CPU with numba's CUDA simulator (``NUMBA_ENABLE_CUD
 
 from __future__ import annotations
 
+import math
 import types
 from typing import Any
 
@@ -26,6 +27,7 @@ from biotwin.models.base import Model
 from biotwin.simulation.kernels import get_kernels
 
 _DEVICE_CACHE: dict[int, Any] = {}
+_IN_PROGRESS: set[int] = set()
 _KERNEL_CACHE: dict[tuple[str, int, int, int], Any] = {}
 
 
@@ -36,28 +38,78 @@ def _is_dispatcher(obj: Any) -> bool:
 def to_device(func: Any) -> Any:
     """A CUDA device function compiled from the Python source of a numba CPU function.
 
-    Referenced numba functions (globals or closure variables) are translated recursively.
+    Referenced numba functions (globals, closure variables, or attributes of biotwin modules
+    such as ``cho.reactions``) are translated recursively.
     """
     key = id(func)
     if key in _DEVICE_CACHE:
         return _DEVICE_CACHE[key]
     py = func.py_func if _is_dispatcher(func) else func
-    glb = dict(py.__globals__)
-    for name in py.__code__.co_names:
-        obj = glb.get(name)
-        if _is_dispatcher(obj):
-            glb[name] = to_device(obj)
-    closure = None
-    if py.__closure__:
-        cells = []
-        for cell in py.__closure__:
-            val = cell.cell_contents
-            cells.append(types.CellType(to_device(val) if _is_dispatcher(val) else val))
-        closure = tuple(cells)
-    clone = types.FunctionType(py.__code__, glb, py.__name__, py.__defaults__, closure)
-    dev = cuda.jit(device=True)(clone)
+    _IN_PROGRESS.add(key)
+    try:
+        glb = dict(py.__globals__)
+        for name in py.__code__.co_names:
+            obj = glb.get(name)
+            if _is_dispatcher(obj) and id(obj) not in _IN_PROGRESS:
+                glb[name] = to_device(obj)
+            elif obj is np:
+                glb[name] = _numpy_for_device()
+            elif isinstance(obj, types.ModuleType) and obj.__name__.startswith("biotwin."):
+                glb[name] = _device_module(obj)
+        closure = None
+        if py.__closure__:
+            cells = []
+            for cell in py.__closure__:
+                val = cell.cell_contents
+                cells.append(types.CellType(to_device(val) if _is_dispatcher(val) else val))
+            closure = tuple(cells)
+        clone = types.FunctionType(py.__code__, glb, py.__name__, py.__defaults__, closure)
+        dev = cuda.jit(device=True)(clone)
+    finally:
+        _IN_PROGRESS.discard(key)
     _DEVICE_CACHE[key] = dev
     return dev
+
+
+def _scalar_max(a, b):  # type: ignore[no-untyped-def]
+    return a if a > b else b
+
+
+def _scalar_min(a, b):  # type: ignore[no-untyped-def]
+    return a if a < b else b
+
+
+def _numpy_for_device() -> types.ModuleType:
+    """NumPy as device code sees it: the scalar ufuncs numba-cuda lacks mapped to ``math``.
+
+    The CPU laws use ``np.sqrt``, ``np.maximum`` ... so that they also take arrays; on the
+    GPU they only ever see scalars, where the :mod:`math` functions are equivalent.
+    """
+    key = id(np)
+    if key not in _DEVICE_CACHE:
+        stand_in = types.ModuleType("numpy__cuda")
+        stand_in.__dict__.update({k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+        for name in ("sqrt", "exp", "log", "log10", "isfinite", "isnan", "floor", "ceil"):
+            setattr(stand_in, name, getattr(math, name))
+        stand_in.abs = abs  # type: ignore[attr-defined]
+        stand_in.power = math.pow  # type: ignore[attr-defined]
+        stand_in.maximum = cuda.jit(device=True)(_scalar_max)  # type: ignore[attr-defined]
+        stand_in.minimum = cuda.jit(device=True)(_scalar_min)  # type: ignore[attr-defined]
+        _DEVICE_CACHE[key] = stand_in
+    return _DEVICE_CACHE[key]
+
+
+def _device_module(module: types.ModuleType) -> types.ModuleType:
+    """A stand-in module whose numba functions are the CUDA translations of ``module``'s."""
+    key = id(module)
+    if key not in _DEVICE_CACHE:
+        stand_in = types.ModuleType(module.__name__ + "__cuda")
+        _DEVICE_CACHE[key] = stand_in
+        for name, value in vars(module).items():
+            if _is_dispatcher(value) and id(value) not in _IN_PROGRESS:
+                value = to_device(value)
+            setattr(stand_in, name, value)
+    return _DEVICE_CACHE[key]
 
 
 def _ensemble_kernel(model: Model, n_states: int, n_u: int, n_out: int) -> Any:
