@@ -1,7 +1,8 @@
 """A durable store-and-forward buffer on disk (SQLite in WAL mode).
 
 Adapters put every value they receive here first, in one transaction with the per-source
-watermark (the newest source timestamp seen), and a sink forwards the buffer to the lake and
+watermark (the source timestamp up to which every value is buffered: an adapter that may
+have missed values stores the later ones without advancing it), and a sink forwards the buffer to the lake and
 deletes what the lake committed. So a client killed at any point, or a lake that is down,
 loses nothing: what was not committed to the buffer is re-read from the server's history
 from the watermark on; what was buffered but not forwarded is forwarded after restart; what
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS points (
 CREATE TABLE IF NOT EXISTS watermarks (source TEXT PRIMARY KEY, time_us INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+_ADVANCE = ("INSERT INTO watermarks VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET "
+            "time_us = max(time_us, excluded.time_us)")
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,12 @@ class StoreAndForward:
         self._con.execute("PRAGMA synchronous=NORMAL")
         self._con.executescript(_SCHEMA)
 
-    def put(self, points: Iterable[Point]) -> int:
+    def put(self, points: Iterable[Point], advance: bool = True) -> int:
         """Store points (ignoring ones buffered already) and advance the watermarks atomically.
+
+        ``advance=False`` stores them without moving the watermarks: for values received
+        after a possible gap (a lost publish, a recreated subscription, a backfill not done
+        yet), so that a restart still reads the gap back from the server's history.
 
         Returns the number of new points.
         """
@@ -95,14 +102,26 @@ class StoreAndForward:
                     "INSERT OR IGNORE INTO points (source, batch_id, unit_id, tag, eu, time_us, time_h, value, "
                     "quality, batch_start_us, received_us) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
                 n = con.total_changes - before
-                con.executemany(
-                    "INSERT INTO watermarks VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET "
-                    "time_us = max(time_us, excluded.time_us)", list(marks.items()))
+                if advance:
+                    con.executemany(_ADVANCE, list(marks.items()))
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return n
+
+    def advance(self, marks: dict[str, int]) -> None:
+        """Move watermarks forward to ``marks`` [us] (never back): everything up to them is buffered."""
+        if not marks:
+            return
+        with self._lock:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                self._con.executemany(_ADVANCE, list(marks.items()))
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
 
     def watermarks(self) -> dict[str, int]:
         """Newest source timestamp [us] buffered per source."""

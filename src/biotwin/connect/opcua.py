@@ -5,8 +5,16 @@
 ``BatchID`` variable, ISA-88 batch context), subscribes to them with deep monitored-item
 queues, and after every (re)connect backfills from each variable's watermark with
 HistoryRead (OPC UA Part 11, ReadRawModifiedDetails), so gaps from a client crash or a server
-restart are closed. Values go to a durable :class:`~biotwin.connect.buffer.StoreAndForward`
-first, and a :class:`~biotwin.connect.sink.LakeSink` forwards them exactly once.
+restart are closed.
+
+The watermark only moves while delivery is known to be gap-free: from the end of a session's
+backfill until anything that can drop notifications happens (the client library recreating a
+subscription it thinks stale, a connection-state change, a status-change notification). Then
+the session ends, values received meanwhile are buffered without moving the watermark, and
+the next session reads the gap back from history.
+
+Values go to a durable :class:`~biotwin.connect.buffer.StoreAndForward` first, and a
+:class:`~biotwin.connect.sink.LakeSink` forwards them exactly once.
 
 Tag map (``--tags``)::
 
@@ -28,6 +36,7 @@ from typing import Any
 
 import yaml
 from asyncua import Client, ua
+from asyncua.observer import Observer, SubscriptionEvent
 
 from biotwin.connect.buffer import Point, StoreAndForward
 from biotwin.connect.sink import LakeSink, now_us
@@ -149,7 +158,33 @@ class _Handler:
         self.ingest._on_value(node.nodeid.to_string(), data.monitored_item.Value)
 
     def status_change_notification(self, status: Any) -> None:
-        self.ingest._lost = True
+        self.ingest._gap("status change notification")
+
+
+class _Watch(Observer):
+    """Client-library events after which notifications may be missing."""
+
+    def __init__(self, ingest: OpcUaIngest) -> None:
+        self.ingest = ingest
+        self.sub: Any = None
+        self.seq: int | None = None
+
+    def on_notification(self, subscription_id: int | None, event_count: int) -> None:
+        # Data messages are numbered 1, 2, 3 ... per subscription: a jump is a lost message.
+        seq = getattr(self.sub, "last_sequence_number", None)
+        if seq is None or self.sub is None or subscription_id != self.sub.subscription_id:
+            return
+        if self.seq is not None and seq != self.seq + 1:
+            self.ingest._gap(f"notification {self.seq + 1} missing (got {seq})")
+        self.seq = seq
+
+    def on_state_change(self, state: Any) -> None:
+        if getattr(state, "name", "") != "CONNECTED":
+            self.ingest._gap(f"client state {state}")
+
+    def on_subscription_event(self, subscription_id: int | None, event: SubscriptionEvent) -> None:
+        if event == SubscriptionEvent.RECREATED:
+            self.ingest._gap(f"subscription {subscription_id} recreated")
 
 
 class OpcUaIngest:
@@ -183,6 +218,11 @@ class OpcUaIngest:
         self.batch_nodes: dict[str, str] = {}
         self._pending: list[Point] = []
         self._lost = False
+        #: While True, buffered values do not move the watermarks (see the module docstring).
+        self._gapped = True
+        self._marks: dict[str, int] = {}
+        self.gaps = 0
+        self._watch: _Watch | None = None
         self.reconnects = 0
         self.backfilled = 0
 
@@ -217,11 +257,27 @@ class OpcUaIngest:
     def _commit_pending(self) -> None:
         if self._pending:
             points, self._pending = self._pending, []
-            self.buffer.put(points)
+            marks = self._marks
+            for p in points:
+                if p.time_us > marks.get(p.source, -1):
+                    marks[p.source] = p.time_us
+            self.buffer.put(points, advance=not self._gapped)
+
+    def _gap(self, why: str) -> None:
+        """Notifications may be missing from now on: keep the watermarks, end the session."""
+        if not self._gapped:
+            self._commit_pending()  # received before the gap: contiguous
+            self._gapped = True
+            self.gaps += 1
+            log.warning("possible gap in the notifications (%s); will backfill from the watermarks", why)
+        self._lost = True
 
     # ------------------------------------------------------------------ session
     def _client(self) -> Client:
-        client = Client(self.endpoint, timeout=5)
+        # A 5 s health probe (the default, 1 s, declares a busy server dead)
+        client = Client(self.endpoint, timeout=5, watchdog_intervall=5.0)
+        self._watch = _Watch(self)
+        client.uaclient.observer = self._watch
         if self.user:
             client.set_user(self.user)
         if self.password:
@@ -249,17 +305,28 @@ class OpcUaIngest:
                 dv = await client.get_node(node).read_data_value()
                 self._on_value(node, dv)
             self._lost = False
+            self._gapped = True  # until the backfill is done
+            # Keep-alive every 50 publishing intervals (5 s): the client library recreates a
+            # subscription silent for 1.5 keep-alives, and a recreated subscription loses
+            # what was published meanwhile; with values once a second, 10 (1 s) is too short.
             sub = await client.create_subscription(
                 ua.CreateSubscriptionParameters(RequestedPublishingInterval=self.publish_ms,
-                                                RequestedLifetimeCount=300, RequestedMaxKeepAliveCount=10,
+                                                RequestedLifetimeCount=600, RequestedMaxKeepAliveCount=50,
                                                 MaxNotificationsPerPublish=0, Priority=0, PublishingEnabled=True),
                 _Handler(self))
+            self._watch.sub = sub
             nodes = [client.get_node(n) for n in [*self.batch_nodes, *self.tags]]
             for i in range(0, len(nodes), 500):
                 # StatusValueTimestamp: a repeated value with a new source time is a new sample
                 await sub._subscribe(nodes[i:i + 500], ua.AttributeIds.Value, mfilter=ua.DataChangeFilter(
                     Trigger=ua.DataChangeTrigger.StatusValueTimestamp), queuesize=100_000, sampling_interval=0)
             await self._backfill(client)
+            if not self._lost:
+                # Everything up to each mark is buffered now: history up to the HistoryRead,
+                # live values from the subscription (created before it) on.
+                self._commit_pending()
+                self._gapped = False
+                self.buffer.advance(self._marks)
             log.info("ingesting %d variables of %d units from %s", len(self.tags), len(self.units), self.endpoint)
             status = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_State))
             n = 0
@@ -275,6 +342,7 @@ class OpcUaIngest:
                     if self._lost:
                         raise ConnectionError("subscription lost")
             self._commit_pending()
+            self._gapped = True  # a stop is no gap; what follows is not watched
             try:
                 await asyncio.wait_for(sub.delete(), 2)
             except Exception:  # the server may be gone; nothing to clean up then
@@ -343,4 +411,4 @@ class OpcUaIngest:
     def metrics(self) -> dict[str, Any]:
         """Points/s, latency, buffer depth, reconnects and backfilled values."""
         return {**self.sink.metrics.as_dict(self.buffer.depth()), "reconnects": self.reconnects,
-                "backfilled": self.backfilled, "variables": len(self.tags)}
+                "backfilled": self.backfilled, "gaps": self.gaps, "variables": len(self.tags)}

@@ -8,7 +8,9 @@ publishes: (unit, tag, culture time, value, quality) readings.
 
 from __future__ import annotations
 
+import copy
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,8 +68,10 @@ class VirtualPlant:
     faults : list of Fault
     random_state : int
         Seed: same seed, same plant.
-    start_utc : datetime
-        Wall-clock time of culture time 0 (source timestamps are ``start_utc + t``).
+    start_utc : datetime, optional
+        Wall-clock time of culture time 0 (source timestamps are ``start_utc + t``). Left
+        out, the clock is provisional (the build time) until :meth:`start_clock` sets it
+        to the moment the plant starts stepping.
     skid : bool
         Include the chromatography skid ``CHROM01``.
     """
@@ -82,6 +86,7 @@ class VirtualPlant:
     variability: float = 0.5
 
     def __post_init__(self) -> None:
+        self.clock_given = self.start_utc is not None
         if self.start_utc is None:
             self.start_utc = datetime.now(UTC).replace(microsecond=0)
         rng = np.random.default_rng(self.random_state)
@@ -126,6 +131,33 @@ class VirtualPlant:
         """Source timestamp of culture time ``t_h`` [h] (rounded to the microsecond)."""
         assert self.start_utc is not None
         return self.start_utc + timedelta(microseconds=round(t_h * 3.6e9))
+
+    def start_clock(self, start_utc: datetime | None = None) -> datetime:
+        """Set the wall-clock time of culture time 0 (default: now), before the first step.
+
+        A plant paced in real time must start its clock when it starts stepping, not when it
+        was built: otherwise every value is published the build (and server start) time
+        after its source timestamp. Batch ids keep the build time stamp.
+        """
+        if self.t_h > 0:
+            raise RuntimeError(f"the plant clock runs already (t = {self.t_h} h)")
+        self.start_utc = start_utc or datetime.now(UTC)
+        for u in self.units.values():
+            u.start_utc = self.start_utc
+        return self.start_utc
+
+    def warm_up(self) -> float:
+        """Compile the kernels on a throwaway copy of one reactor; return the time taken [s].
+
+        The first step of a reactor compiles its kernels (seconds); done here, before the
+        clock starts, the first published values are not late.
+        """
+        t0 = time.perf_counter()
+        if self.reactors:
+            r = copy.deepcopy(next(iter(self.reactors.values())))
+            r.make_step(1 / 3600)
+            r.measure(1 / 3600)
+        return time.perf_counter() - t0
 
     @property
     def finished(self) -> bool:

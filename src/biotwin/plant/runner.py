@@ -78,9 +78,15 @@ async def run_plant(run: PlantRun) -> dict[str, Any]:
         actions.append((uid, action, args))
         return f"{action} {args} on {uid}: ok"
 
+    plant.warm_up()  # compile before the clock starts, so the first steps are not late
     srv = PlantServer(run.endpoint, plant.units, plant.tag_specs(), history, on_action,
                       run.security_dir, run.users)
     await srv.start()
+    if not plant.clock_given:
+        # Culture time 0 is now, when stepping starts (not when the plant was built): at
+        # speed 1 a value is then published when its source time comes, as in a DCS.
+        plant.start_clock()
+    t0 = time.monotonic()
     for uid, info in plant.units.items():
         await srv.set_context(uid, info, plant.time_utc(0.0))
     publisher = None
@@ -122,7 +128,6 @@ async def run_plant(run: PlantRun) -> dict[str, Any]:
         writer.writerow(TRUTH_COLUMNS)
     dt = run.sample_every_h
     n = plant.n_steps(dt)
-    t0 = time.monotonic()
     node_of = {(s.unit_id, s.name): srv.node_id(s.unit_id, s.name) for s in plant.tag_specs()}
     try:
         for k in range(1, n + 1):
