@@ -28,6 +28,9 @@ from biotwin.models.base import Model
 from biotwin.models.kinetics import JIT_OPTIONS
 
 _OPTS: dict[str, Any] = {k: v for k, v in JIT_OPTIONS.items() if k not in ("cache", "inline")}
+#: The hot functions allocate nothing, so they run without numba's reference counting of
+#: their array arguments (``_nrt=False``): atomic increments per call cost ~15% of the run.
+_HOT: dict[str, Any] = {**_OPTS, "_nrt": False}
 
 # Dormand-Prince 5(4) tableau.
 C2, C3, C4, C5 = 1 / 5, 3 / 10, 4 / 5, 8 / 9
@@ -83,7 +86,7 @@ def _build(model: Model) -> Kernels:
     reactions = model.reactions
     n_in = len(model.inputs)
 
-    @njit(**_OPTS)
+    @njit(**_HOT)
     def vessel_rhs(t, y, p, u, conc, dydt):  # type: ignore[no-untyped-def]
         reactions(t, y, p, u, dydt)
         vol = y[0]
@@ -116,7 +119,7 @@ def _build(model: Model) -> Kernels:
             u[n_in + idx] = value
         return STATUS_OK
 
-    @njit(**_OPTS)
+    @njit(**_HOT)
     def integrate(t0, t1, y, p, u, conc, h, rtol, atol, max_steps, work):  # type: ignore[no-untyped-def]
         """Advance y from t0 to t1 in place; returns (h_next, n_steps, status)."""
         n = y.size
