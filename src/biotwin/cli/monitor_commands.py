@@ -87,6 +87,9 @@ def monitor_fit(
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the fitted monitor."),
     persistence: int = typer.Option(2, "--persistence", help="Consecutive points over a limit before an alarm."),
+    equipment: list[str] = typer.Option([], "--equipment", help=(
+        "Equipment health indicator columns (regex), optionally with the failure level: "
+        "'vibration>11', 'flow ratio<0.7' (repeatable); alarms of kind 'equipment' with RUL.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, sensor redundancy) with limits estimated out of fold."""
@@ -95,7 +98,7 @@ def monitor_fit(
     from biotwin.softsensors import persist
 
     data = read_batches(batches, time_col)
-    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence).fit(data)
+    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment)).fit(data)
     meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids}
     persist.save(mon, out, meta)
     if as_json:

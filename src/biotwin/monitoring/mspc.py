@@ -147,6 +147,14 @@ class BatchMonitor(BaseEstimator):
         Training batches whose out-of-fold worst ratio exceeds ``outlier_ratio`` times the
         median batch's are atypical: reported in ``atypical_batches_`` and left out of the limits' factor.
 
+    equipment : sequence of str
+        Equipment health indicators, each ``PATTERN``, ``PATTERN>FAIL`` (fails rising to FAIL)
+        or ``PATTERN<FAIL`` (fails falling to FAIL); PATTERN is a case-insensitive regular
+        expression on column names (``vibration``, ``pump.*ratio``). Each matching column gets a
+        :class:`~biotwin.monitoring.equipment.DegradationMonitor` with its healthy baseline and
+        alarm level learned from the training batches; its alarms have kind ``equipment`` and
+        carry the remaining useful life ``rul_h`` when a failure level is given.
+
     Attributes
     ----------
     variables_ : list of str
@@ -161,7 +169,7 @@ class BatchMonitor(BaseEstimator):
     def __init__(self, exclude: Sequence[str] = (), n_components: float = 0.9, n_grid: int = 100,
                  persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.0,
                  ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 0.01,
-                 outlier_ratio: float = 10.0) -> None:
+                 outlier_ratio: float = 10.0, equipment: Sequence[str] = ()) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -173,6 +181,7 @@ class BatchMonitor(BaseEstimator):
         self.cv = cv
         self.ridge = ridge
         self.outlier_ratio = outlier_ratio
+        self.equipment = equipment
 
     def _feats(self, frame: pd.DataFrame) -> pd.DataFrame:
         return engineer(frame, self.variables_, integrals=False, rate_window_h=self.rate_window_h)
@@ -243,8 +252,40 @@ class BatchMonitor(BaseEstimator):
         for key in ("T2", "SPE", "residual"):
             lim[key] = lim[key] * factor
         self.limits_ = lim
+        self.equipment_ = self._fit_equipment(frames)
         self.core_ = _Core(self.n_grid, self.n_components, self.ridge).fit(feats, self.feature_names_, value_idx)
         return self
+
+    def _fit_equipment(self, frames: list[pd.DataFrame]) -> dict[str, Any]:
+        import re
+
+        from biotwin.monitoring.equipment import DegradationMonitor
+
+        out: dict[str, Any] = {}
+        for spec in self.equipment:
+            m = re.match(r"^(.*?)(?:([<>])\s*([-+0-9.eE]+))?$", spec.strip())
+            assert m is not None
+            pattern, op, fail = m.group(1).strip(), m.group(2), m.group(3)
+            direction = "down" if op == "<" else "up"
+            threshold = float(fail) if fail else (np.inf if direction == "up" else -np.inf)
+            cols = [c for c in frames[0].columns if c != TIME and re.search(pattern, c, re.IGNORECASE)]
+            if not cols:
+                raise DataError(f"equipment pattern {pattern!r} matches no column")
+            for c in cols:
+                t = np.concatenate([f[TIME].to_numpy(float) for f in frames if c in f])
+                x = np.concatenate([f[c].to_numpy(float) for f in frames if c in f])
+                dm = DegradationMonitor(threshold=threshold, direction=direction, persistence=self.persistence)
+                dm.fit(t, x)
+                # alarm level: above every normal training batch's EWMA excursion
+                worst = 0.0
+                for f in frames:
+                    if c in f:
+                        xf = pd.Series(f[c].to_numpy(float)).ffill().fillna(dm.baseline_mean_).to_numpy()
+                        dev = ewma(xf - dm.baseline_mean_, dm.ewma_lambda) * dm._sign() / dm.ewma_sd_
+                        worst = max(worst, float(np.max(dev)))
+                dm.k_sd = max(dm.k_sd, 1.2 * worst)
+                out[c] = dm
+        return out
 
     def trajectory(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Statistics over one batch, each divided by its limit (alarm above 1).
@@ -289,9 +330,10 @@ class BatchMonitor(BaseEstimator):
         -------
         dict
             ``first_alarm_h`` (float or None) and ``alarms``: one dict per alarm onset with
-            ``time_h``, ``kind`` (``process`` for T2/SPE, ``sensor`` for redundancy),
-            ``statistic`` (``T2``, ``SPE``, ``residual``) and ``contributions``
-            ({variable: contribution}, the five largest).
+            ``time_h``, ``kind`` (``process`` for T2/SPE, ``sensor`` for redundancy,
+            ``equipment`` for degradation indicators), ``statistic`` (``T2``, ``SPE``,
+            ``residual``, ``degradation``) and ``contributions`` ({variable: contribution},
+            the five largest); equipment alarms add ``rul_h`` (None without a failure level).
         """
         tr = self.trajectory(frame)
         feats = self._feats(frame)
@@ -309,6 +351,18 @@ class BatchMonitor(BaseEstimator):
                 resid = tr[res_cols].to_numpy()[i] if stat == "residual" else None
                 alarms.append({"time_h": float(t[i]), "kind": "sensor" if stat == "residual" else "process",
                                "statistic": stat, "contributions": self._contributions(Z[i], stat, resid)})
+        for col, dm in getattr(self, "equipment_", {}).items():
+            if col not in frame:
+                continue
+            s = dm.score(t, frame[col].to_numpy(float))
+            on = s["alarm"].to_numpy()
+            if on.any():
+                i = int(np.argmax(on))
+                dev = (float(s["ewma"].iloc[i]) - dm.baseline_mean_) * dm._sign() / dm.ewma_sd_
+                rul = float(s["rul_h"].iloc[i])
+                alarms.append({"time_h": float(t[i]), "kind": "equipment", "statistic": "degradation",
+                               "contributions": {col: round(float(dev), 4)},
+                               "rul_h": rul if np.isfinite(rul) else None})
         alarms.sort(key=lambda a: a["time_h"])
         return {"first_alarm_h": alarms[0]["time_h"] if alarms else None, "alarms": alarms}
 
@@ -317,5 +371,7 @@ class BatchMonitor(BaseEstimator):
         return {"kind": "monitor", "variables": self.variables_, "features": self.feature_names_,
                 "exclude": list(self.exclude), "persistence": self.persistence,
                 "n_components": int(self.core_.P.shape[1]),
-                "limit_factor": self.factor_,
+                "limit_factor": self.factor_, "atypical_batches": self.atypical_batches_,
+                "equipment": {c: {"baseline": dm.baseline_mean_, "k_sd": dm.k_sd, "threshold": dm.threshold}
+                              for c, dm in getattr(self, "equipment_", {}).items()},
                 "oof_false_alarm_rate": self.oof_false_alarm_rate_}
