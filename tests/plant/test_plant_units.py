@@ -49,3 +49,29 @@ def test_plant_steps_and_faults_move_the_truth() -> None:
     assert ("BR01", "pH") in tags and ("CHROM01", "UV280") in tags
     assert all(math.isfinite(r.value) for _, r in out)
     assert plant.reactors["BR01"].base_rate == 0.0
+
+
+def test_buffer_put_without_advancing_keeps_the_watermark(tmp_path: Path) -> None:
+    buf = StoreAndForward(tmp_path / "b.sqlite")
+    pts = [Point("n", "B1", "U", "pH", "-", 1_000_000 * i, i / 3600, 7.0, 192, 0, 0) for i in range(10)]
+    buf.put(pts[:3])
+    assert buf.put(pts[5:], advance=False) == 5  # after a gap: stored, watermark stays
+    assert buf.watermarks() == {"n": 2_000_000} and buf.depth() == 8
+    buf.advance({"n": 9_000_000})
+    buf.advance({"n": 1_000_000})  # never back
+    assert buf.watermarks() == {"n": 9_000_000}
+
+
+def test_plant_clock_starts_when_stepping_starts() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    plant = VirtualPlant(n_reactors=1, duration_h=1.0, skid=False)
+    assert not plant.clock_given and plant.warm_up() >= 0.0
+    t0 = datetime.now(UTC)
+    start = plant.start_clock()
+    assert start >= t0 and all(u.start_utc == start for u in plant.units.values())
+    assert plant.time_utc(1.0) == start + timedelta(hours=1)
+    plant.make_step(1 / 60)
+    with pytest.raises(RuntimeError):
+        plant.start_clock()
+    assert VirtualPlant(n_reactors=1, duration_h=1.0, skid=False, start_utc=t0).clock_given
