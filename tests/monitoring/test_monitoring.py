@@ -109,3 +109,30 @@ def test_cli_monitor(tmp_path, monitor):
     assert out["first_alarm_h"] is not None
     assert set(out["alarms"][0]) == {"time_h", "kind", "statistic", "contributions"}
     assert (tmp_path / "m.png").exists()
+
+
+def test_cusum_recentre_and_response_on_scalars():
+    from biotwin.monitoring.stats import cusum, recentre, rolling_diff_sd
+
+    x = np.r_[np.zeros(10), np.ones(10) * 2.0]
+    c = cusum(x, 0.5)
+    assert c[:10].max() == 0 and c[-1] == pytest.approx(15.0)
+    assert cusum(-x, 0.5, side="down")[-1] == pytest.approx(15.0)
+    t = np.arange(20.0)
+    r = recentre(t, x, window_h=5.0)
+    assert r[5] == 0 and r[10] == 2.0 and r[-1] == 0
+    rng = np.random.default_rng(0)
+    noisy = rng.normal(0, 1, 200)
+    smooth = np.convolve(noisy, np.ones(8) / 8, "same")
+    assert rolling_diff_sd(np.arange(200.0), smooth, 20)[-1] < rolling_diff_sd(np.arange(200.0), noisy, 20)[-1]
+
+
+def test_all_detector_families_score(monitor):
+    _, train = monitor
+    full = BatchMonitor(exclude=OFFLINE, integrals=True, budget="split",
+                        detectors=("T2", "SPE", "residual", "cusum", "rate", "response")).fit(frames(train[:8]))
+    assert set(full.factors_) == {"T2", "SPE", "residual", "cusum", "rate", "response"}
+    tr = full.trajectory(train[0].frame)
+    for prefix in ("cusum(", "rate-cusum(", "response("):
+        assert any(c.startswith(prefix) for c in tr)
+    assert "first_alarm_h" in full.score(train[0].frame)

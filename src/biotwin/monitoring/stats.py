@@ -133,3 +133,62 @@ def ewma(x: np.ndarray, lam: float = 0.2) -> np.ndarray:
         prev = lam * x[i] + (1.0 - lam) * prev
         z[i] = prev
     return z
+
+
+def cusum(x: np.ndarray, k: float = 0.5, side: str = "both") -> np.ndarray:
+    """Tabular CUSUM of standardised values, along axis 0.
+
+    ``S+_i = max(0, S+_{i-1} + x_i - k)``, ``S-_i = max(0, S-_{i-1} - x_i - k)``; returns
+    ``max(S+, S-)`` (``side="both"``), ``S+`` (``"up"``) or ``S-`` (``"down"``). ``k`` is half the
+    shift to detect in standard deviations (0.5 for a one-sigma shift). Page 1954, Biometrika
+    41:100, doi:10.1093/biomet/41.1-2.100; Montgomery 2019, Introduction to Statistical Quality
+    Control, 8th ed., Wiley, ch. 9.1 (ARL-based choice of ``k`` and of the decision interval ``h``).
+    NaN counts as 0 (no evidence).
+    """
+    x = np.nan_to_num(np.asarray(x, float))
+    up = np.empty_like(x)
+    dn = np.empty_like(x)
+    sp = np.zeros(x.shape[1:]) if x.ndim > 1 else 0.0
+    sn = np.zeros(x.shape[1:]) if x.ndim > 1 else 0.0
+    for i in range(x.shape[0]):
+        sp = np.maximum(0.0, sp + x[i] - k)
+        sn = np.maximum(0.0, sn - x[i] - k)
+        up[i], dn[i] = sp, sn
+    if side == "up":
+        return up
+    if side == "down":
+        return dn
+    return np.maximum(up, dn)
+
+
+def recentre(t: np.ndarray, x: np.ndarray, window_h: float, gap_h: float = 0.0) -> np.ndarray:
+    """``x`` minus its own mean over ``[t - gap_h - window_h, t - gap_h)`` (causal), along axis 0.
+
+    Turns a series with a batch-specific offset into its changes, so a CUSUM on it detects
+    change points rather than the offset. Rows with no past window keep ``x - x_0``.
+    """
+    t, x = np.asarray(t, float), np.asarray(x, float)
+    x2 = x.reshape(len(x), -1)
+    c = np.vstack([np.zeros((1, x2.shape[1])), np.cumsum(np.nan_to_num(x2), axis=0)])
+    hi = np.searchsorted(t, t - gap_h, side="left")
+    lo = np.searchsorted(t, t - gap_h - window_h, side="left")
+    n = (hi - lo)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, (c[hi] - c[lo]) / np.maximum(n, 1), x2[:1])
+    return (x2 - mean).reshape(x.shape)
+
+
+def rolling_diff_sd(t: np.ndarray, x: np.ndarray, window_h: float) -> np.ndarray:
+    """Causal standard deviation of the first differences of ``x`` over the last ``window_h`` [h].
+
+    A response-time indicator: a sensor whose response slows (a fouled membrane, a
+    clogged line) low-pass filters what it measures, so its point-to-point activity falls
+    below what normal batches show at the same culture time (0 until 3 differences exist).
+    """
+    t, x = np.asarray(t, float), np.asarray(x, float)
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    n = max(3, round(window_h / dt))
+    d = np.diff(x, prepend=x[:1])
+    import pandas as pd
+
+    return pd.Series(d).rolling(n, min_periods=3).std().fillna(0.0).to_numpy()
