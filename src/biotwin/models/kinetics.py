@@ -14,7 +14,12 @@ from numba import njit
 
 #: Compilation options shared by every compiled law: no Python zero-division checks, and
 #: floating-point contraction/reassociation but never assuming away NaN or inf.
-JIT_OPTIONS: dict[str, Any] = {"cache": True, "inline": "always", "error_model": "numpy", "fastmath": {"contract", "arcp", "nsz", "afn", "reassoc"}}
+JIT_OPTIONS: dict[str, Any] = {
+    "cache": True,
+    "inline": "always",
+    "error_model": "numpy",
+    "fastmath": {"contract", "arcp", "nsz", "afn", "reassoc"},
+}
 
 
 @njit(**JIT_OPTIONS)

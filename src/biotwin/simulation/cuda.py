@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 if not hasattr(np, "row_stack"):  # numba-cuda <= 0.2x overloads np.row_stack, gone in NumPy 2.5
-    np.row_stack = np.vstack  # type: ignore[attr-defined]
+    setattr(np, "row_stack", np.vstack)  # noqa: B010
 
-from numba import cuda, float64  # noqa: E402
+from numba import cuda, float64
 
 from biotwin.models.base import Model
 from biotwin.simulation.kernels import get_kernels
