@@ -174,9 +174,9 @@ class _Watch(Observer):
         seq = getattr(self.sub, "last_sequence_number", None)
         if seq is None or self.sub is None or subscription_id != self.sub.subscription_id:
             return
-        if self.seq is not None and seq != self.seq + 1:
+        if self.seq is not None and seq > self.seq + 1:  # a repeated number loses nothing
             self.ingest._gap(f"notification {self.seq + 1} missing (got {seq})")
-        self.seq = seq
+        self.seq = seq if self.seq is None else max(seq, self.seq)
 
     def on_state_change(self, state: Any) -> None:
         if getattr(state, "name", "") != "CONNECTED":
