@@ -83,8 +83,8 @@ def dtw_path(a: np.ndarray, b: np.ndarray, band: int | None = None) -> tuple[np.
     n, m = len(a), len(b)
     d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
     if band is not None:
-        i, j = np.indices((n, m))
-        d = np.where(np.abs(i * (m / n) - j) > max(band, abs(n - m)), np.inf, d)
+        ri, rj = np.indices((n, m))
+        d = np.where(np.abs(ri * (m / n) - rj) > max(band, abs(n - m)), np.inf, d)
     cost = np.full((n + 1, m + 1), np.inf)
     cost[0, 0] = 0.0
     for i in range(1, n + 1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import typer
@@ -62,7 +62,7 @@ def _lake_path(ctx: typer.Context, lake: Path | None) -> Path | None:
     src = parent.get_parameter_source("lake") if parent is not None else None
     # typer may vendor its own click: compare the source by name
     if getattr(src, "name", None) in ("COMMANDLINE", "ENVIRONMENT"):
-        return Path((ctx.obj or {}).get("lake"))
+        return Path(cast(str, (ctx.obj or {}).get("lake")))
     return None
 
 

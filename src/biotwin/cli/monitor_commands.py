@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import typer
 
@@ -159,5 +160,5 @@ def _lake(ctx: typer.Context | None):  # type: ignore[no-untyped-def]
         c: typer.Context | None = ctx
         while c is not None and root is None:
             root = (c.obj or {}).get("lake") if isinstance(c.obj, dict) else None
-            c = c.parent
+            c = cast("typer.Context | None", c.parent)
     return Lake(root or get_settings().lake)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from biotwin.errors import BiotwinError
 
@@ -40,7 +41,7 @@ def process_cluster(n_workers: int = 2, host: str = "127.0.0.1", nthreads: int =
     """
     port = free_port(host)
     address = f"tcp://{host}:{port}"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", host,
                                "--port", str(port), "--no-dashboard"], **quiet)]
     try:

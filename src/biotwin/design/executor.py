@@ -163,7 +163,7 @@ def _digest(campaign: Campaign, x: np.ndarray, ids: np.ndarray, size: int) -> st
 
 def _save(path: Path, res: PointResults) -> None:
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **res.to_arrays())
+    np.savez(tmp, **res.to_arrays())  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 

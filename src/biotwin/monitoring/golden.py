@@ -51,9 +51,9 @@ def golden_envelope(
     """
     finals = []
     for f in frames:
-        v = f[quality].to_numpy(float) if quality in f else np.array([])
-        v = v[np.isfinite(v)]
-        finals.append(v[-1] if v.size else np.nan)
+        q = f[quality].to_numpy(float) if quality in f else np.array([])
+        q = q[np.isfinite(q)]
+        finals.append(q[-1] if q.size else np.nan)
     order = [int(i) for i in np.argsort(finals)[:: -1 if higher_is_better else 1] if np.isfinite(finals[i])]
     k = max(3, round(fraction * len(order)))
     if len(order) < 3:

@@ -526,10 +526,10 @@ class BatchMonitor(BaseEstimator):
             s = dm.score(t, frame[col].to_numpy(float))
             on = s["alarm"].to_numpy()
             if on.any():
-                i = int(np.argmax(on))
-                dev = (float(s["ewma"].iloc[i]) - dm.baseline_mean_) * dm._sign() / dm.ewma_sd_
-                rul = float(s["rul_h"].iloc[i])
-                alarms.append({"time_h": float(t[i]), "kind": "equipment", "statistic": "degradation",
+                first = int(np.argmax(on))
+                dev = (float(s["ewma"].iloc[first]) - dm.baseline_mean_) * dm._sign() / dm.ewma_sd_
+                rul = float(s["rul_h"].iloc[first])
+                alarms.append({"time_h": float(t[first]), "kind": "equipment", "statistic": "degradation",
                                "contributions": {col: round(float(dev), 4)},
                                "rul_h": rul if np.isfinite(rul) else None})
         alarms.sort(key=lambda a: a["time_h"])

@@ -107,7 +107,7 @@ def cho_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: int 
     model = ps.get_model()
     from importlib.resources import files
 
-    base = load_recipe(files("biotwin.recipes") / "data" / "kotidis2019_control.yaml")
+    base = load_recipe(str(files("biotwin.recipes") / "data" / "kotidis2019_control.yaml"))
     rng = np.random.default_rng(seed)
     P = ps.sample(n, random_state=seed, scale=scale)
     out = []
@@ -116,12 +116,16 @@ def cho_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: int 
         onset = float(rng.uniform(72.0, 200.0)) if fault else None
         events = list(base.events)
         if fault == "temperature":
+            assert onset is not None
             events.append(Event(onset, "set", "T", 33.0))
         elif fault == "aeration":
+            assert onset is not None
             events.append(Event(onset, "set", "kLa", 4.0))
         elif fault == "ph_setpoint":
+            assert onset is not None
             events.append(Event(onset, "set", "pH_sp", 6.85))
         elif fault == "missed_feed":
+            assert onset is not None
             boluses = [e.time_h for e in events if e.kind == "bolus" and e.time_h >= onset]
             onset = float(boluses[0]) if boluses else onset
             events = [e for e in events if not (e.kind == "bolus" and e.time_h >= onset)]
@@ -189,6 +193,7 @@ def monod_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: in
         S = np.maximum(S, 0.0)
         temp = np.full_like(t, 37.0)
         if fault == "temperature":
+            assert onset is not None
             temp[t >= onset] = 30.0
         mu = np.gradient(np.log(np.maximum(X * V, 1e-9)), t)
         our = np.clip((np.clip(mu, 0, None) / p["Y_XO"] + p["m_o"]) * X, 0, None) * 31.25  # [mmol/L/h]

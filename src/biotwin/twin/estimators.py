@@ -240,7 +240,7 @@ class EnsembleEstimator:
         self.t_ = 0.0
         self.noisy_index_ = np.array([model.state_index(s) for s in _NOISY])
         self.checkpoints_: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.log_: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.log_: list[tuple[float, np.ndarray, np.ndarray | None]] = []
         self.history_: list[Estimate] = []
         self.rejected_ = np.zeros(len(self.observed), bool)
         self.n_steps_ = 0

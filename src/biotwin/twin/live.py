@@ -19,7 +19,7 @@ from biotwin.lake import Lake
 from biotwin.parameters import ParameterSet, get_parameter_set
 from biotwin.recipes import recipe_from_culture
 from biotwin.service.cultures import culture_from_lake
-from biotwin.twin.estimators import OBSERVED, make_estimator
+from biotwin.twin.estimators import OBSERVED, EnsembleEstimator, make_estimator
 from biotwin.twin.forecast import forecast
 
 MODEL_ID = "biotwin.twin"
@@ -58,7 +58,7 @@ class LiveTwin:
         self.options = options
         self.seen_: set[float] = set()
         self.latency_s_: list[float] = []
-        self.est_ = None
+        self.est_: EnsembleEstimator | None = None
 
     @property
     def model_id(self) -> str:
