@@ -61,6 +61,7 @@ ONLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
     "CO2_sparge": ("%", 0.0, 20.0, "CO2 fraction of the sparge gas"),
     "base_total": ("mL", 0.0, 5000.0, "base added (pump totaliser)"),
     "feed_total": ("mL", 0.0, 20000.0, "feed commanded (pump totaliser)"),
+    "feed_delivered": ("mL", 0.0, 20000.0, "feed delivered (feed-bottle balance)"),
     "V": ("L", 0.0, 10.0, "working volume (load cell)"),
     "OUR": ("mM/h", 0.0, 50.0, "O2 uptake rate (off-gas balance)"),
     "CER": ("mM/h", 0.0, 50.0, "CO2 evolution rate (off-gas balance)"),
@@ -161,6 +162,7 @@ class VirtualBioreactor:
         self.our_contam = 0.0
         self.base_total_mL = 0.0
         self.feed_total_mL = 0.0
+        self.feed_delivered_mL = 0.0
         self.N = N_MIN
         self.y_o2 = 0.2095
         self.y_co2 = 0.0
@@ -208,6 +210,7 @@ class VirtualBioreactor:
             raise ValueError(f"unknown stream {stream!r}; expected one of {list(names)}")
         self.kern.apply_event(self.y, self.u, self.conc, 0, names.index(stream), volume_mL / 1000.0)
         self.feed_total_mL += volume_mL
+        self.feed_delivered_mL += volume_mL
 
     # ------------------------------------------------------------------ dynamics
     def _fault(self, kind: str) -> Fault | None:
@@ -232,6 +235,7 @@ class VirtualBioreactor:
                 w = self._fault("feed_pump_wear")
                 if w is not None:
                     val *= 1.0 - 0.4 * w.severity * w.progress(self.t_h)
+                self.feed_delivered_mL += val * 1000.0
             if kind == 2 and idx in (cho.UT, cho.UPH):
                 (self.t_loop if idx == cho.UT else self.ph_loop).setpoint = val
                 continue
@@ -351,6 +355,7 @@ class VirtualBioreactor:
                 v, q = {"T_jacket": self.t_loop.output, "agitation": self.N,
                         "O2_sparge": 100 * self.y_o2, "CO2_sparge": 100 * self.y_co2,
                         "base_total": self.base_total_mL, "feed_total": self.feed_total_mL,
+                        "feed_delivered": self.feed_delivered_mL,
                         "offgas_O2": tr["offgas_O2"], "offgas_CO2": tr["offgas_CO2"]}[name], QUALITY_GOOD
                 v = round(float(v), 3)
             out.append(Reading(name, t, v, q))
