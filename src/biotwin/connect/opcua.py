@@ -314,6 +314,7 @@ class OpcUaIngest:
                                                 RequestedLifetimeCount=600, RequestedMaxKeepAliveCount=50,
                                                 MaxNotificationsPerPublish=0, Priority=0, PublishingEnabled=True),
                 _Handler(self))
+            assert self._watch is not None  # set when the session starts, above
             self._watch.sub = sub
             nodes = [client.get_node(n) for n in [*self.batch_nodes, *self.tags]]
             for i in range(0, len(nodes), 500):

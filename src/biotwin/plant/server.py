@@ -91,6 +91,8 @@ class PlantHistory(HistoryStorageInterface):
         times = self._times.setdefault(node_id, [])
         values = self._values.setdefault(node_id, [])
         ts = dv.SourceTimestamp
+        if ts is None:
+            raise ValueError(f"history of {node_id}: a value without a source timestamp")
         if not times or ts >= times[-1]:
             times.append(ts)
             values.append(dv)
