@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from biotwin import units
-from biotwin.connect.rows import RawRow, parse_float, parse_timestamp, scan_csv, timestamps_to_us
+from biotwin.connect.rows import RawRow, parse_float, parse_timestamp, scan_csv_with_header, timestamps_to_us
 from biotwin.connect.wide import batch_id_from_path, is_parquet
 from biotwin.errors import DataError
 from biotwin.lake.records import (
@@ -204,13 +204,7 @@ def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.Data
                 for i in range(table.num_rows))
         file = file + " (Parquet; line = row)"
     else:
-        scan = scan_csv(path)
-        first = next(scan, None)
-        if first is None:
-            raise DataError("empty file: expected a header line", file=file, line=1)
-        if first.fields is None:
-            raise DataError(f"cannot read the header: {first.error}", file=file, line=first.line)
-        header, rows = first.fields, scan
+        header, rows = scan_csv_with_header(path)
     cols = _columns(header, file)
     out: dict[str, list[object]] = {"tag": [], "time_us": [], "value": [], "quality": [], "unit": []}
     last: dict[str, int] = {}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from biotwin import units
-from biotwin.connect.rows import parse_float, parse_timestamp, scan_csv
+from biotwin.connect.rows import parse_float, parse_timestamp, scan_csv_with_header
 from biotwin.errors import DataError
 from biotwin.lake.records import SAMPLE_COLUMNS, Batch, Bundle, Rejection
 
@@ -35,18 +35,13 @@ def read_lims_samples(path: str | Path, *, quarantine: bool = False) -> Bundle:
     """
     path = Path(path)
     file = str(path)
-    rows = scan_csv(path)
-    first = next(rows, None)
-    if first is None:
-        raise DataError("empty file: expected a header line", file=file, line=1)
-    if first.fields is None:
-        raise DataError(f"cannot read the header: {first.error}", file=file, line=first.line)
-    header = [h.strip().lower() for h in first.fields]
+    fields, rows = scan_csv_with_header(path)
+    header = [h.strip().lower() for h in fields]
     missing = [c for c in REQUIRED if c not in header]
     if "sample_time" not in header and "sample_time_h" not in header:
         missing.append("sample_time or sample_time_h")
     if missing:
-        raise DataError(f"missing column(s) {missing}; found {first.fields}", file=file, line=1)
+        raise DataError(f"missing column(s) {missing}; found {fields}", file=file, line=1)
     col = {c: header.index(c) for c in (*REQUIRED, *OPTIONAL) if c in header}
     rejections: list[Rejection] = []
     records: list[dict[str, object]] = []

@@ -81,6 +81,22 @@ def scan_csv(path: Path, *, encoding: str = "utf-8") -> Iterator[RawRow]:
             yield RawRow(line + 1, None, f"file is truncated or corrupt ({exc})")
 
 
+def scan_csv_with_header(path: Path, *, encoding: str = "utf-8") -> tuple[list[str], Iterator[RawRow]]:
+    """The header fields of a CSV file and an iterator over its data rows.
+
+    Raises :class:`DataError` naming the file (and line) when the file is empty or its
+    header line cannot be read.
+    """
+    file = str(path)
+    rows = scan_csv(path, encoding=encoding)
+    first = next(rows, None)
+    if first is None:
+        raise DataError("empty file: expected a header line", file=file, line=1)
+    if first.fields is None:
+        raise DataError(f"cannot read the header: {first.error}", file=file, line=first.line)
+    return first.fields, rows
+
+
 def parse_float(text: str) -> tuple[float | None, str | None]:
     """Parse a numeric cell: ``(value, None)``; ``(None, None)`` if empty; ``(None, why)``."""
     if text == "":

@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from biotwin import units
-from biotwin.connect.rows import parse_float, parse_timestamp, scan_csv, timestamps_to_us
+from biotwin.connect.rows import parse_float, parse_timestamp, scan_csv_with_header, timestamps_to_us
 from biotwin.errors import DataError
 from biotwin.lake.records import QUALITY_GOOD, TIMESERIES_SCHEMA, Batch, Bundle, Rejection, Tag
 
@@ -218,13 +218,7 @@ def _read_csv(
     path: Path, time_col: str | None, quarantine: bool, rejections: list[Rejection]
 ) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
     file = str(path)
-    rows = scan_csv(path)
-    first = next(rows, None)
-    if first is None:
-        raise DataError("empty file: expected a header line", file=file, line=1)
-    if first.fields is None:
-        raise DataError(f"cannot read the header: {first.error}", file=file, line=first.line)
-    header = first.fields
+    header, rows = scan_csv_with_header(path)
     plan = _plan(header, time_col, file, rejections if quarantine else None)
     fast = _fast_csv(path, header, plan)
     if fast is not None:
