@@ -28,9 +28,11 @@ from biotwin.monitoring.synthetic import (
 
 proc = sys.argv[1] if len(sys.argv) > 1 else "plant"
 config = sys.argv[2] if len(sys.argv) > 2 else "default"
-#: ``fast``: all detector families, integrals in the redundancy models, Bonferroni-split budget
-KW = {"default": {}, "fast": {"integrals": True, "budget": "split",
-                              "detectors": ("T2", "SPE", "residual", "cusum", "rate", "response")}}[config]
+#: ``default``: all six detector families, integrals, per-chart budget (the monitor's defaults;
+#: ``fast`` is kept as an alias of it); ``legacy``: the earlier defaults (T2, SPE, redundancy
+#: EWMA, no integrals, one joint factor)
+KW = {"default": {}, "fast": {},
+      "legacy": {"integrals": False, "budget": "joint", "detectors": ("T2", "SPE", "residual")}}[config]
 out: dict = {"process": proc, "config": config}
 
 
