@@ -69,7 +69,11 @@ if proc == "plant":
             per.setdefault(f["kind"], []).append(first is not None and first < f["spec_h"])
         elif f["kind"] in DEGRADATIONS:
             per.setdefault(f["kind"], []).append(f["failure_h"] - first if first is not None else 0.0)
+        elif f.get("effect_h") is None:
+            # the fault never acted (a base pump that failed but was never asked for base)
+            out.setdefault("faults_that_never_acted", []).append(m["batch_id"])
         else:
+            first = first_after(res["alarms"], f["effect_h"])
             per.setdefault(f["kind"], []).append(first - f["effect_h"] if first is not None else float("inf"))
     proc_d = {k: v for k, v in per.items() if k not in SENSOR_FAULTS and k not in DEGRADATIONS}
     out["process_faults"] = {k: {"detected": f"{int(np.isfinite(v).sum())}/{len(v)}",

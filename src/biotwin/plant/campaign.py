@@ -39,6 +39,10 @@ DRIFT_SPEC = {"ph_drift": ("pH", 0.01, 0.1), "temp_drift": ("T", 0.02, 0.5)}
 DEGRADATIONS = ("bearing_wear", "feed_pump_wear", "do_fouling")
 #: Sensor faults (scored by whether they are caught before their spec limit).
 SENSOR_FAULTS = ("ph_drift", "temp_drift")
+#: Range of base-pump failure onsets [h]: while the culture still makes lactate and needs base.
+BASE_PUMP_ONSET_H = (40.0, 100.0)
+#: Faults whose effect_h comes from the plant's own record (see :func:`_truth_onset`).
+LOGGED_EFFECT = ("base_pump_failure", "contamination", "co2_accumulation")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,10 @@ def plan_campaign(spec: CampaignSpec) -> list[PlannedBatch]:
             lo, hi = spec.onset_h
             if math.isfinite(fail) and fail > 0:
                 hi = min(hi, spec.duration_h - fail - 12.0)
+            if kind == "base_pump_failure":
+                # base is asked for while lactate accumulates (about 45-190 h in this process):
+                # a failure planned there can act; its effect_h is still taken from the plant
+                lo, hi = BASE_PUMP_ONSET_H
             onset = float(rng.uniform(lo, max(hi, lo)))
             if kind == "missed_feed":
                 later = feeds[(feeds >= lo) & (feeds <= spec.duration_h - 48)]
@@ -124,18 +132,42 @@ def plan_campaign(spec: CampaignSpec) -> list[PlannedBatch]:
     return out
 
 
-def _truth_onset(f: Fault, feeds: np.ndarray) -> dict[str, float | None]:
-    """When the fault starts acting and, for drifts, when it reaches the spec limit [h]."""
-    effect = f.onset_h
+def _truth_onset(f: Fault, feeds: np.ndarray, logged: dict[str, float] | None = None) -> dict[str, object]:
+    """When the fault starts acting and, for drifts, when it reaches the spec limit [h].
+
+    ``effect_h`` is the first time the fault can change any signal, which detection delays
+    are measured from:
+
+    - ``missed_feed``: the first feed after the onset (the one not given);
+    - ``base_pump_failure``: the first time the pH loop asked the failed pump for base (the
+      plant's record); ``None`` if it never did (the failure never acted);
+    - ``contamination``: when the contaminant's O2 uptake, growing from its seeding load
+      ``onset_h``, first reaches the noise of the off-gas OUR (the plant's record; see
+      :mod:`biotwin.plant.reactor` for the load and growth rate);
+    - ``co2_accumulation``: the onset (stripping falls at once; the plant's record);
+    - anything else: the onset.
+
+    ``effect_rule`` says which rule applied.
+    """
+    logged = logged or {}
+    effect: float | None = f.onset_h
+    rule = "onset"
     if f.kind == "missed_feed":
         nxt = feeds[feeds >= f.onset_h]
         effect = float(nxt[0]) if nxt.size else f.onset_h
+        rule = "first feed after onset"
+    elif f.kind in LOGGED_EFFECT:
+        effect = logged.get(f.kind)
+        effect = round(float(effect), 4) if effect is not None else None
+        rule = {"base_pump_failure": "first base demand on the failed pump (plant record)",
+                "contamination": "contaminant O2 uptake reaches the OUR noise (plant record)",
+                "co2_accumulation": "stripping loss starts (plant record)"}[f.kind]
     spec_h = None
     if f.kind in DRIFT_SPEC:
         _, rate, limit = DRIFT_SPEC[f.kind]
         spec_h = f.onset_h + limit / (rate * f.severity)
     failure = f.failure_time_h if math.isfinite(f.failure_time_h) and f.fail_h > 0 else None
-    return {"effect_h": effect, "spec_h": spec_h, "failure_h": failure}
+    return {"effect_h": effect, "effect_rule": rule, "spec_h": spec_h, "failure_h": failure}
 
 
 def run_batch(planned: PlannedBatch, spec: CampaignSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -148,6 +180,8 @@ def run_batch(planned: PlannedBatch, spec: CampaignSpec) -> tuple[pd.DataFrame, 
         where not sampled).
     truth : DataFrame, shape (n_rows, 1 + n_offline)
         ``time_h`` and the true value of every offline quantity.
+
+    ``measured.attrs["fault_log"]`` holds the plant's record of when each fault first acted [h].
     """
     from biotwin.plant.plant import VirtualPlant
 
@@ -176,7 +210,9 @@ def run_batch(planned: PlannedBatch, spec: CampaignSpec) -> tuple[pd.DataFrame, 
     cols.update({f"{k} [{OFFLINE_TAGS[k][0]}]": v for k, v in offline.items()})
     tcols = {"time_h": np.round(times, 6)}
     tcols.update({f"{k} [{OFFLINE_TAGS[k][0]}]": v for k, v in truth.items()})
-    return pd.DataFrame(cols), pd.DataFrame(tcols)
+    measured = pd.DataFrame(cols)
+    measured.attrs["fault_log"] = dict(r.fault_log)
+    return measured, pd.DataFrame(tcols)
 
 
 def _run_and_write(args: tuple[PlannedBatch, CampaignSpec, str, str, list[float]]) -> dict[str, object]:
@@ -190,7 +226,7 @@ def _run_and_write(args: tuple[PlannedBatch, CampaignSpec, str, str, list[float]
         measured.to_csv(path, index=False, float_format="%.6g")
     truth.to_csv(out / f"{planned.batch_id}.truth.csv", index=False, float_format="%.6g")
     faults = [{**asdict(f), "fail_h": f.fail_h if math.isfinite(f.fail_h) else None,
-               **_truth_onset(f, np.asarray(feeds))} for f in planned.faults]
+               **_truth_onset(f, np.asarray(feeds), measured.attrs.get("fault_log"))} for f in planned.faults]
     meta = {"batch_id": planned.batch_id, "split": planned.split, "seed": planned.seed,
             "file": path.name, "faults": faults}
     (out / f"{planned.batch_id}.json").write_text(json.dumps(meta, indent=1))

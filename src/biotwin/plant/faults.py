@@ -14,10 +14,15 @@ Kinds and their effect (engineering assumptions unless cited):
 ``feed_pump_wear``      delivered feed falls short of the command, up to 40% x severity at ``fail``.
 ``bearing_wear``        agitator vibration and motor current rise exponentially towards
                         ISO 10816 zone D (11 mm/s) at ``fail``; the agitator then stops.
-``contamination``       a fast-growing contaminant: OUR jumps, acid lowers the pH.
-``base_pump_failure``   the base pump delivers nothing after onset.
+``contamination``       a bacterial contaminant seeded at 1e3 cells/mL x severity grows with a
+                        42-min doubling time; its O2 uptake, CO2 and acid (acetate overflow) add
+                        to the culture's (constants in :mod:`biotwin.plant.reactor`).
+``base_pump_failure``   the base pump delivers nothing after onset (nothing changes until the pH
+                        loop asks it for base; the plant records when it first does).
 ``missed_feed``         the first glucose/feed bolus after onset is not given.
-``co2_accumulation``    CO2 stripping falls (sparger blockage): dCO2 rises, pH falls.
+``co2_accumulation``    CO2 stripping falls by 50 % x severity at once (a blocked vent filter or
+                        sparger), then to 80 % at ``fail``: dCO2 rises, the off-gas CER dips, pH
+                        falls.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ Environment (around the cells; engineering assumptions, constants stated):
   for constant rates; ``C* = 0.214 mM`` (air, 37 degC); ``kLa = 10 (N/100 rpm)^1.5`` [1/h]
   (power-law in agitation, van 't Riet 1979, doi:10.1021/i260072a001);
 - dissolved CO2: ``dCO2/dt = RQ OUR - 0.89 kLa (CO2 - 23.4 y_CO2)`` [mM] (Royce &
-  Thornhill 1991, doi:10.1002/aic.690371107); pCO2 [mmHg] = CO2 / 0.0308;
+  Thornhill 1991, doi:10.1002/aic.690371107); pCO2 [mmHg] = CO2 / 0.0308; the off-gas CER
+  is the CO2 transfer rate out of the liquid (production minus accumulation), so a loss of
+  stripping shows in the off-gas at once;
 - pH: charge balance ``CO2 10^(pH-6.1) + B / (1 + 10^(7.3-pH)) = Z`` with
   ``Z = Z0 + base - (Lac - Lac0) + (Amm - Amm0) - acid_contaminant`` (Stewart 1983), a
   20 mM Good's buffer B; solved by bisection.
@@ -48,6 +50,24 @@ BASE_MAX_MM_H = 3.0  # base pump capacity [mmol per L broth per h]
 BASE_M = 1.0  # base concentration [mol/L]
 N_MIN, N_MAX = 60.0, 300.0  # agitation [rpm]
 CO2_SPARGE_MAX = 0.15
+#: Bacterial contaminant (engineering assumptions, E. coli-like aerobe in a rich medium):
+#: seeding load [cells/L] (1e3 CFU/mL, e.g. a breach at a sampling port or a contaminated feed),
+#: specific growth rate [1/h] (doubling 42 min at 36.5 degC), specific O2 uptake [mmol/g/h]
+#: (10-20 for E. coli growing aerobically on glucose; Andersen & von Meyenburg 1980, J Bacteriol
+#: 144:114, doi:10.1128/jb.144.1.114-123.1980), dry mass per cell [g] (about 0.3 pg; Neidhardt
+#: et al. 1990, Physiology of the Bacterial Cell, Sinauer, ch. 1), acid (acetate overflow)
+#: [mmol per mmol O2] and respiratory quotient [-]. Growth stops when its O2 uptake reaches
+#: ``CONTAM_OUR_MAX`` x severity [mM/h] (O2 transfer and substrate limit).
+CONTAM_SEED_PER_L = 1e6
+CONTAM_MU_1_H = 1.0
+CONTAM_QO2 = 15.0
+CONTAM_CELL_G = 3e-13
+CONTAM_ACID_PER_O2 = 0.5
+CONTAM_RQ = 1.0
+CONTAM_OUR_MAX = 20.0
+#: CO2 stripping lost at once when a ``co2_accumulation`` fault starts (a blocked vent filter
+#: or sparger), and in all at its failure time, fractions x severity.
+CO2_STRIP_LOSS_STEP, CO2_STRIP_LOSS_FULL = 0.5, 0.8
 
 #: Online tags: name -> (unit, EURange low, high, description).
 ONLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
@@ -160,6 +180,10 @@ class VirtualBioreactor:
         self.base_mm = 0.0
         self.acid_contam = 0.0
         self.our_contam = 0.0
+        self.contam_cells = 0.0  # contaminant [cells/L]
+        self.cer = 0.0  # CO2 transfer rate out of the liquid [mM/h]
+        #: the plant's own record of when each fault first changed the process [h]
+        self.fault_log: dict[str, float] = {}
         self.base_total_mL = 0.0
         self.feed_total_mL = 0.0
         self.feed_delivered_mL = 0.0
@@ -268,13 +292,20 @@ class VirtualBioreactor:
         self.y_co2 = CO2_SPARGE_MAX * max(u_ph, 0.0)
         self.base_rate = BASE_MAX_MM_H * max(-u_ph, 0.0)
         if self._fault("base_pump_failure") is not None:
+            if self.base_rate > 0.0:
+                # the first time the failed pump is asked to deliver: before it, no signal can differ
+                self.fault_log.setdefault("base_pump_failure", t)
             self.base_rate = 0.0
         agit, enrich = split_range(self.do_loop.make_step(do_meas, dt))
         self.N = 0.0 if self.failed_agitator else N_MIN + (N_MAX - N_MIN) * agit
         self.y_o2 = 0.2095 + (1 - 0.2095) * enrich
         kla = 10.0 * (self.N / 100.0) ** 1.5 + 1.0
         co2_block = self._fault("co2_accumulation")
-        kla_co2 = 0.89 * kla * (1 - 0.8 * co2_block.severity * co2_block.progress(t) if co2_block else 1.0)
+        kla_co2 = 0.89 * kla
+        if co2_block is not None:
+            loss = CO2_STRIP_LOSS_STEP + (CO2_STRIP_LOSS_FULL - CO2_STRIP_LOSS_STEP) * co2_block.progress(t)
+            kla_co2 *= 1.0 - min(loss * co2_block.severity, 0.95)
+            self.fault_log.setdefault("co2_accumulation", t)
         # the cells
         u = self.u
         u[cho.UT], u[cho.UPH], u[cho.UKLA] = self.T, self.ph, kla
@@ -286,8 +317,15 @@ class VirtualBioreactor:
         our_cells = (mu / self.params[cho.P_YX_O2] + self.params[cho.P_M_O2]) * xv * o2_lim
         c = self._fault("contamination")
         if c is not None:
-            self.our_contam = min(max(self.our_contam, 0.05) * math.exp(0.3 * dt), 20.0 * c.severity)
-            self.acid_contam += 0.5 * self.our_contam * dt
+            if self.contam_cells == 0.0:
+                self.contam_cells = CONTAM_SEED_PER_L * c.severity
+            cap = CONTAM_OUR_MAX * c.severity / (CONTAM_QO2 * CONTAM_CELL_G)
+            self.contam_cells = min(self.contam_cells * math.exp(CONTAM_MU_1_H * dt), cap)
+            self.our_contam = CONTAM_QO2 * CONTAM_CELL_G * self.contam_cells
+            self.acid_contam += CONTAM_ACID_PER_O2 * self.our_contam * dt
+            if self.our_contam >= self.sensors["OUR"].noise_sd:
+                # its O2 demand reaches the off-gas OUR's noise: the first time a signal can show it
+                self.fault_log.setdefault("contamination", t)
         self.our = our_cells + self.our_contam
         h, _, status = self.kern.integrate(t, t + dt, self.y, self.params, u, self.conc, self.h, 1e-6,
                                            self.atol, 100_000, self.work)
@@ -299,9 +337,12 @@ class VirtualBioreactor:
         self.T += (tj - self.T) * (1 - math.exp(-dt / TAU_T_H))
         o2_eq = max(C_O2_AIR_MM * self.y_o2 / 0.2095 - self.our / kla, 0.0)
         self.o2 = max(o2_eq + (self.o2 - o2_eq) * math.exp(-kla * dt), 0.0)
-        cer = self.params[cho.P_RQ] * self.our
+        cer = self.params[cho.P_RQ] * our_cells + CONTAM_RQ * self.our_contam  # CO2 produced
         co2_eq = H_CO2_MM * self.y_co2 + cer / kla_co2
+        co2_old = self.co2
         self.co2 = co2_eq + (self.co2 - co2_eq) * math.exp(-kla_co2 * dt)
+        # the off-gas sees what leaves the liquid: production minus what accumulates
+        self.cer = cer - (self.co2 - co2_old) / dt if dt > 0 else cer
         self.base_mm += self.base_rate * dt
         self.base_total_mL += self.base_rate * dt * float(self.y[cho.IV]) / BASE_M
         z = (self.z0 + self.base_mm - (self.y[cho.ILAC] - self.lac0) + (self.y[cho.IAMM] - self.amm0)
@@ -325,7 +366,7 @@ class VirtualBioreactor:
         xv, xd = float(self.y[cho.IXV]), float(self.y[cho.IXD])
         q_gas = 0.05 * float(self.y[cho.IV]) * 60 / 22.4  # sparge [mol/h]
         our_mol = self.our * float(self.y[cho.IV]) / 1000
-        cer = self.params[cho.P_RQ] * self.our
+        cer = self.cer
         return {"T": self.T, "pH": self.ph, "DO": 100 * self.o2 / C_O2_AIR_MM,
                 "dCO2": self.co2 / CO2_MM_PER_MMHG, "OUR": self.our, "CER": cer,
                 "V": float(self.y[cho.IV]), "capacitance": xv / 1e9 * 2.0,
