@@ -1,0 +1,83 @@
+"""The offline virtual-plant campaign: files, ground truth, and faults that act when the plant says so."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from biotwin.plant.campaign import CampaignSpec, PlannedBatch, load_campaign, plan_campaign, run_batch, run_campaign
+from biotwin.plant.faults import Fault
+from biotwin.plant.reactor import (
+    CONTAM_CELL_G,
+    CONTAM_MU_1_H,
+    CONTAM_QO2,
+    CONTAM_SEED_PER_L,
+    OFFLINE_TAGS,
+    ONLINE_TAGS,
+)
+
+SPEC = CampaignSpec(n_train=1, n_test=1, faults_per_kind=1, kinds=("contamination", "co2_accumulation", "missed_feed"),
+                    duration_h=96.0, dt_h=0.5, substep_h=1 / 30, onset_h=(30.0, 50.0))
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]]:
+    out = tmp_path_factory.mktemp("campaign")
+    run_campaign(out, SPEC, workers=1)
+    return load_campaign(out)
+
+
+def test_plan_is_deterministic_and_complete() -> None:
+    a, b = plan_campaign(SPEC), plan_campaign(SPEC)
+    assert [(p.batch_id, p.seed) for p in a] == [(p.batch_id, p.seed) for p in b]
+    assert [p.split for p in a] == ["train", "test", "fault", "fault", "fault"]
+    bp = plan_campaign(CampaignSpec(n_train=0, n_test=0, faults_per_kind=3, kinds=("base_pump_failure",)))
+    assert all(40.0 <= p.faults[0].onset_h <= 100.0 for p in bp)
+
+
+def test_files_and_ground_truth(campaign: list[dict[str, object]]) -> None:
+    assert len(campaign) == 5
+    import pandas as pd
+
+    for m in campaign:
+        f = pd.read_csv(str(m["path"]))
+        assert list(f.columns[:1]) == ["time_h"] and len(f) == 192
+        assert {f"{k} [{v[0]}]" for k, v in ONLINE_TAGS.items()} <= set(f.columns)
+        assert {f"{k} [{v[0]}]" for k, v in OFFLINE_TAGS.items()} <= set(f.columns)
+        side = json.loads((__import__("pathlib").Path(str(m["path"])).with_suffix(".json")).read_text())
+        assert side["batch_id"] == m["batch_id"]
+    faults = {m["faults"][0]["kind"]: m["faults"][0] for m in campaign if m["split"] == "fault"}  # type: ignore[index]
+    for f in faults.values():
+        assert set(f) >= {"kind", "onset_h", "effect_h", "effect_rule", "spec_h", "failure_h", "severity"}
+    # contamination: effect when the contaminant's O2 uptake, from its seeding load, reaches the
+    # off-gas OUR noise (0.02 mM/h): ln(0.02 / (15 * 3e-13 * 1e6)) / 1.0 = 8.4 h after seeding
+    c = faults["contamination"]
+    lag = math.log(0.02 / (CONTAM_QO2 * CONTAM_CELL_G * CONTAM_SEED_PER_L)) / CONTAM_MU_1_H
+    assert c["effect_h"] - c["onset_h"] == pytest.approx(lag, abs=0.05)
+    assert c["effect_rule"].startswith("contaminant")
+    # CO2 stripping loss acts at once; a missed feed acts at the next feed
+    co2 = faults["co2_accumulation"]
+    assert co2["effect_h"] == pytest.approx(co2["onset_h"], abs=SPEC.substep_h + 1e-6)
+    mf = faults["missed_feed"]
+    assert mf["effect_h"] >= mf["onset_h"] and mf["effect_rule"] == "first feed after onset"
+
+
+def test_fault_changes_nothing_before_it_acts() -> None:
+    spec = CampaignSpec(duration_h=60.0, dt_h=0.5, substep_h=1 / 30)
+    ref, _ = run_batch(PlannedBatch("ref", "test", 7), spec)
+    bad, _ = run_batch(PlannedBatch("bad", "fault", 7, [Fault("co2_accumulation", 1, 30.0, 1.0, 48.0)]), spec)
+    before, after = ref["time_h"] < 30.0, ref["time_h"] >= 31.0
+    cols = [c for c in ref.columns if c != "time_h"]
+    assert np.allclose(ref.loc[before, cols].fillna(0), bad.loc[before, cols].fillna(0))
+    # the pH loop answers the CO2 that is no longer stripped by sparging less CO2
+    assert (bad.loc[after, "CO2_sparge [%]"].mean() < ref.loc[after, "CO2_sparge [%]"].mean() - 0.1)
+    assert bad.attrs["fault_log"]["co2_accumulation"] == pytest.approx(30.0, abs=0.05)
+    # a base pump that fails is logged only when the pH loop asks it for base
+    bp, _ = run_batch(PlannedBatch("bp", "fault", 7, [Fault("base_pump_failure", 1, 20.0, 1.0, 0.0)]), spec)
+    t_ask = bp.attrs["fault_log"].get("base_pump_failure")
+    if t_ask is not None:
+        same = ref["time_h"] < t_ask
+        assert np.allclose(ref.loc[same, cols].fillna(0), bp.loc[same, cols].fillna(0))
