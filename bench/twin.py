@@ -1,6 +1,6 @@
 """Per-culture results of the twin on the six shared cultures, printed as JSON.
 
-    .venv/bin/python bench/twin.py [--members 128] [--seed 0] [--estimator enkf]
+    .venv/bin/python bench/twin.py [--members 512] [--seed 0] [--estimator enkf]
 
 For each culture (starting from cho_t127_kotidis2019, no re-fitting): posterior RMSE (after
 each sample is assimilated, against that sample) beside the published EnKF table, the
@@ -22,7 +22,7 @@ CULTURES = Path(__file__).resolve().parents[2] / "shared" / "data" / "cho_fedbat
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--members", type=int, default=128)
+    ap.add_argument("--members", type=int, default=512)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--estimator", default="enkf")
     ap.add_argument("--data", type=Path, default=CULTURES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,3 +116,26 @@ def test_reproduces_kotidis_flask(flask_dir):
     assert s["states"]["Xv"]["r2"] >= 0.90
     assert s["states"]["mAb"]["r2"] >= 0.95
     assert abs(s["final_mAb"] - 503.33) / 503.33 <= 0.10
+
+
+def test_culture_age_law_off_is_the_published_model_and_on_slows_late_growth(flask_dir):
+    """K_age = 0 leaves every published state untouched by the Age state; with the shipped
+    K_age growth and the non-growth-associated productivity fall as viable cell-time accrues."""
+    from biotwin.datasets import load_culture
+    from biotwin.parameters import get_parameter_set
+    from biotwin.recipes import recipe_from_culture
+    from biotwin.simulation import simulate
+
+    rec = recipe_from_culture(load_culture(flask_dir))
+    ps = get_parameter_set("cho_t127_kotidis2019")
+    model = ps.get_model()
+    t = np.linspace(0.0, 288.0, 13)
+    off = simulate(model, ps.with_values(K_age=0.0), rec, t_out=t)
+    on = simulate(model, ps, rec, t_out=t)
+    # the Age state integrates Xv (diluted by the feeds): at least the IVCD of the undiluted broth / 2
+    ivcd = np.trapezoid(off["Xv"], t)
+    assert 0.5 * ivcd < off["Age"][-1] <= ivcd
+    # early on (Age << K_age) the two agree; at harvest growth arrest costs cells and titre
+    assert on["Xv"][2] == pytest.approx(off["Xv"][2], rel=0.02)
+    assert on["mAb"][-1] < off["mAb"][-1]
+    assert on["mAb"][-1] == pytest.approx(off["mAb"][-1], rel=0.15)

@@ -54,3 +54,10 @@ def test_substrate_guard():
     assert k.substrate_guard(0.0, 0.01) == 0.0
     assert k.substrate_guard(-1.0, 0.01) == 0.0
     assert k.substrate_guard(10.0, 0.01) > 0.999
+
+
+def test_growth_arrest_factor_halves_at_k_age_and_is_off_at_zero():
+    assert k.growth_arrest_factor(2.5e12, 2.5e12) == pytest.approx(0.5)
+    assert k.growth_arrest_factor(5e12, 2.5e12) == pytest.approx(0.2)
+    assert k.growth_arrest_factor(0.0, 2.5e12) == 1.0
+    assert k.growth_arrest_factor(1e13, 0.0) == 1.0  # K_age = 0: the published model

@@ -206,3 +206,16 @@ def test_bad_inputs_are_named(flask):
         inject_fault(flask[1], "missed-feed")
     with pytest.raises(DataError, match="unknown fault"):
         inject_fault(flask[1], "gremlins:at=96")
+
+
+def test_six_cultures_acceptance_from_the_flask_parameters(cultures_dir):
+    """Issue acceptance on the six shared cultures with the defaults (512 members, seed 0):
+    posterior RMSE at or below the published EnKF table in >= 44 of 48 cells, the day-7
+    harvest-titre forecast within 15 % on >= 4 cultures and its 90 % band covering on >= 5."""
+    from biotwin.twin.replay import PUBLISHED_RMSE, score
+
+    rows = [score(track_culture(cultures_dir / name, PS, seed=0)) for name in PUBLISHED_RMSE]
+    assert sum(r["n_pass"] for r in rows) >= 44
+    assert sum(bool(r["day7"]["within_15pct"]) for r in rows) >= 4
+    assert sum(bool(r["day7"]["covered"]) for r in rows) >= 5
+    assert max(r["elapsed_s"] for r in rows) <= 5.0

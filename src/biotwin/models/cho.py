@@ -14,6 +14,8 @@ Extensions, each labelled:
 - temperature: mu_max, mu_d_max, the specific productivity and the lactate switch points
   scale by log-linear factors between 36.5 and 32 degC (engineering assumption, calibrated
   on Sou et al. 2015; see :mod:`biotwin.parameters.calibration`);
+- growth arrest with culture age: growth slows with the viable cell-time made in the broth,
+  Age [cells*h/L] (:func:`kinetics.growth_arrest_factor`; ``K_age = 0`` switches it off);
 - uptake of an exhausted substrate stops smoothly (:func:`kinetics.substrate_guard`);
 - galactosylation: galactosylated product mAb_gal [mg/L] is made at the fraction
   :func:`kinetics.galactosylation_fraction` of the productivity (Mn, NH4+, pH); the
@@ -34,6 +36,7 @@ from biotwin.models.kinetics import (
     JIT_OPTIONS,
     asn_asp_exchange,
     galactosylation_fraction,
+    growth_arrest_factor,
     lactate_rate,
     luedeking_piret,
     specific_death_rate,
@@ -58,6 +61,7 @@ STATES = (
     Variable("mAb_gal", "mg/L", "galactosylated antibody", 1e-6),
     Variable("Na", "mM", "cation of base added for pH control", 1e-6),
     Variable("Osm_bg", "mOsm/kg", "untracked solutes (medium salts)", 1e-6),
+    Variable("Age", "cells*h/L", "culture-age indicator: viable cell-time made in the broth", 1e3),
 )
 
 INPUTS = (
@@ -113,18 +117,20 @@ PARAMETERS = (
     Variable("Y_X_O2", "cells/mmol"),
     Variable("m_O2", "mmol/cell/h"),
     Variable("RQ", "-"),
+    # growth arrest with culture age
+    Variable("K_age", "cells*h/L"),
 )
 
 # State, input and parameter indices (module constants, so numba folds them).
-IV, IXV, IXD, IGLC, IGLN, IGLU, IASN, IASP, ILAC, IAMM, IMAB, IMN, IGAL, INA, IOSM = range(15)
+IV, IXV, IXD, IGLC, IGLN, IGLU, IASN, IASP, ILAC, IAMM, IMAB, IMN, IGAL, INA, IOSM, IAGE = range(16)
 UT, UPH, UKLA, UVVM, UYO2, UYCO2 = range(6)
 (
     P_MU_MAX, P_MUD_MAX, P_K_GLC, P_K_ASN, P_KI_LAC, P_KI_AMM, P_KD_AMM, P_M_LAC, P_M_GLC,
     P_LACMAX1, P_LACMAX2, P_YX_GLC, P_YX_GLN, P_YX_GLU, P_YX_LAC, P_YX_AMM, P_YX_ASN,
     P_YX_ASP, P_Y_GLN_AMM, P_Y_LAC_GLC, P_Y_ASP_ASN, P_Y_ASN_ASP, P_M_MAB, P_Y_MAB_MU,
     P_T_REF, P_T_LOW, P_F_MU, P_F_MUD, P_F_QMAB, P_F_LAC, P_K_GUARD,
-    P_GI_MAX, P_K_MN, P_KI_AMM_GAL, P_PH_OPT_GAL, P_PH_WIDTH_GAL, P_YX_O2, P_M_O2, P_RQ,
-) = range(39)
+    P_GI_MAX, P_K_MN, P_KI_AMM_GAL, P_PH_OPT_GAL, P_PH_WIDTH_GAL, P_YX_O2, P_M_O2, P_RQ, P_K_AGE,
+) = range(40)
 
 
 @njit(**JIT_OPTIONS)
@@ -146,9 +152,10 @@ def rates(y, p, u):  # type: ignore[no-untyped-def]
     lac = max(y[ILAC], 0.0)
     kg = p[P_K_GUARD]
 
+    f_age = growth_arrest_factor(y[IAGE], p[P_K_AGE])
     mu = specific_growth_rate(
         glc, asn, amm, lac, p[P_MU_MAX] * f_mu, p[P_K_GLC], p[P_K_ASN], p[P_KI_AMM], p[P_KI_LAC]
-    )
+    ) * f_age
     mu_d = specific_death_rate(amm, p[P_MUD_MAX] * f_mud, p[P_KD_AMM])
     q_glc = (-mu / p[P_YX_GLC] - p[P_M_GLC]) * substrate_guard(glc, kg)
     q_amm = mu / p[P_YX_AMM]
@@ -164,7 +171,7 @@ def rates(y, p, u):  # type: ignore[no-untyped-def]
     )
     if q_lac < 0.0:
         q_lac = q_lac * substrate_guard(lac, kg)
-    q_mab = luedeking_piret(mu, p[P_Y_MAB_MU], p[P_M_MAB]) * f_qp
+    q_mab = luedeking_piret(mu, p[P_Y_MAB_MU], p[P_M_MAB] * f_age) * f_qp
     gal = galactosylation_fraction(
         max(y[IMN], 0.0), amm, u[UPH], p[P_GI_MAX], p[P_K_MN], p[P_KI_AMM_GAL],
         p[P_PH_OPT_GAL], p[P_PH_WIDTH_GAL],
@@ -193,6 +200,7 @@ def reactions(t, y, p, u, dydt):  # type: ignore[no-untyped-def]
     net_acid = (q_lac - q_amm) * xv
     dydt[INA] = net_acid if net_acid > 0.0 else 0.0
     dydt[IOSM] = 0.0
+    dydt[IAGE] = xv
 
 
 def outputs(y: np.ndarray, p: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray]:

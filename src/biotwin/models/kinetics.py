@@ -193,3 +193,24 @@ def substrate_guard(s, k_guard):  # type: ignore[no-untyped-def]
     """
     sp = s if s > 0.0 else 0.0
     return sp / (sp + k_guard)
+
+
+@njit(**JIT_OPTIONS)
+def growth_arrest_factor(inh, k_age):  # type: ignore[no-untyped-def]
+    """Growth-arrest factor ``1 / (1 + (inh/k_age)**2)`` [-] of the culture-age indicator.
+
+    ``inh`` [cells*h/L] is the viable cell-time made in the broth (an integral viable cell
+    density that feeds dilute, a proxy for unmeasured inhibitors and nutrients the model
+    does not track); ``k_age`` [same unit] is where growth is halved. ``k_age <= 0`` switches
+    the law off (factor 1), which is the published Kotidis et al. (2019) model.
+
+    Engineering assumption of biotwin, in the Hill form of a cooperative inhibition (Hill
+    A.V. (1910) J Physiol 40:iv-vii). Fed-batch CHO cultures stop growing at an integral
+    viable cell density of about 0.7e12 to 1.5e12 cells*h/L whatever their glucose and
+    asparagine, which the Monod/ammonium laws alone cannot reproduce (see the culture
+    data of Kotidis et al. 2019 and Sou et al. 2015, doi:10.1002/bit.25524).
+    """
+    if k_age <= 0.0:
+        return 1.0
+    r = (inh if inh > 0.0 else 0.0) / k_age
+    return 1.0 / (1.0 + r * r)

@@ -60,7 +60,7 @@ ESTIMATED = (
     "mu_max", "mu_d_max", "K_glc", "K_asn", "KI_amm", "Kd_amm", "m_lac", "m_glc",
     "Lac_max1", "Lac_max2", "Y_X_glc", "Y_X_gln", "Y_X_glu", "Y_X_lac", "Y_X_amm",
     "Y_X_asn", "Y_X_asp", "Y_gln_amm", "Y_lac_glc", "m_mAb", "Y_mAb_mu",
-    "GI_max", "K_Mn", "KI_amm_gal",
+    "GI_max", "K_Mn", "KI_amm_gal", "K_age",
 )
 
 #: Prior sd of the log-parameters [-] wider than the set's own: growth, death and the split
@@ -180,7 +180,7 @@ class EnsembleEstimator:
         rtps: float = 0.5,
         r_rel: float = 0.05,
         r_floor: Mapping[str, float] | None = None,
-        gate: float | None = 6.0,
+        gate: float | None = 10.0,
         param_sd: Mapping[str, float] | None = None,
         rtol: float = 1e-6,
         random_state: int | np.random.Generator | None = None,

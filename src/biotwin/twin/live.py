@@ -44,7 +44,7 @@ class LiveTwin:
     """
 
     def __init__(self, lake: Lake, batch_id: str, params: str | ParameterSet = "cho_t127_kotidis2019",
-                 estimator: str = "enkf", n_members: int = 128, random_state: int | None = 0,
+                 estimator: str = "enkf", n_members: int = 512, random_state: int | None = 0,
                  model_version: str | None = None, specs: dict[str, tuple[float | None, float | None]] | None = None,
                  **options: Any) -> None:
         self.lake = lake

@@ -105,7 +105,7 @@ def track_culture(
     dataset: str | Path | CultureDataset,
     params: str | ParameterSet = "cho_t127_kotidis2019",
     seed: int | None = 0,
-    n_members: int = 128,
+    n_members: int = 512,
     estimator: str = "enkf",
     forecasts: bool = True,
     fan_from: float | None = None,
