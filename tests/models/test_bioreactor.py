@@ -112,7 +112,7 @@ def test_charge_balance_and_signals_consistent(controlled):
     np.testing.assert_allclose(out["HCO3 [mM]"] + buf, z, rtol=1e-9)
     np.testing.assert_allclose(out["HCO3 [mM]"] / out["dCO2 [mM]"], out["pH [-]"] * 0 + PS["K1_CO2"] / h,
                                rtol=1e-6)
-    for key in cho.outputs(y[:, :15], res.p[:39], res.u[:, :6]):
+    for key in cho.outputs(y[:, : len(cho.STATES)], res.p[: len(cho.PARAMETERS)], res.u[:, : len(cho.INPUTS)]):
         assert key in out
     for key, val in out.items():
         assert np.all(np.isfinite(val)), key

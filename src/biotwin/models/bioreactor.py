@@ -1,6 +1,6 @@
 """The CHO model of Kotidis 2019 in a stirred-tank bioreactor with a dynamic environment.
 
-The cells are those of :mod:`biotwin.models.cho` (its 15 states first, in the same order;
+The cells are those of :mod:`biotwin.models.cho` (its 16 states first, in the same order;
 its compiled ``reactions`` are called unchanged, so no kinetic equation is repeated here).
 Around them this model adds what a plant records online, with its own dynamics:
 
