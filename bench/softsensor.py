@@ -59,7 +59,8 @@ for k_t, tgt in enumerate(targets):
                          for f, m in zip(test, ok, strict=True)])
     rng = float(np.ptp(ytr))
     r, rp = float(np.sqrt(np.mean((p - y) ** 2))), float(np.sqrt(np.mean((pp - y) ** 2)))
-    res = {"chosen": ss.chosen_, "rmse": r, "rmse_pct_range": 100 * r / rng, "pls_raw": f"pls{best}",
+    res = {"chosen": ss.chosen_, "cv_chosen": ss.cv_rmse_[ss.chosen_], "cv_baseline": ss.baseline_rmse_,
+           "rmse": r, "rmse_pct_range": 100 * r / rng, "pls_raw": f"pls{best}",
            "pls_rmse": rp, "pls_pct_range": 100 * rp / rng, "improvement_pct": 100 * (1 - r / rp),
            "fit_s": round(fit_s, 1)}
     if truth_test is not None:

@@ -7,10 +7,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from biotwin.softsensors.estimators import (
     ApplicabilityDomain,
     BoostingRegressor,
+    ColumnsRegressor,
     ConformalRegressor,
     GPRegressor,
     HybridRegressor,
+    MeanRegressor,
     PLSRegressor,
+    RidgeRegressor,
 )
 
 ESTIMATORS = [
@@ -20,6 +23,9 @@ ESTIMATORS = [
     HybridRegressor(PLSRegressor(n_components=2)),
     ConformalRegressor(PLSRegressor(n_components=2), cv=3),
     ApplicabilityDomain(),
+    RidgeRegressor(alpha=1e-3),
+    ColumnsRegressor(PLSRegressor(n_components=1)),
+    MeanRegressor([PLSRegressor(n_components=1), RidgeRegressor()]),
 ]
 
 
@@ -56,3 +62,15 @@ def test_hybrid_learns_residual():
 def test_pls_caps_components(n):
     X = np.arange(12.0).reshape(6, 2) ** 1.5
     assert PLSRegressor(n_components=10).fit(X, np.arange(6.0)).pls_.n_components <= 2
+
+
+def test_ridge_and_mean_fit_linear_data():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 5)) * [1.0, 10.0, 0.1, 1.0, 1.0]
+    y = X @ [1.0, 0.2, 5.0, 0.0, -1.0] + 3.0
+    r = RidgeRegressor(alpha=1e-6).fit(X, y)
+    assert np.sqrt(np.mean((r.predict(X) - y) ** 2)) < 1e-3
+    c = ColumnsRegressor(RidgeRegressor(alpha=1e-6), columns=[0, 1, 2, 4]).fit(X, y)
+    assert np.allclose(c.predict(X), y, atol=1e-3)
+    m = MeanRegressor([RidgeRegressor(alpha=1e-6), PLSRegressor(n_components=5)]).fit(X, y)
+    assert np.allclose(m.predict(X), y, atol=1e-3)

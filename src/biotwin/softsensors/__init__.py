@@ -4,10 +4,13 @@ conformal intervals and an applicability domain, for whatever columns a process 
 from biotwin.softsensors.estimators import (
     ApplicabilityDomain,
     BoostingRegressor,
+    ColumnsRegressor,
     ConformalRegressor,
     GPRegressor,
     HybridRegressor,
+    MeanRegressor,
     PLSRegressor,
+    RidgeRegressor,
 )
 from biotwin.softsensors.features import engineer, feature_names
 from biotwin.softsensors.quality import FinalQualityPredictor
@@ -17,11 +20,14 @@ __all__ = [
     "CANDIDATES",
     "ApplicabilityDomain",
     "BoostingRegressor",
+    "ColumnsRegressor",
     "ConformalRegressor",
     "FinalQualityPredictor",
     "GPRegressor",
     "HybridRegressor",
+    "MeanRegressor",
     "PLSRegressor",
+    "RidgeRegressor",
     "SoftSensor",
     "engineer",
     "feature_names",

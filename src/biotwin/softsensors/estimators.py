@@ -2,6 +2,13 @@
 
 - :class:`PLSRegressor`: scaled PLS, the industry baseline (Wold, Sjöström & Eriksson 2001,
   Chemom Intell Lab Syst 58:109, doi:10.1016/S0169-7439(01)00155-1);
+- :class:`RidgeRegressor`: ridge regression on autoscaled inputs (Hoerl & Kennard 1970,
+  Technometrics 12:55, doi:10.1080/00401706.1970.10488634);
+- :class:`ColumnsRegressor`: any regressor on a subset of the columns (e.g. PLS on the raw
+  inputs only, next to models on the engineered features);
+- :class:`MeanRegressor`: the mean of several regressors' predictions (model averaging,
+  Breiman 1996, Mach Learn 24:49, doi:10.1007/BF00117832; Wolpert 1992 stacking with equal
+  weights);
 - :class:`BoostingRegressor`: histogram gradient boosting (Friedman 2001, Ann Stat 29:1189,
   doi:10.1214/aos/1013203451; Ke et al. 2017, LightGBM, NeurIPS);
 - :class:`GPRegressor`: Gaussian process with an ARD squared-exponential kernel and white
@@ -64,6 +71,98 @@ class PLSRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "pls_")
         X = validate_data(self, X, reset=False)
         return np.asarray(self.pls_.predict((X - self.x_mean_) / self.x_scale_)).reshape(-1)
+
+
+class RidgeRegressor(RegressorMixin, BaseEstimator):
+    """Ridge regression on autoscaled inputs (every feature to unit variance before the penalty).
+
+    Parameters
+    ----------
+    alpha : float
+        Penalty on the squared coefficients, per training row (scaled by ``n_samples`` so one
+        value suits small and large training sets).
+    """
+
+    def __init__(self, alpha: float = 1e-2) -> None:
+        self.alpha = alpha
+
+    def fit(self, X: Any, y: Any) -> RidgeRegressor:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,)."""
+        X, y = validate_data(self, X, y, y_numeric=True)
+        self.x_mean_, self.x_scale_ = _scale(X)
+        Z = (X - self.x_mean_) / self.x_scale_
+        self.intercept_ = float(np.mean(y))
+        A = Z.T @ Z + self.alpha * X.shape[0] * np.eye(Z.shape[1])
+        b = Z.T @ (y - self.intercept_)
+        try:
+            self.coef_ = np.linalg.solve(A, b)
+        except np.linalg.LinAlgError:
+            self.coef_ = np.linalg.lstsq(A, b, rcond=None)[0]
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions, shape (n_samples,)."""
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False)
+        return self.intercept_ + ((X - self.x_mean_) / self.x_scale_) @ self.coef_
+
+
+class ColumnsRegressor(RegressorMixin, BaseEstimator):
+    """A regressor fitted on some columns of ``X`` only.
+
+    Parameters
+    ----------
+    estimator : regressor, optional
+        Default :class:`PLSRegressor`.
+    columns : sequence of int, optional
+        Columns it sees (default all).
+    """
+
+    def __init__(self, estimator: Any = None, columns: Any = None) -> None:
+        self.estimator = estimator
+        self.columns = columns
+
+    def _cols(self, X: np.ndarray) -> np.ndarray:
+        return X if self.columns is None else X[:, list(self.columns)]
+
+    def fit(self, X: Any, y: Any) -> ColumnsRegressor:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,)."""
+        X, y = validate_data(self, X, y, y_numeric=True)
+        base = self.estimator if self.estimator is not None else PLSRegressor()
+        self.estimator_ = clone(base).fit(self._cols(X), y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions, shape (n_samples,)."""
+        check_is_fitted(self, "estimator_")
+        X = validate_data(self, X, reset=False)
+        return np.asarray(self.estimator_.predict(self._cols(X)), float).reshape(-1)
+
+
+class MeanRegressor(RegressorMixin, BaseEstimator):
+    """The mean prediction of several regressors, each fitted on all of ``X``.
+
+    Parameters
+    ----------
+    estimators : sequence of regressors, optional
+        Default a 3- and a 5-component :class:`PLSRegressor`.
+    """
+
+    def __init__(self, estimators: Any = None) -> None:
+        self.estimators = estimators
+
+    def fit(self, X: Any, y: Any) -> MeanRegressor:
+        """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,)."""
+        X, y = validate_data(self, X, y, y_numeric=True)
+        base = self.estimators if self.estimators is not None else [PLSRegressor(3), PLSRegressor(5)]
+        self.estimators_ = [clone(e).fit(X, y) for e in base]
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions, shape (n_samples,)."""
+        check_is_fitted(self, "estimators_")
+        X = validate_data(self, X, reset=False)
+        return np.mean([np.asarray(e.predict(X), float).reshape(-1) for e in self.estimators_], axis=0)
 
 
 class BoostingRegressor(RegressorMixin, BaseEstimator):

@@ -7,6 +7,12 @@ For each input variable ``v`` of one batch (rows in time order) the features are
   rates into amounts: OUR -> O2 consumed, CER -> CO2 produced, a feed rate -> volume fed,
   a cell density -> integral of viable cells (the driver of titre; Renard et al. 1988,
   Biotechnol Lett 10:91, doi:10.1007/BF01024632);
+- ``cum2(v)``: optionally its double running integral [unit x h^2]. In Luedeking-Piret
+  kinetics product formation follows the integral of biomass (Luedeking & Piret 1959,
+  J Biochem Microbiol Technol Eng 1:393, doi:10.1002/jbmte.390010406), and biomass itself
+  follows the integral of O2 uptake or CO2 evolution (Cooney, Wang & Wang 1977, Biotechnol
+  Bioeng 19:55, doi:10.1002/bit.260190106), so product follows the double integral of a gas
+  rate; the same holds for titre and the integral of viable cells in mammalian culture;
 - ``rate(v)``: its backward difference over ``rate_window_h`` [unit/h], causal;
 
 plus ``time_h`` itself. Columns that are cumulative already (base added, feed volume) then
@@ -61,13 +67,16 @@ def backward_rate(t: np.ndarray, v: np.ndarray, window_h: float) -> np.ndarray:
     return r
 
 
-def feature_names(variables: Sequence[str], integrals: bool = True, rates: bool = True) -> list[str]:
+def feature_names(variables: Sequence[str], integrals: bool = True, rates: bool = True,
+                  double_integrals: bool = False) -> list[str]:
     """Names of the features :func:`engineer` makes, in order."""
     names = [TIME]
     for v in variables:
         names.append(v)
         if integrals:
             names.append(f"cum({v})")
+            if double_integrals:
+                names.append(f"cum2({v})")
         if rates:
             names.append(f"rate({v})")
     return names
@@ -80,6 +89,7 @@ def engineer(
     integrals: bool = True,
     rates: bool = True,
     rate_window_h: float = 2.0,
+    double_integrals: bool = False,
 ) -> pd.DataFrame:
     """Feature matrix of one batch.
 
@@ -93,10 +103,12 @@ def engineer(
         Add ``cum(v)`` and ``rate(v)``.
     rate_window_h : float
         Window of the backward difference [h].
+    double_integrals : bool
+        With ``integrals``, also add ``cum2(v)``.
 
     Returns
     -------
-    DataFrame, shape (n_rows, 1 + n_variables * (1 + integrals + rates))
+    DataFrame, shape (n_rows, 1 + n_variables * (1 + integrals + integrals * double_integrals + rates))
         Columns as :func:`feature_names`.
     """
     missing = [v for v in variables if v not in frame]
@@ -108,7 +120,10 @@ def engineer(
         x = hold(frame[v].to_numpy(dtype=float))
         out[v] = x
         if integrals:
-            out[f"cum({v})"] = cumulative_trapezoid(x, t, initial=0.0) if len(t) > 1 else np.zeros(len(t))
+            c = cumulative_trapezoid(x, t, initial=0.0) if len(t) > 1 else np.zeros(len(t))
+            out[f"cum({v})"] = c
+            if double_integrals:
+                out[f"cum2({v})"] = cumulative_trapezoid(c, t, initial=0.0) if len(t) > 1 else np.zeros(len(t))
         if rates:
             out[f"rate({v})"] = backward_rate(t, x, rate_window_h)
     return pd.DataFrame(out, index=frame.index)

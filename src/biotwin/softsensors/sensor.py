@@ -9,6 +9,7 @@ applicability domain on the inputs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,25 +22,39 @@ from biotwin.errors import DataError
 from biotwin.softsensors.estimators import (
     ApplicabilityDomain,
     BoostingRegressor,
+    ColumnsRegressor,
     ConformalRegressor,
     GPRegressor,
+    MeanRegressor,
     PLSRegressor,
+    RidgeRegressor,
     out_of_fold,
 )
 from biotwin.softsensors.features import engineer
 
-#: Regressors :class:`SoftSensor` can choose between; PLS is tuned over ``n_components``.
-CANDIDATES = ("pls", "gbm", "gp")
+#: Regressors :class:`SoftSensor` can choose between: PLS and ridge on the engineered
+#: features (tuned over components / penalty), PLS on the raw inputs only, boosting, GP.
+CANDIDATES = ("pls", "ridge", "rawpls", "gbm", "gp")
+PLS_COMPONENTS = (1, 2, 3, 5, 8, 12, 16, 24, 32)
+RIDGE_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 
-def make_candidates(names: Sequence[str], n_features: int, random_state: int | None = 0) -> dict[str, Any]:
-    """The candidate regressors by name (PLS expands into one per number of components)."""
+def make_candidates(names: Sequence[str], n_features: int, random_state: int | None = 0,
+                    raw_columns: Sequence[int] | None = None) -> dict[str, Any]:
+    """The candidate regressors by name (PLS and ridge expand into one per hyperparameter).
+
+    ``raw_columns`` are the columns of the raw inputs among the features, for ``rawpls``.
+    """
     out: dict[str, Any] = {}
     for name in names:
         if name == "pls":
-            for k in sorted({1, 2, 3, 5, 8, 12, 16}):
-                if k <= n_features:
-                    out[f"pls{k}"] = PLSRegressor(n_components=k)
+            out.update({f"pls{k}": PLSRegressor(n_components=k) for k in PLS_COMPONENTS if k <= n_features})
+        elif name == "ridge":
+            out.update({f"ridge{a:g}": RidgeRegressor(alpha=a) for a in RIDGE_ALPHAS})
+        elif name == "rawpls":
+            cols = list(range(n_features)) if raw_columns is None else list(raw_columns)
+            out.update({f"rawpls{k}": ColumnsRegressor(PLSRegressor(n_components=k), cols)
+                        for k in PLS_COMPONENTS if k <= len(cols)})
         elif name == "gbm":
             out["gbm"] = BoostingRegressor(random_state=random_state)
         elif name == "gp":
@@ -47,6 +62,12 @@ def make_candidates(names: Sequence[str], n_features: int, random_state: int | N
         else:
             raise DataError(f"unknown soft-sensor candidate {name!r}; expected some of {CANDIDATES}")
     return out
+
+
+def family(name: str) -> str:
+    """The family of a candidate name: ``pls12`` -> ``pls``, ``ridge0.01`` -> ``ridge``."""
+    m = re.match(r"^([a-z_]+?)(\d.*)?$", name)
+    return m.group(1) if m else name
 
 
 def _even(idx: np.ndarray, n: int) -> np.ndarray:
@@ -65,7 +86,9 @@ class SoftSensor(BaseEstimator):
     exclude : sequence of str
         Columns never used as inputs (e.g. other offline assays).
     candidates : sequence of str
-        Regressors to choose between by grouped cross-validation: ``pls``, ``gbm``, ``gp``.
+        Regressor families to choose between by grouped cross-validation: ``pls``, ``ridge``
+        (on the engineered features), ``rawpls`` (PLS on the raw inputs), ``gbm``, ``gp``; the
+        mean of the best of the two and three best families competes too.
     cv : int
         Folds; each fold holds out whole batches.
     alpha : float
@@ -103,7 +126,7 @@ class SoftSensor(BaseEstimator):
         self.random_state = random_state
 
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return engineer(frame, self.variables_, rate_window_h=self.rate_window_h)
+        return engineer(frame, self.variables_, rate_window_h=self.rate_window_h, double_integrals=True)
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> SoftSensor:
         """Fit on training batches (each a frame with ``time_h``, the inputs and ``target``)."""
@@ -137,14 +160,30 @@ class SoftSensor(BaseEstimator):
         def rmse(p: np.ndarray) -> float:
             return float(np.sqrt(np.mean((yy - p) ** 2)))
 
-        # baseline: tuned PLS on the raw inputs
-        base = {name: rmse(out_of_fold(est, Xr, yy, g, self.cv))
-                for name, est in make_candidates(["pls"], Xr.shape[1]).items()}
+        raw_cols = [self.feature_names_.index(c) for c in [TIME, *self.variables_]]
+        cands = make_candidates(self.candidates, X.shape[1], self.random_state, raw_cols)
+        oofs = {name: out_of_fold(est, X, yy, g, self.cv) for name, est in cands.items()}
+        # baseline: tuned PLS on the raw inputs (what the soft sensor has to beat)
+        base = {name: rmse(p) for name, p in oofs.items() if family(name) == "rawpls"}
+        if not base:
+            base = {f"rawpls{k}": rmse(out_of_fold(est, Xr, yy, g, self.cv))
+                    for k, est in ((k, PLSRegressor(n_components=k)) for k in PLS_COMPONENTS[:7])
+                    if k <= Xr.shape[1]}
         self.baseline_rmse_ = min(base.values())
         self.baseline_ = min(base, key=base.__getitem__)
-        cands = make_candidates(self.candidates, X.shape[1], self.random_state)
-        oofs = {name: out_of_fold(est, X, yy, g, self.cv) for name, est in cands.items()}
         self.cv_rmse_ = {name: rmse(p) for name, p in oofs.items()}
+        # model averaging: the mean of the best of the 2 and 3 best families (out-of-fold
+        # predictions of a mean are the mean of out-of-fold predictions on the same folds)
+        best: dict[str, str] = {}
+        for name in sorted(self.cv_rmse_, key=self.cv_rmse_.__getitem__):
+            best.setdefault(family(name), name)
+        tops = list(best.values())
+        for m in (2, 3):
+            if len(tops) >= m:
+                key = "mean(" + ",".join(tops[:m]) + ")"
+                cands[key] = MeanRegressor([clone(cands[n]) for n in tops[:m]])
+                oofs[key] = np.mean([oofs[n] for n in tops[:m]], axis=0)
+                self.cv_rmse_[key] = rmse(oofs[key])
         self.chosen_ = min(self.cv_rmse_, key=self.cv_rmse_.__getitem__)
         self.model_ = ConformalRegressor(clone(cands[self.chosen_]), alpha=self.alpha, cv=self.cv).fit(
             X, yy, groups=g, oof=oofs[self.chosen_])
