@@ -129,10 +129,10 @@ def test_cusum_recentre_and_response_on_scalars():
 
 def test_all_detector_families_score(monitor):
     _, train = monitor
-    full = BatchMonitor(exclude=OFFLINE, integrals=True, budget="split",
-                        detectors=("T2", "SPE", "residual", "cusum", "rate", "response")).fit(frames(train[:8]))
-    assert set(full.factors_) == {"T2", "SPE", "residual", "cusum", "rate", "response"}
+    fams = ("T2", "SPE", "value", "residual", "cusum", "rate", "response")
+    full = BatchMonitor(exclude=OFFLINE, integrals=True, budget="split", detectors=fams).fit(frames(train[:8]))
+    assert set(full.factors_) == {"T2", "SPE", "value", "residual", "cusum", "rate", "response"}
     tr = full.trajectory(train[0].frame)
-    for prefix in ("cusum(", "rate-cusum(", "response("):
+    for prefix in ("value(", "cusum(", "rate-cusum(", "response("):
         assert any(c.startswith(prefix) for c in tr)
     assert "first_alarm_h" in full.score(train[0].frame)

@@ -175,6 +175,7 @@ class _Core:
 FAMILIES: dict[str, tuple[str, str, str]] = {
     "T2": ("process", "T2", "T2"),
     "SPE": ("process", "SPE", "SPE"),
+    "value": ("process", "value", "value"),
     "residual": ("sensor", "residual", "residual"),
     "cusum": ("sensor", "cusum", "cusum"),
     "rate": ("process", "rate-cusum", "rate-cusum"),
@@ -185,10 +186,16 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
 class BatchMonitor(BaseEstimator):
     """Golden-batch MSPC monitor for batches of any process.
 
-    Six detector families, each with limits learned out of fold on the normal batches:
+    Seven detector families, each with limits learned out of fold on the normal batches:
 
     ``T2``, ``SPE``
         Hotelling T2 and SPE of the observation-level PCA (kind ``process``).
+    ``value``
+        Each variable's own standardised deviation from the reference trajectory, a
+        Shewhart chart per variable (Shewhart 1931, Economic Control of Quality of
+        Manufactured Product, Van Nostrand; kind ``process``): a tightly controlled variable
+        that leaves its band for an hour (a pH dip when a pump fails) is plain here, while in
+        SPE it is one square among many features whose normal batches wander.
     ``residual``
         EWMA of each variable's redundancy residual (the variable minus what the other
         variables, their rates and their running integrals imply; kind ``sensor``).
@@ -265,7 +272,7 @@ class BatchMonitor(BaseEstimator):
         normal batches wander then widens the limits of all variables of its family);
         ``joint``: one factor on the largest ratio of all families.
 
-    The defaults (all six families, integrals, the per-chart budget) kept at most 1 of 10
+    The defaults (all seven families, integrals, the per-chart budget) kept at most 1 of 10
     normal test batches alarming on the virtual plant and on both synthetic processes
     (``bench/monitoring.py``).
 
@@ -291,7 +298,7 @@ class BatchMonitor(BaseEstimator):
                  persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.05,
                  ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 0.01,
                  outlier_ratio: float = 10.0, equipment: Sequence[str] = (), integrals: bool = True,
-                 detectors: Sequence[str] = ("T2", "SPE", "residual", "cusum", "rate", "response"),
+                 detectors: Sequence[str] = ("T2", "SPE", "value", "residual", "cusum", "rate", "response"),
                  cusum_k: float = 0.5, cusum_window_h: float = 24.0, response_window_h: float = 12.0,
                  budget: str = "chart") -> None:
         self.exclude = exclude
@@ -334,7 +341,7 @@ class BatchMonitor(BaseEstimator):
         Z = core.standardise(f, names)
         t2, spe, R = core.stats(Z)
         t = f[TIME].to_numpy(float)
-        raw = {"T2": t2, "SPE": spe, "residual": R}
+        raw = {"T2": t2, "SPE": spe, "residual": R, "value": Z[:, core.value_idx]}
         if "cusum" in self.detectors:
             raw["cusum"] = recentre(t, R, self.cusum_window_h)
         if "rate" in self.detectors:
@@ -348,6 +355,8 @@ class BatchMonitor(BaseEstimator):
         """The monitored statistic of a family from its scaled input."""
         if family == "residual":
             return np.abs(ewma(x, self.ewma_lambda))
+        if family == "value":
+            return np.abs(x)
         if family in ("cusum", "rate"):
             return cusum(x, self.cusum_k)
         if family == "response":
@@ -524,7 +533,7 @@ class BatchMonitor(BaseEstimator):
         Returns
         -------
         DataFrame, shape (n_rows, 3 + n_variables * n_vector_families)
-            ``time_h``, ``T2``, ``SPE`` and, per variable, ``residual(<variable>)``,
+            ``time_h``, ``T2``, ``SPE`` and, per variable, ``value(<variable>)``, ``residual(<variable>)``,
             ``cusum(<variable>)``, ``rate-cusum(<variable>)`` and ``response(<variable>)``.
         """
         t, r, _ = self._scored(frame)
