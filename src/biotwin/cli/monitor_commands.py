@@ -93,7 +93,8 @@ def monitor_fit(
         "'vibration>11', 'flow ratio<0.7' (repeatable); alarms of kind 'equipment' with RUL.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
-    """Fit an MSPC monitor (T2, SPE, sensor redundancy) with limits estimated out of fold."""
+    """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, sensor redundancy EWMA/CUSUM, rate CUSUM,
+    response indicator) with limits estimated out of fold and one false-alarm budget over all charts."""
     from biotwin.batchdata import read_batches
     from biotwin.monitoring import BatchMonitor
     from biotwin.softsensors import persist
