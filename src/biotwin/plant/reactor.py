@@ -14,8 +14,9 @@ Environment (around the cells; engineering assumptions, constants stated):
   (power-law in agitation, van 't Riet 1979, doi:10.1021/i260072a001);
 - dissolved CO2: ``dCO2/dt = RQ OUR - 0.89 kLa (CO2 - 23.4 y_CO2)`` [mM] (Royce &
   Thornhill 1991, doi:10.1002/aic.690371107); pCO2 [mmHg] = CO2 / 0.0308; the off-gas CER
-  is the CO2 transfer rate out of the liquid (production minus accumulation), so a loss of
-  stripping shows in the off-gas at once;
+  is the CO2 transfer rate out of the liquid (production minus accumulation) after mixing
+  in a 1-L headspace swept by the sparge gas (a first-order lag of about 10 min), so a loss
+  of stripping shows in the off-gas at once;
 - pH: charge balance ``CO2 10^(pH-6.1) + B / (1 + 10^(7.3-pH)) = Z`` with
   ``Z = Z0 + base - (Lac - Lac0) + (Amm - Amm0) - acid_contaminant`` (Stewart 1983), a
   20 mM Good's buffer B; solved by bisection.
@@ -58,6 +59,9 @@ CO2_SPARGE_MAX = 0.15
 #: et al. 1990, Physiology of the Bacterial Cell, Sinauer, ch. 1), acid (acetate overflow)
 #: [mmol per mmol O2] and respiratory quotient [-]. Growth stops when its O2 uptake reaches
 #: ``CONTAM_OUR_MAX`` x severity [mM/h] (O2 transfer and substrate limit).
+#: Headspace gas volume [L] (a 3-L vessel at 2 L working volume): with 0.05 vvm of sparge gas it is
+#: swept in about 10 min, so the off-gas composition follows the CO2 transfer with that lag.
+HEADSPACE_L = 1.0
 CONTAM_SEED_PER_L = 1e6
 CONTAM_MU_1_H = 1.0
 CONTAM_QO2 = 15.0
@@ -341,8 +345,11 @@ class VirtualBioreactor:
         co2_eq = H_CO2_MM * self.y_co2 + cer / kla_co2
         co2_old = self.co2
         self.co2 = co2_eq + (self.co2 - co2_eq) * math.exp(-kla_co2 * dt)
-        # the off-gas sees what leaves the liquid: production minus what accumulates
-        self.cer = cer - (self.co2 - co2_old) / dt if dt > 0 else cer
+        # the off-gas sees what leaves the liquid (production minus what accumulates), mixed in
+        # the headspace first: a stirred gas volume of HEADSPACE_L swept by the sparge gas
+        ctr = cer - (self.co2 - co2_old) / dt if dt > 0 else cer
+        tau_head = HEADSPACE_L / (0.05 * float(self.y[cho.IV]) * 60.0)  # [h]
+        self.cer += (ctr - self.cer) * (1.0 - math.exp(-dt / tau_head))
         self.base_mm += self.base_rate * dt
         self.base_total_mL += self.base_rate * dt * float(self.y[cho.IV]) / BASE_M
         z = (self.z0 + self.base_mm - (self.y[cho.ILAC] - self.lac0) + (self.y[cho.IAMM] - self.amm0)
