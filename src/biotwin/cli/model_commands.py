@@ -123,9 +123,13 @@ def demo(
     ctx: typer.Context,
     out: Path = typer.Option(Path("biotwin-out"), "--out", help="Report folder."),
     shared: Path = typer.Option(None, "--data", help="Folder of the shared CHO cultures."),
+    plant: bool = typer.Option(True, "--plant/--no-plant",
+                               help="Also run an accelerated virtual-plant batch with a fault, followed by the "
+                                    "twin, a titre soft sensor and the batch monitor."),
 ) -> None:
-    """The main job on embedded defaults: the six shared cultures open loop, fit table, HTML report."""
+    """The main job on embedded defaults: the six shared cultures open loop, fit table, the twin on
+    each culture, and a virtual-plant batch with a fault (twin, soft sensor, monitor); HTML report."""
     from biotwin.report import run_demo
 
-    path = run_demo(out=out, data=shared, lake=ctx.obj["lake"] if ctx.obj else None)
+    path = run_demo(out=out, data=shared, lake=ctx.obj["lake"] if ctx.obj else None, plant=plant)
     typer.echo(f"report: {path}")

@@ -52,6 +52,10 @@ def plot_track(result: TrackResult, path: str | Path) -> Path:
         ax.set_title("harvest mAb forecast [mg/L]")
         ax.set_xlabel("forecast made at t [h]")
         ax.legend(fontsize=7)
+    used = len(obs) + (1 if fc else 0)
+    for extra in list(axes.flat)[used:]:
+        if not extra.has_data():
+            extra.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{result.dataset}: {result.estimator.name}, {result.estimator.n_members} members")
     fig.tight_layout()

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from biotwin.datasets import MEASURED_STATES, CultureDataset, load_culture
+from biotwin.errors import DataError
 from biotwin.parameters import ParameterSet, get_parameter_set
-from biotwin.recipes import recipe_from_culture
+from biotwin.recipes import Recipe, recipe_from_culture
 from biotwin.twin.estimators import OBSERVED, EnsembleEstimator, Estimate, make_estimator
 from biotwin.twin.forecast import forecast
 
@@ -137,17 +139,54 @@ def track_culture(
     TrackResult
     """
     ds = dataset if isinstance(dataset, CultureDataset) else load_culture(dataset)
+    return track_samples(ds.measurements, recipe_from_culture(ds), params, seed=seed, n_members=n_members,
+                         estimator=estimator, forecasts=forecasts, fan_from=fan_from, trend_h=trend_h,
+                         name=ds.name, **options)
+
+
+def track_samples(
+    samples: pd.DataFrame,
+    recipe: Recipe,
+    params: str | ParameterSet = "cho_t127_kotidis2019",
+    seed: int | None = 0,
+    n_members: int = 512,
+    estimator: str = "enkf",
+    forecasts: bool = True,
+    fan_from: float | None = None,
+    trend_h: float | None = None,
+    name: str = "batch",
+    harvest_h: float | None = None,
+    **options: Any,
+) -> TrackResult:
+    """Replay a table of samples of any batch whose recipe is known (a plant batch, say).
+
+    Parameters
+    ----------
+    samples : DataFrame
+        ``time_h`` [h] and one column per measured state named as the model's states (``Xv``
+        [cells/L], ``mAb`` [mg/L], ``Glc`` [mM], ...), NaN where not measured; optional
+        ``<state>_std`` columns; rows without any measured state are skipped.
+    recipe : Recipe
+        What was run (initial state, feeds, shifts).
+    harvest_h : float, optional
+        Forecast horizon [h] (default: the last sample time).
+    name : str
+        Label of the result.
+
+    Other parameters are those of :func:`track_culture`.
+    """
     ps = params if isinstance(params, ParameterSet) else get_parameter_set(params)
-    recipe = recipe_from_culture(ds)
-    meas = ds.measurements
-    observed = tuple(s for s in OBSERVED if s in meas.columns)
+    observed = tuple(s for s in OBSERVED if s in samples.columns)
+    if not observed:
+        raise DataError(f"{name}: no measured state among {list(OBSERVED)} in the samples' columns")
+    meas = samples[samples[list(observed)].notna().any(axis=1)].sort_values("time_h")
     est = make_estimator(estimator, ps, recipe, n_members=n_members, observed=observed,
                          random_state=seed, **options)
     times = meas["time_h"].to_numpy(float)
     Y = meas[list(observed)].to_numpy(float)
     S = np.column_stack([meas[f"{s}_std"].to_numpy(float) if f"{s}_std" in meas else np.full(len(meas), np.nan)
                          for s in observed])
-    harvest = float(times[-1])
+    harvest = float(times[-1]) if harvest_h is None else float(harvest_h)
     obs_idx = [est.params.get_model().state_index(s) for s in observed]
     prior = np.full_like(Y, np.nan)
     post = np.full_like(Y, np.nan)
@@ -160,7 +199,7 @@ def track_culture(
         estimates.append(e)
         prior[k] = e.prior_mean[obs_idx]
         post[k] = e.mean[obs_idx]
-        if forecasts:
+        if forecasts and t < harvest + 1e-9:
             keep_fan = fan_from is not None and abs(t - fan_from) < 1e-9
             f = forecast(est, t_end=harvest, trend_h=trend_h, n_points=40 if keep_fan else 2)
             fin = f.final("mAb")
@@ -169,7 +208,7 @@ def track_culture(
             if keep_fan:
                 fan = {"forecast": f}
     elapsed = time.perf_counter() - start
-    return TrackResult(ds.name, observed, times, Y, prior, post, estimates, fc, harvest, elapsed, est, fan)
+    return TrackResult(name, observed, times, Y, prior, post, estimates, fc, harvest, elapsed, est, fan)
 
 
 def score(result: TrackResult, day7_h: float = 168.0) -> dict[str, Any]:
