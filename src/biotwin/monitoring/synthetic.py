@@ -6,7 +6,14 @@ Two processes with different variable names and units, so that nothing can be tu
   :mod:`biotwin.simulation`, batch-to-batch variation from ``ParameterSet.sample``;
 - :func:`monod_campaign`: an E. coli-like fed-batch (Monod growth, Luedeking-Piret product,
   exponential feed; Luedeking & Piret 1959, J Biochem Microbiol Technol Eng 1:393,
-  doi:10.1002/jbmte.390010406) integrated with scipy.
+  doi:10.1002/jbmte.390010406) integrated with scipy;
+- :func:`pichia_campaign`: a Pichia pastoris pilot-scale (about 100 L) methanol-induced
+  fed-batch: glycerol batch and fed-batch, then a methanol feed with Haldane-inhibited growth
+  (after Zhang et al. 2000, Biotechnol Bioeng 70:1,
+  doi:10.1002/1097-0290(20001005)70:1<1::AID-BIT1>3.0.CO;2-Y), a secreted product whose
+  specific rate depends on growth rate and temperature, DO control by agitation, whole-vessel
+  gas rates [mol/h], feed balances [kg], online data every 5 min with dropouts, and sparse,
+  noisy offline samples (``DCW``, ``titre``, methanol) every 4 to 8 h.
 
 Each returns :class:`SyntheticBatch` objects: the measured frame (noise, optional sensor
 drift, optional process fault) and the ground truth of what was injected, when.
@@ -23,6 +30,7 @@ from scipy.integrate import solve_ivp
 #: Process faults each generator can inject.
 CHO_FAULTS = ("temperature", "aeration", "ph_setpoint", "missed_feed")
 MONOD_FAULTS = ("feed_stop", "temperature", "aeration", "overfeed")
+PICHIA_FAULTS = ("methanol_overfeed", "aeration", "temperature", "feed_stop")
 
 
 @dataclass
@@ -39,6 +47,10 @@ class SyntheticBatch:
         When the fault started [h].
     spec_h : float or None
         For sensor drifts: when the drift reaches its spec limit [h].
+    info : dict
+        Generator-specific facts (e.g. the induction time).
+    truth : DataFrame or None
+        Noise-free values of the offline variables at every row, where the generator has them.
     """
 
     frame: pd.DataFrame
@@ -46,6 +58,7 @@ class SyntheticBatch:
     onset_h: float | None = None
     spec_h: float | None = None
     info: dict[str, float] = field(default_factory=dict)
+    truth: pd.DataFrame | None = None
 
 
 def _noise(frame: pd.DataFrame, cols: dict[str, float], rng: np.random.Generator) -> None:
@@ -206,6 +219,163 @@ def monod_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: in
         _noise(frame, {"DOT [%]": 0.01, "OUR [mmol/L/h]": 0.02, "CER [mmol/L/h]": 0.02, "feed_total [L]": 0.002,
                        "base_total [g]": 0.01, "weight [kg]": 0.001, "temp [degC]": 0.002}, rng)
         out.append(SyntheticBatch(frame, fault, onset))
+    return out
+
+
+# ----------------------------------------------------------------------------- Pichia
+
+_RHO_GLY, _RHO_MEOH = 1.13, 0.79  # 50 % w/w glycerol, pure methanol [kg/L]
+
+
+def _pichia_rates(t: float, y: np.ndarray, p: dict[str, float], fault: str | None, onset: float) -> dict[str, float]:
+    X, Sg, Sm, _, V = (max(float(v), 0.0) for v in y[:5])
+    after = fault is not None and t >= onset
+    induced = t >= p["t_ind"]
+    # feeds [kg/h]: glycerol fed-batch between the end of the batch phase and induction,
+    # methanol exponential from induction (capped)
+    Fg = p["Fg"] if p["t_gfb"] <= t < p["t_ind"] else 0.0
+    Fm = min(p["Fm0"] * np.exp(p["mu_set"] * (t - p["t_ind"])), p["Fm_max"]) if induced else 0.0
+    if after and fault == "methanol_overfeed":
+        Fm *= 1.8
+    if after and fault == "feed_stop":
+        Fm = 0.0
+    T = p["T_ind"] if induced else 30.0
+    if after and fault == "temperature":
+        T += 5.0
+    fT = np.exp(0.07 * (T - 30.0))  # growth speeds up with temperature (Q10 ~ 2)
+    mu_g = p["mu_g"] * fT * Sg / (0.1 + Sg)
+    repress = 0.05 / (0.05 + Sg)  # glycerol represses methanol utilisation
+    mu_m = p["mu_m"] * fT * repress * Sm / (p["Ks_m"] + Sm + Sm**2 / p["Ki_m"])
+    # O2 demand [mmol/L/h] and the vessel's transfer capacity: above it growth is O2-limited
+    qO = (mu_g / p["Y_xo_g"] + mu_m / p["Y_xo_m"] + 0.01) * X * 1000.0 / 32.0
+    cap = p["otr_max"] * (0.5 if (after and fault == "aeration") else 1.0)
+    lim = min(1.0, cap / max(qO, 1e-9))
+    mu_g, mu_m, qO = mu_g * lim, mu_m * lim, qO * lim
+    mu = mu_g + mu_m
+    # product [mg/gX/h]: bell-shaped in growth rate, higher at low temperature, only when induced
+    qp = p["qp"] * (mu_m / (0.01 + mu_m)) * np.exp(-mu_m / 0.06) * np.exp(-0.12 * (T - 25.0)) if induced else 0.0
+    D = (Fg / _RHO_GLY + Fm / _RHO_MEOH) / max(V, 1e-9)
+    return {"mu": mu, "mu_g": mu_g, "mu_m": mu_m, "qO": qO, "cap": cap, "qp": qp, "D": D, "Fg": Fg, "Fm": Fm,
+            "T": T, "X": X, "Sg": Sg, "Sm": Sm, "V": V,
+            "CER": (p["rq_g"] * mu_g / p["Y_xo_g"] + p["rq_m"] * mu_m / p["Y_xo_m"] + 0.008)
+            * X * lim * 1000.0 / 32.0}
+
+
+def _pichia_rhs(t: float, y: np.ndarray, p: dict[str, float], fault: str | None, onset: float) -> np.ndarray:
+    r = _pichia_rates(t, y, p, fault, onset)
+    X, Sg, Sm, P, V = r["X"], r["Sg"], r["Sm"], max(float(y[3]), 0.0), r["V"]
+    dX = r["mu"] * X - r["D"] * X
+    dSg = -(r["mu_g"] / p["Y_xg"] + 0.01 * Sg / (0.01 + Sg)) * X + 500.0 * r["Fg"] / V - r["D"] * Sg
+    dSm = -(r["mu_m"] / p["Y_xm"] + p["m_m"] * (Sm / (0.05 + Sm))) * X + 1000.0 * r["Fm"] / V - r["D"] * Sm
+    dP = r["qp"] * X - 0.002 * P - r["D"] * P
+    dV = r["D"] * V
+    return np.array([dX, dSg, dSm, dP, dV, r["Fg"], r["Fm"], 0.12 * r["mu"] * X * V / 250.0])
+
+
+def pichia_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: int = 0,
+                    dt_h: float = 1.0 / 12.0, sample_every_h: float = 4.0) -> list[SyntheticBatch]:
+    """Simulate ``n`` Pichia pastoris methanol-induced fed-batches at about 100 L.
+
+    Parameters
+    ----------
+    n : int
+    faults : tuple of (str or None)
+        From :data:`PICHIA_FAULTS`; batch ``i`` gets ``faults[i % len(faults)]``, starting
+        during the methanol phase.
+    seed : int
+    dt_h : float
+        Online sampling interval [h] (default 5 min).
+    sample_every_h : float
+        Offline sampling interval of ``DCW`` and methanol [h]; ``titre`` is assayed every
+        other sample, from induction on.
+
+    Returns
+    -------
+    list of SyntheticBatch
+        Frames with ``time_h``, online ``T_broth [C]``, ``pO2 [%]``, ``stirrer [1/min]``,
+        ``OUR [mol/h]``, ``CER [mol/h]`` (whole vessel), ``RQ [-]``, ``pH [-]``,
+        ``glycerol_bottle [kg]`` (remaining, falls), ``methanol_fed [kg]``, ``NH3_fed [kg]``,
+        ``broth_mass [kg]``, ``pressure [bar]`` (constant), ``methanol_probe [%v/v]`` (lagged,
+        noisy), and offline ``DCW [g/L]``, ``titre [mg/L]``, ``MeOH [g/L]`` on sampled rows
+        only (NaN elsewhere, 4-7 % assay noise). ``truth`` holds the noise-free offline values
+        at every row; ``info`` the induction time.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        fault = faults[i % len(faults)]
+        if fault is not None and fault not in PICHIA_FAULTS:
+            raise ValueError(f"unknown Pichia fault {fault!r}; expected one of {PICHIA_FAULTS}")
+        t_gfb = float(rng.uniform(18.0, 24.0))
+        p = {"mu_g": 0.22 * rng.lognormal(0, 0.05), "Y_xg": 0.55 * rng.lognormal(0, 0.03),
+             "mu_m": 0.09 * rng.lognormal(0, 0.08), "Ks_m": 0.1, "Ki_m": 4.0 * rng.lognormal(0, 0.1),
+             "Y_xm": 0.38 * rng.lognormal(0, 0.04), "m_m": 0.013, "Y_xo_g": 1.1,
+             "Y_xo_m": 0.42 * rng.lognormal(0, 0.03),
+             "rq_g": 0.65, "rq_m": 0.5, "qp": 0.9 * rng.lognormal(0, 0.04),
+             "otr_max": 330.0 * rng.lognormal(0, 0.06), "t_gfb": t_gfb, "t_ind": t_gfb + float(rng.uniform(3.0, 6.0)),
+             "Fg": 0.8 * rng.lognormal(0, 0.1), "Fm0": 0.06 * rng.lognormal(0, 0.1),
+             "mu_set": 0.03 * rng.lognormal(0, 0.15), "Fm_max": 0.55 * rng.lognormal(0, 0.08),
+             "T_ind": float(rng.uniform(23.0, 28.0))}
+        duration = p["t_ind"] + float(rng.uniform(55.0, 80.0))
+        onset = float(rng.uniform(p["t_ind"] + 10.0, duration - 12.0)) if fault else None
+        V0 = 60.0 * rng.lognormal(0, 0.05)
+        y0 = np.array([0.4 * rng.lognormal(0, 0.15), 40.0 * rng.lognormal(0, 0.04), 0.0, 0.0, V0, 0.0, 0.0, 0.0])
+        t = np.arange(0.0, duration + 1e-9, dt_h)
+        args = (p, fault, onset if onset is not None else 1e9)
+        sol = solve_ivp(_pichia_rhs, (0.0, duration), y0, t_eval=t, args=args, method="LSODA", rtol=1e-6,
+                        atol=1e-8, max_step=0.25)
+        if not sol.success:  # pragma: no cover - stiff corner cases
+            raise RuntimeError(f"Pichia batch {i} did not integrate: {sol.message}")
+        Y = sol.y
+        R = [_pichia_rates(float(tk), Y[:, k], p, fault, args[2]) for k, tk in enumerate(t)]
+        qO = np.array([r["qO"] for r in R])  # [mmol/L/h]
+        cap = np.array([r["cap"] for r in R])
+        V = np.maximum(Y[4], 1e-9)
+        # DO held at 30 % by the stirrer (kLa ~ N^2.2) until it tops out at 80 % of the
+        # transfer capacity, then DO falls
+        stirrer = np.clip(900.0 * (qO / (0.8 * cap)) ** (1 / 2.2), 250.0, 900.0)
+        do = 30.0 * np.clip(1.0 - (qO - 0.8 * cap) / (0.2 * cap), 0.0, 1.0)
+        do = np.where(t < 2.0, 100.0 - 35.0 * t, do)
+        Sm = np.maximum(Y[2], 0.0)
+        probe = np.empty_like(Sm)  # methanol sensor: first-order lag, 20 min
+        probe[0] = Sm[0]
+        for k in range(1, len(t)):
+            probe[k] = probe[k - 1] + (1 - np.exp(-(t[k] - t[k - 1]) / 0.33)) * (Sm[k] - probe[k - 1])
+        X, P = np.maximum(Y[0], 0.0), np.maximum(Y[3], 0.0)
+        frame = pd.DataFrame({
+            "time_h": t,
+            "T_broth [C]": np.array([r["T"] for r in R]),
+            "pO2 [%]": do,
+            "stirrer [1/min]": stirrer,
+            "OUR [mol/h]": qO * V / 1000.0,
+            "CER [mol/h]": np.array([r["CER"] for r in R]) * V / 1000.0,
+            "pH [-]": np.full_like(t, 5.0),
+            "glycerol_bottle [kg]": 40.0 - Y[5],
+            "methanol_fed [kg]": Y[6],
+            "NH3_fed [kg]": Y[7],
+            "broth_mass [kg]": 1.03 * V,
+            "pressure [bar]": np.full_like(t, 0.5),
+            "methanol_probe [%v/v]": probe / 7.9,
+        })
+        frame["RQ [-]"] = frame["CER [mol/h]"] / np.maximum(frame["OUR [mol/h]"], 1e-3)
+        _noise(frame, {"T_broth [C]": 0.003, "pO2 [%]": 0.02, "stirrer [1/min]": 0.005, "OUR [mol/h]": 0.03,
+                       "CER [mol/h]": 0.03, "RQ [-]": 0.03, "glycerol_bottle [kg]": 0.001,
+                       "methanol_fed [kg]": 0.003, "NH3_fed [kg]": 0.01, "broth_mass [kg]": 0.002,
+                       "methanol_probe [%v/v]": 0.1}, rng)
+        frame["pH [-]"] += rng.normal(0.0, 0.02, len(t))
+        for c in ("OUR [mol/h]", "CER [mol/h]", "pO2 [%]"):  # analyser and probe dropouts
+            frame.loc[rng.random(len(t)) < 0.01, c] = np.nan
+        truth = pd.DataFrame({"time_h": t, "DCW [g/L]": X, "titre [mg/L]": P, "MeOH [g/L]": Sm})
+        step = max(1, round(sample_every_h / dt_h))
+        sampled = np.zeros(len(t), bool)
+        sampled[::step] = True
+        titre_rows = sampled & (t >= p["t_ind"]) & ((np.arange(len(t)) // step) % 2 == 0)
+        frame["DCW [g/L]"] = np.where(sampled, X * (1 + rng.normal(0, 0.04, len(t))) + rng.normal(0, 0.1, len(t)),
+                                      np.nan)
+        frame["titre [mg/L]"] = np.where(titre_rows, P * (1 + rng.normal(0, 0.07, len(t))), np.nan)
+        frame["MeOH [g/L]"] = np.where(sampled, np.maximum(Sm * (1 + rng.normal(0, 0.05, len(t)))
+                                                           + rng.normal(0, 0.05, len(t)), 0.0), np.nan)
+        out.append(SyntheticBatch(frame, fault, onset, info={"t_induction_h": p["t_ind"]}, truth=truth))
     return out
 
 
