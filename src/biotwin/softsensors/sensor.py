@@ -187,6 +187,8 @@ class SoftSensor(BaseEstimator):
         self.chosen_ = min(self.cv_rmse_, key=self.cv_rmse_.__getitem__)
         self.model_ = ConformalRegressor(clone(cands[self.chosen_]), alpha=self.alpha, cv=self.cv).fit(
             X, yy, groups=g, oof=oofs[self.chosen_])
+        self.fill_ = {v: float(np.nanmedian(np.concatenate([f[v].to_numpy(float) for f in frames])))
+                      for v in self.variables_}
         allrows = np.vstack([_even(self._features(f).to_numpy(), 20000 // len(frames)) for f in frames])
         self.domain_ = ApplicabilityDomain(alpha=0.001, margin=1.5).fit(allrows)
         return self
@@ -197,7 +199,9 @@ class SoftSensor(BaseEstimator):
         Parameters
         ----------
         frame : DataFrame, shape (n_rows, n_columns)
-            One batch with ``time_h`` [h] and every input column.
+            One batch with ``time_h`` [h] and the input columns. An input column that is
+            missing or holds no value takes its training median, and then no row counts as
+            inside the domain.
 
         Returns
         -------
@@ -208,11 +212,15 @@ class SoftSensor(BaseEstimator):
         if TIME not in frame.columns:
             frame = to_frame(frame)
         missing = [v for v in self.variables_ if v not in frame]
-        if missing:
-            raise DataError(f"batch lacks the soft sensor's input columns {missing}")
+        empty = [v for v in self.variables_ if v in frame and not np.isfinite(frame[v].to_numpy(float)).any()]
+        if len(missing) + len(empty) == len(self.variables_):
+            raise DataError(f"batch has none of the soft sensor's input columns {self.variables_}")
+        fill = getattr(self, "fill_", {})
+        if missing or empty:  # a lost signal: its training median, and no row is in the domain
+            frame = frame.assign(**{v: float(fill.get(v, 0.0)) for v in [*missing, *empty]})
         X = self._features(frame).to_numpy()
         p, lo, hi = self.model_.predict_interval(X)
-        ok = self.domain_.predict(X) > 0
+        ok = (self.domain_.predict(X) > 0) & (not missing and not empty)
         return pd.DataFrame({TIME: frame[TIME].to_numpy(float), "prediction": p, "lower": lo, "upper": hi,
                              "in_domain": ok})
 
