@@ -81,3 +81,18 @@ def test_fault_changes_nothing_before_it_acts() -> None:
     if t_ask is not None:
         same = ref["time_h"] < t_ask
         assert np.allclose(ref.loc[same, cols].fillna(0), bp.loc[same, cols].fillna(0))
+
+
+def test_base_balance_diverges_from_the_totaliser_after_a_pump_failure() -> None:
+    # the totaliser counts what the pH loop commands, the balance under the base bottle weighs
+    # what left it: equal (within the balance noise) while the pump works, apart once it fails
+    spec = CampaignSpec(duration_h=80.0, dt_h=0.5, substep_h=1 / 30)
+    bp, _ = run_batch(PlannedBatch("bp", "fault", 7, [Fault("base_pump_failure", 1, 75.0, 1.0, 0.0)]), spec)
+    t_ask = bp.attrs["fault_log"]["base_pump_failure"]
+    assert t_ask == pytest.approx(75.0, abs=0.1)  # base is being added at 75 h in this batch
+    gap = bp["base_total [mL]"] - bp["base_delivered [mL]"]
+    t = bp["time_h"]
+    assert gap[t < t_ask].abs().max() < 0.1  # the balance noise is 0.02 mL
+    assert gap[t >= t_ask + 1.0].min() > 0.3  # > 10 noise sd one hour after the failure acts
+    delivered = bp["base_delivered [mL]"][t >= t_ask]
+    assert delivered.max() - delivered.min() < 0.1  # nothing leaves the bottle

@@ -83,7 +83,8 @@ ONLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
     "agitation": ("rpm", 0.0, 400.0, "agitator speed"),
     "O2_sparge": ("%", 0.0, 100.0, "O2 fraction of the sparge gas"),
     "CO2_sparge": ("%", 0.0, 20.0, "CO2 fraction of the sparge gas"),
-    "base_total": ("mL", 0.0, 5000.0, "base added (pump totaliser)"),
+    "base_total": ("mL", 0.0, 5000.0, "base commanded (pump totaliser)"),
+    "base_delivered": ("mL", 0.0, 5000.0, "base delivered (base-bottle balance)"),
     "feed_total": ("mL", 0.0, 20000.0, "feed commanded (pump totaliser)"),
     "feed_delivered": ("mL", 0.0, 20000.0, "feed delivered (feed-bottle balance)"),
     "V": ("L", 0.0, 10.0, "working volume (load cell)"),
@@ -189,12 +190,14 @@ class VirtualBioreactor:
         #: the plant's own record of when each fault first changed the process [h]
         self.fault_log: dict[str, float] = {}
         self.base_total_mL = 0.0
+        self.base_delivered_mL = 0.0
         self.feed_total_mL = 0.0
         self.feed_delivered_mL = 0.0
         self.N = N_MIN
         self.y_o2 = 0.2095
         self.y_co2 = 0.0
         self.base_rate = 0.0
+        self.base_cmd_rate = 0.0
         self.missed = False
         self.our = 0.0
         self.ph = 7.15
@@ -215,6 +218,9 @@ class VirtualBioreactor:
             "pressure": Sensor(1.0, 0.0, 0.1, 0.0, 0, 500),
             "vibration": Sensor(0.05, 0.0, 0.01, 0.0, 0, 50),
             "motor_current": Sensor(0.01, 0.0, 0.001, 0.0, 0, 10),
+            # a 5-kg balance under the base bottle: 0.01 g resolution, 0.02 g noise (1 M NaOH/Na2CO3
+            # taken as 1 g/mL)
+            "base_delivered": Sensor(0.02, 0.0, 0.01, 0.0, 0, 5000),
         }
         self.sensor_state = {name: s for name, s in self.sensors.items()}
         self.pending: list[tuple[float, Reading]] = []  # (arrival [h], reading)
@@ -295,6 +301,9 @@ class VirtualBioreactor:
         u_ph = self.ph_loop.make_step(ph_meas, dt)
         self.y_co2 = CO2_SPARGE_MAX * max(u_ph, 0.0)
         self.base_rate = BASE_MAX_MM_H * max(-u_ph, 0.0)
+        # the totaliser counts what the pump is commanded; the balance under the base bottle
+        # weighs what left it (as feed_total / feed_delivered for the feed)
+        self.base_cmd_rate = self.base_rate
         if self._fault("base_pump_failure") is not None:
             if self.base_rate > 0.0:
                 # the first time the failed pump is asked to deliver: before it, no signal can differ
@@ -351,7 +360,8 @@ class VirtualBioreactor:
         tau_head = HEADSPACE_L / (0.05 * float(self.y[cho.IV]) * 60.0)  # [h]
         self.cer += (ctr - self.cer) * (1.0 - math.exp(-dt / tau_head))
         self.base_mm += self.base_rate * dt
-        self.base_total_mL += self.base_rate * dt * float(self.y[cho.IV]) / BASE_M
+        self.base_total_mL += self.base_cmd_rate * dt * float(self.y[cho.IV]) / BASE_M
+        self.base_delivered_mL += self.base_rate * dt * float(self.y[cho.IV]) / BASE_M
         z = (self.z0 + self.base_mm - (self.y[cho.ILAC] - self.lac0) + (self.y[cho.IAMM] - self.amm0)
              - self.acid_contam)
         self.ph = _ph_from_charge(self.co2, float(z))
@@ -378,6 +388,7 @@ class VirtualBioreactor:
                 "dCO2": self.co2 / CO2_MM_PER_MMHG, "OUR": self.our, "CER": cer,
                 "V": float(self.y[cho.IV]), "capacitance": xv / 1e9 * 2.0,
                 "pressure": 50.0, "vibration": self.vib, "motor_current": self.current,
+                "base_delivered": self.base_delivered_mL,
                 "offgas_O2": 100 * max(self.y_o2 - our_mol / q_gas, 0.0),
                 "offgas_CO2": 100 * (self.y_co2 + cer * float(self.y[cho.IV]) / 1000 / q_gas),
                 "Xv": xv, "viability": 100 * xv / (xv + xd) if xv + xd > 0 else 0.0,
