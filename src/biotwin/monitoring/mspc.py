@@ -101,8 +101,9 @@ def _batch_factor(maxima: np.ndarray, alpha: float) -> float:
 class _Core:
     """Reference trajectories + PCA + redundancy regressions fitted on some batches."""
 
-    def __init__(self, n_grid: int, n_components: float, ridge: float) -> None:
-        self.n_grid, self.n_components, self.ridge = n_grid, n_components, ridge
+    def __init__(self, n_grid: int, n_components: float, ridge: float, pooled: bool = False, phases: int = 1) -> None:
+        self.n_grid, self.n_components, self.ridge, self.pooled = n_grid, n_components, ridge, pooled
+        self.phases = max(1, int(phases))
 
     def fit(self, feats: list[pd.DataFrame], names: list[str], value_idx: list[int],
             pca_idx: list[int] | None = None, reg_idx: list[int] | None = None) -> _Core:
@@ -134,7 +135,10 @@ class _Core:
             pooled = np.nanstd(A.reshape(-1, A.shape[2]), axis=0)
         floor = np.maximum(0.1 * np.nanmedian(sd, axis=0), 0.05 * np.nan_to_num(pooled)) + 1e-9
         self.mean, self.sd = mean, np.maximum(sd, floor)
+        # one scale per feature over the whole batch (root mean square of the time-wise spread)
+        self.gsd = np.sqrt(np.mean(self.sd**2, axis=0))
         Zall = np.vstack([self.standardise(f, names) for f in feats])
+        Zreg = np.vstack([self.standardise(f, names, pooled=True) for f in feats]) if self.pooled else Zall
         self.pca_idx = list(range(len(names))) if pca_idx is None else list(pca_idx)
         self.reg_idx = list(range(len(names))) if reg_idx is None else list(reg_idx)
         Z = Zall[:, self.pca_idx]
@@ -147,27 +151,50 @@ class _Core:
         # redundancy: each variable's value from the other variables' values, rates and running
         # integrals (the integrals carry amounts: base added, CO2 stripped, O2 taken up)
         self.owner = _owners(names, value_idx)
+        # one regression per phase of the batch (stage-based models: a relation between variables
+        # that changes with the culture's phase is linear within each phase); each phase is
+        # fitted on its own rows plus a quarter phase either side
+        tall = np.concatenate([f[TIME].to_numpy(float) for f in feats])
+        self.edges = np.linspace(0.0, self.grid[-1], self.phases + 1)
+        width = self.edges[1] - self.edges[0]
         self.B = []
-        for j, vj in enumerate(value_idx):
-            others = [i for i in self.reg_idx if self.owner[i] != j]
-            Xo = Zall[:, others]
-            beta = np.linalg.solve(Xo.T @ Xo + self.ridge * len(Xo) * np.eye(len(others)), Xo.T @ Zall[:, vj])
-            self.B.append((others, beta))
+        for p in range(self.phases):
+            lo = self.edges[p] - 0.25 * width if p > 0 else -np.inf
+            hi = self.edges[p + 1] + 0.25 * width if p < self.phases - 1 else np.inf
+            rows = (tall >= lo) & (tall <= hi)
+            Bp = []
+            for j, vj in enumerate(value_idx):
+                others = [i for i in self.reg_idx if self.owner[i] != j]
+                Xo = Zreg[rows][:, others]
+                beta = np.linalg.solve(Xo.T @ Xo + self.ridge * len(Xo) * np.eye(len(others)),
+                                       Xo.T @ Zreg[rows, vj])
+                Bp.append((others, beta))
+            self.B.append(Bp)
         self.value_idx = value_idx
         return self
 
-    def standardise(self, f: pd.DataFrame, names: list[str]) -> np.ndarray:
+    def standardise(self, f: pd.DataFrame, names: list[str], pooled: bool = False) -> np.ndarray:
+        """Deviations from the reference at each observation's time, divided by the reference
+        spread at that time, or (``pooled``) by one spread per feature over the batch."""
         t = f[TIME].to_numpy(float)
         mu = np.column_stack([np.interp(t, self.grid, self.mean[:, k]) for k in range(len(names))])
+        if pooled:
+            return (f[names].to_numpy(float) - mu) / self.gsd
         sd = np.column_stack([np.interp(t, self.grid, self.sd[:, k]) for k in range(len(names))])
         return (f[names].to_numpy(float) - mu) / sd
 
-    def stats(self, Zall: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def stats(self, Zall: np.ndarray, t: np.ndarray,
+              Zreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Z = Zall[:, self.pca_idx]
         T = Z @ self.P
         E = Z - T @ self.P.T
-        R = np.column_stack([Zall[:, vj] - Zall[:, others] @ beta
-                             for vj, (others, beta) in zip(self.value_idx, self.B, strict=True)])
+        Zreg = Zall if Zreg is None else Zreg
+        phase = np.clip(np.searchsorted(self.edges, t, side="right") - 1, 0, self.phases - 1)
+        R = np.empty((len(Zall), len(self.value_idx)))
+        for p in np.unique(phase):
+            rows = phase == p
+            R[rows] = np.column_stack([Zreg[rows, vj] - Zreg[rows][:, others] @ beta
+                                       for vj, (others, beta) in zip(self.value_idx, self.B[p], strict=True)])
         return hotelling_t2(T, self.lam), np.sum(E**2, axis=1), R
 
 
@@ -244,7 +271,19 @@ class BatchMonitor(BaseEstimator):
     cv : int
         Folds, grouped by batch.
     ridge : float
-        Ridge penalty of the redundancy regressions.
+        Ridge penalty of the redundancy regressions (relative to the number of rows). Small
+        (1e-4), so that a near-exact relation (a totaliser and the balance that weighs the
+        same liquid) keeps its weight instead of being spread over correlated regressors.
+    redundancy_scale : {"pooled", "local"}
+        Units of the redundancy regressions. ``pooled`` (default): each feature's deviation
+        from its reference trajectory divided by one spread per feature for the whole batch,
+        so a physical law that is linear in the variables (a mass balance: delivered =
+        commanded) has the same coefficients at every culture time; ``local``: divided by the
+        spread at that time (as T2/SPE), which rescales a fixed law differently at each time.
+    phases : int
+        Redundancy regressions per phase of the batch (stage-based models, Lu, Gao & Wang 2004,
+        AIChE J 50:255, doi:10.1002/aic.10024): the reference duration is split into
+        ``phases`` equal parts, each fitted on its rows plus a quarter part either side.
     outlier_ratio : float
         Training batches whose out-of-fold worst ratio (largest over the families) exceeds
         ``outlier_ratio`` times the median batch's are atypical: reported in
@@ -296,11 +335,11 @@ class BatchMonitor(BaseEstimator):
 
     def __init__(self, exclude: Sequence[str] = (), n_components: float = 0.9, n_grid: int = 100,
                  persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.05,
-                 ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 0.01,
+                 ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 1e-4,
                  outlier_ratio: float = 10.0, equipment: Sequence[str] = (), integrals: bool = True,
                  detectors: Sequence[str] = ("T2", "SPE", "value", "residual", "cusum", "rate", "response"),
                  cusum_k: float = 0.5, cusum_window_h: float = 24.0, response_window_h: float = 12.0,
-                 budget: str = "chart") -> None:
+                 budget: str = "chart", redundancy_scale: str = "pooled", phases: int = 1) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -319,6 +358,8 @@ class BatchMonitor(BaseEstimator):
         self.cusum_window_h = cusum_window_h
         self.response_window_h = response_window_h
         self.budget = budget
+        self.redundancy_scale = redundancy_scale
+        self.phases = phases
 
     def _feats(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = engineer(frame, self.variables_, integrals=self.integrals, rate_window_h=self.rate_window_h)
@@ -339,8 +380,8 @@ class BatchMonitor(BaseEstimator):
         """Each family's input before its chart, shape (n_rows,) or (n_rows, n_variables)."""
         names = self.feature_names_
         Z = core.standardise(f, names)
-        t2, spe, R = core.stats(Z)
         t = f[TIME].to_numpy(float)
+        t2, spe, R = core.stats(Z, t, core.standardise(f, names, pooled=True) if core.pooled else None)
         raw = {"T2": t2, "SPE": spe, "residual": R, "value": Z[:, core.value_idx]}
         if "cusum" in self.detectors:
             raw["cusum"] = recentre(t, R, self.cusum_window_h)
@@ -418,7 +459,8 @@ class BatchMonitor(BaseEstimator):
         oof: list[dict[str, np.ndarray]] = [{} for _ in frames]
         folds = list(GroupKFold(n_splits=min(self.cv, len(frames))).split(groups, groups=groups))
         for tr, te in folds:
-            core = _Core(self.n_grid, self.n_components, self.ridge).fit([feats[i] for i in tr], names, *self._idx)
+            core = _Core(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled",
+                         self.phases).fit([feats[i] for i in tr], names, *self._idx)
             for i in te:
                 oof[i] = self._raw(core, feats[i])
         q = 1.0 - self.obs_alpha
@@ -483,7 +525,8 @@ class BatchMonitor(BaseEstimator):
         self.factor_ = float(max(np.max(v) for v in self.factors_.values()))
         self.limits_ = lim
         self.equipment_ = self._fit_equipment(frames)
-        self.core_ = _Core(self.n_grid, self.n_components, self.ridge).fit(feats, names, *self._idx)
+        self.core_ = _Core(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled",
+                         self.phases).fit(feats, names, *self._idx)
         return self
 
     def _fit_equipment(self, frames: list[pd.DataFrame]) -> dict[str, Any]:
@@ -537,15 +580,15 @@ class BatchMonitor(BaseEstimator):
             ``cusum(<variable>)``, ``rate-cusum(<variable>)`` and ``response(<variable>)``.
         """
         t, r, _ = self._scored(frame)
-        out = pd.DataFrame({TIME: t})
+        cols: dict[str, np.ndarray] = {TIME: t}
         for k, v in r.items():
             col = FAMILIES[k][2]
             if v.ndim == 1:
-                out[col] = v
+                cols[col] = v
             else:
                 for j, name in enumerate(self.variables_):
-                    out[f"{col}({name})"] = v[:, j]
-        return out
+                    cols[f"{col}({name})"] = v[:, j]
+        return pd.DataFrame(cols)
 
     def _contributions(self, z: np.ndarray, statistic: str, resid: np.ndarray | None) -> dict[str, float]:
         core = self.core_
