@@ -136,3 +136,31 @@ def test_all_detector_families_score(monitor):
     for prefix in ("value(", "cusum(", "rate-cusum(", "response("):
         assert any(c.startswith(prefix) for c in tr)
     assert "first_alarm_h" in full.score(train[0].frame)
+
+
+def _with_balance(fs, seed, stop_h=None):
+    """Add a pump totaliser (what was commanded) and a balance (what was delivered, 0.02 noise)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in fs:
+        f = f.copy()
+        t = f["time_h"].to_numpy()
+        rate = rng.uniform(0.5, 1.5) * (1.2 + np.sin(t / 3.0 + rng.uniform(0, 6)))
+        cmd = np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(t))])
+        bal = cmd if stop_h is None else np.where(t >= stop_h, np.interp(stop_h, t, cmd), cmd)
+        f["cmd [mL]"] = np.round(cmd, 3)
+        f["balance [mL]"] = np.round(bal + rng.normal(0, 0.02, len(t)), 2)
+        out.append(f)
+    return out
+
+
+def test_redundancy_catches_a_balance_that_stops_following_its_totaliser():
+    # a pump that fails: its totaliser keeps counting the command, the balance stops. The
+    # redundancy regression (pooled units, small ridge) sees the pair part within about an hour
+    mon = BatchMonitor(exclude=OFFLINE).fit(_with_balance(frames(monod_campaign(20, seed=1)), 0))
+    assert all(mon.score(f)["first_alarm_h"] is None for f in _with_balance(frames(monod_campaign(3, seed=2)), 1))
+    t0 = 15.0
+    for f in _with_balance(frames(monod_campaign(3, seed=2)), 1, stop_h=t0):
+        a = next(a for a in mon.score(f)["alarms"] if a["time_h"] >= t0)
+        assert a["time_h"] - t0 <= 1.5 and a["kind"] == "sensor"
+        assert set(list(a["contributions"])[:2]) == {"cmd [mL]", "balance [mL]"}
