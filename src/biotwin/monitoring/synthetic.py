@@ -236,7 +236,7 @@ def _pichia_rates(t: float, y: np.ndarray, p: dict[str, float], fault: str | Non
     Fg = p["Fg"] if p["t_gfb"] <= t < p["t_ind"] else 0.0
     Fm = min(p["Fm0"] * np.exp(p["mu_set"] * (t - p["t_ind"])), p["Fm_max"]) if induced else 0.0
     if after and fault == "methanol_overfeed":
-        Fm *= 1.8
+        Fm *= 4.0  # runaway pump: more than the cells can take up, methanol accumulates
     if after and fault == "feed_stop":
         Fm = 0.0
     T = p["T_ind"] if induced else 30.0

@@ -15,6 +15,11 @@ For each input variable ``v`` of one batch (rows in time order) the features are
   rate; the same holds for titre and the integral of viable cells in mammalian culture;
 - ``rate(v)``: its backward difference over ``rate_window_h`` [unit/h], causal;
 
+- with ``volumes`` (columns found by :func:`volume_like`: broth volume or weight): for each
+  volume column ``w``, ``cum(v)/w`` and ``v/w``, which turn whole-vessel amounts and rates
+  (O2 uptake in mol/h, feed delivered in kg) into concentrations, as in the balances of
+  fed-batch culture (Dunn et al. 2003, Biological Reaction Engineering, Wiley-VCH, ch. 2);
+
 plus ``time_h`` itself. Columns that are cumulative already (base added, feed volume) then
 carry their own rate as ``rate(v)``.
 """
@@ -67,6 +72,41 @@ def backward_rate(t: np.ndarray, v: np.ndarray, window_h: float) -> np.ndarray:
     return r
 
 
+def volume_like(frames: Sequence[pd.DataFrame], variables: Sequence[str], min_corr: float = 0.7) -> list[str]:
+    """Columns that behave like a broth volume or weight, from the data alone (no names assumed).
+
+    A column qualifies when it is strictly positive wherever measured, rises with culture time
+    (median Spearman correlation with ``time_h`` over batches >= ``min_corr``) and changes
+    within a batch by a factor between 1.02 and 20 (median over batches).
+
+    Parameters
+    ----------
+    frames : sequence of DataFrame
+        Training batches with ``time_h`` and ``variables``.
+    variables : sequence of str
+
+    Returns
+    -------
+    list of str
+    """
+    out = []
+    for v in variables:
+        corr, ratio, ok = [], [], True
+        for f in frames:
+            x = f[v].to_numpy(dtype=float)
+            m = np.isfinite(x)
+            if m.sum() < 3:
+                continue
+            if x[m].min() <= 0:
+                ok = False
+                break
+            corr.append(pd.Series(x[m]).corr(pd.Series(f[TIME].to_numpy(dtype=float)[m]), method="spearman"))
+            ratio.append(x[m].max() / x[m].min())
+        if ok and corr and np.nanmedian(corr) >= min_corr and 1.02 <= np.median(ratio) <= 20.0:
+            out.append(v)
+    return out
+
+
 def feature_names(variables: Sequence[str], integrals: bool = True, rates: bool = True,
                   double_integrals: bool = False) -> list[str]:
     """Names of the features :func:`engineer` makes, in order."""
@@ -90,6 +130,7 @@ def engineer(
     rates: bool = True,
     rate_window_h: float = 2.0,
     double_integrals: bool = False,
+    volumes: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Feature matrix of one batch.
 
@@ -105,6 +146,8 @@ def engineer(
         Window of the backward difference [h].
     double_integrals : bool
         With ``integrals``, also add ``cum2(v)``.
+    volumes : sequence of str
+        Volume-like columns (see :func:`volume_like`); adds ``cum(v)/w`` and ``v/w``.
 
     Returns
     -------
@@ -126,4 +169,16 @@ def engineer(
                 out[f"cum2({v})"] = cumulative_trapezoid(c, t, initial=0.0) if len(t) > 1 else np.zeros(len(t))
         if rates:
             out[f"rate({v})"] = backward_rate(t, x, rate_window_h)
+    for w in volumes:
+        if w not in frame:
+            raise DataError(f"batch lacks volume column {w!r}")
+        wv = hold(frame[w].to_numpy(dtype=float))
+        wv = np.where(wv > 0, wv, np.nan)
+        wv = np.nan_to_num(wv, nan=float(np.nanmedian(wv)) if np.isfinite(wv).any() else 1.0)
+        for v in variables:
+            if v == w:
+                continue
+            out[f"{v}/{w}"] = out[v] / wv
+            if integrals:
+                out[f"cum({v})/{w}"] = out[f"cum({v})"] / wv
     return pd.DataFrame(out, index=frame.index)

@@ -30,7 +30,7 @@ from biotwin.softsensors.estimators import (
     RidgeRegressor,
     out_of_fold,
 )
-from biotwin.softsensors.features import engineer
+from biotwin.softsensors.features import engineer, volume_like
 
 #: Regressors :class:`SoftSensor` can choose between: PLS and ridge on the engineered
 #: features (tuned over components / penalty), PLS on the raw inputs only, boosting, GP.
@@ -70,6 +70,16 @@ def family(name: str) -> str:
     return m.group(1) if m else name
 
 
+def _within_one_se(pred: np.ndarray, best: np.ndarray, y: np.ndarray, groups: np.ndarray) -> bool:
+    """Whether ``pred``'s squared error exceeds ``best``'s by at most one standard error (batches as units)."""
+    d = (y - pred) ** 2 - (y - best) ** 2
+    _, inv = np.unique(groups, return_inverse=True)
+    per = np.bincount(inv, weights=d) / max(1, len(y)) * (inv.max() + 1)  # per-batch share, mean = mean(d)
+    if len(per) < 2:
+        return bool(np.mean(d) <= 0)
+    return bool(np.mean(d) <= np.std(per, ddof=1) / np.sqrt(len(per)))
+
+
 def _even(idx: np.ndarray, n: int) -> np.ndarray:
     if len(idx) <= n:
         return idx
@@ -103,6 +113,8 @@ class SoftSensor(BaseEstimator):
     ----------
     variables_ : list of str
         Input columns.
+    volumes_ : list of str
+        Inputs that behave like a broth volume or weight (they divide amounts into concentrations).
     feature_names_ : list of str
     cv_rmse_ : dict
         Out-of-fold RMSE of each candidate [target unit].
@@ -126,7 +138,8 @@ class SoftSensor(BaseEstimator):
         self.random_state = random_state
 
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return engineer(frame, self.variables_, rate_window_h=self.rate_window_h, double_integrals=True)
+        return engineer(frame, self.variables_, rate_window_h=self.rate_window_h, double_integrals=True,
+                        volumes=getattr(self, "volumes_", ()))
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> SoftSensor:
         """Fit on training batches (each a frame with ``time_h``, the inputs and ``target``)."""
@@ -140,6 +153,7 @@ class SoftSensor(BaseEstimator):
         self.variables_ = input_columns(frames, [self.target, *self.exclude])
         if not self.variables_:
             raise DataError("no usable input column (all excluded, missing or constant)")
+        self.volumes_ = volume_like(frames, self.variables_)
         feats, raw, ys, groups = [], [], [], []
         per_batch = max(10, self.max_rows // len(frames))
         for b, f in enumerate(frames):
@@ -172,18 +186,25 @@ class SoftSensor(BaseEstimator):
         self.baseline_rmse_ = min(base.values())
         self.baseline_ = min(base, key=base.__getitem__)
         self.cv_rmse_ = {name: rmse(p) for name, p in oofs.items()}
-        # model averaging: the mean of the best of the 2 and 3 best families (out-of-fold
-        # predictions of a mean are the mean of out-of-fold predictions on the same folds)
+        # model averaging: the mean of the best of the 2 and 3 best families, and the mean of
+        # every candidate within one standard error of the best (an Occam's window, Madigan &
+        # Raftery 1994, J Am Stat Assoc 89:1535, doi:10.1080/01621459.1994.10476894, on CV
+        # error instead of posterior odds). Out-of-fold predictions of a mean are the mean of
+        # out-of-fold predictions on the same folds, so these cost no refit.
         best: dict[str, str] = {}
-        for name in sorted(self.cv_rmse_, key=self.cv_rmse_.__getitem__):
+        ranked = sorted(self.cv_rmse_, key=self.cv_rmse_.__getitem__)
+        for name in ranked:
             best.setdefault(family(name), name)
         tops = list(best.values())
-        for m in (2, 3):
-            if len(tops) >= m:
-                key = "mean(" + ",".join(tops[:m]) + ")"
-                cands[key] = MeanRegressor([clone(cands[n]) for n in tops[:m]])
-                oofs[key] = np.mean([oofs[n] for n in tops[:m]], axis=0)
-                self.cv_rmse_[key] = rmse(oofs[key])
+        means = [tops[:m] for m in (2, 3) if len(tops) >= m]
+        window = [n for n in ranked if _within_one_se(oofs[n], oofs[ranked[0]], yy, g)][:8]
+        if len(window) >= 2 and window not in means:
+            means.append(window)
+        for members in means:
+            key = "mean(" + ",".join(members) + ")"
+            cands[key] = MeanRegressor([clone(cands[n]) for n in members])
+            oofs[key] = np.mean([oofs[n] for n in members], axis=0)
+            self.cv_rmse_[key] = rmse(oofs[key])
         self.chosen_ = min(self.cv_rmse_, key=self.cv_rmse_.__getitem__)
         self.model_ = ConformalRegressor(clone(cands[self.chosen_]), alpha=self.alpha, cv=self.cv).fit(
             X, yy, groups=g, oof=oofs[self.chosen_])

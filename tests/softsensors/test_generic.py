@@ -1,0 +1,126 @@
+"""Soft sensors on a process biotwin was not tuned to (Pichia, sparse noisy assays), and the CLI on generic wide files."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from biotwin.monitoring.synthetic import PICHIA_FAULTS, frames, pichia_campaign
+from biotwin.softsensors import PLSRegressor, SoftSensor, engineer
+from biotwin.softsensors.sensor import family
+
+OFFLINE = ["DCW [g/L]", "titre [mg/L]", "MeOH [g/L]"]
+
+
+@pytest.fixture(scope="module")
+def pichia():
+    return pichia_campaign(12, seed=11), pichia_campaign(4, seed=12)
+
+
+def test_pichia_generator_is_sparse_noisy_and_faultable():
+    normal, fault = pichia_campaign(2, seed=3, faults=(None, "methanol_overfeed"))
+    f = normal.frame
+    assert f["time_h"].diff().iloc[1:].max() < 0.1  # 5-min online data
+    assert 0.01 < f["DCW [g/L]"].notna().mean() < 0.05  # offline every 4 h
+    assert f["titre [mg/L]"].notna().sum() < f["DCW [g/L]"].notna().sum()
+    assert f["OUR [mol/h]"].isna().any()  # dropouts
+    assert f["pressure [bar]"].nunique() == 1  # a constant column
+    assert normal.truth is not None and len(normal.truth) == len(f)
+    assert fault.fault == "methanol_overfeed" and fault.onset_h is not None
+    assert fault.truth is not None and fault.truth["MeOH [g/L]"].max() > 5.0 > normal.truth["MeOH [g/L]"].max()
+    assert set(PICHIA_FAULTS) >= {"methanol_overfeed", "aeration", "temperature", "feed_stop"}
+
+
+def test_double_integrals_are_causal():
+    f = pichia_campaign(1, seed=0)[0].frame
+    v = ["OUR [mol/h]", "broth_mass [kg]"]
+    F = engineer(f, v, double_integrals=True)
+    assert "cum2(OUR [mol/h])" in F and F.shape[1] == 1 + 2 * 4
+    F2 = engineer(f.iloc[:300], v, double_integrals=True)
+    np.testing.assert_allclose(F.iloc[:300].to_numpy(), F2.to_numpy())
+
+
+def _raw_pls_rmse(train, test, ss):
+    """Test RMSE against truth of the PLS on the raw inputs that the soft sensor's CV tuned."""
+    cols = ["time_h", *ss.variables_]
+    k = int(ss.baseline_.removeprefix("rawpls"))
+
+    def xy(fr):
+        m = np.isfinite(fr[ss.target].to_numpy(float))
+        return pd.DataFrame(fr[cols]).ffill().bfill().to_numpy()[m], m
+
+    Xs, ys = zip(*[(xy(f)[0], f[ss.target].to_numpy(float)[xy(f)[1]]) for f in frames(train)], strict=True)
+    pls = PLSRegressor(k).fit(np.vstack(Xs), np.concatenate(ys))
+    err_pls, err_ss = [], []
+    for b in test:
+        X, m = xy(b.frame)
+        yt = b.truth[ss.target].to_numpy(float)[m]
+        err_pls.append(pls.predict(X) - yt)
+        err_ss.append(ss.predict(b.frame)[m] - yt)
+    return float(np.sqrt(np.mean(np.concatenate(err_ss) ** 2))), float(np.sqrt(np.mean(np.concatenate(err_pls) ** 2)))
+
+
+def test_pichia_biomass_beats_tuned_raw_pls(pichia):
+    train, test = pichia
+    ss = SoftSensor(target="DCW [g/L]", exclude=OFFLINE, candidates=("pls", "ridge", "rawpls")).fit(frames(train))
+    assert not set(OFFLINE) & set(ss.variables_) and "pressure [bar]" not in ss.variables_
+    assert family(ss.baseline_) == "rawpls" and ss.n_train_rows_ < 0.05 * sum(len(b.frame) for b in train)
+    rmse, rmse_pls = _raw_pls_rmse(train, test, ss)
+    assert rmse < 0.8 * rmse_pls  # clearly better against the true biomass (30 batches: bench/softsensor.py pichia)
+    assert rmse < 0.02 * ss.target_range_
+
+
+def test_missing_input_column_is_filled_and_flagged(pichia):
+    train, test = pichia
+    ss = SoftSensor(target="DCW [g/L]", exclude=OFFLINE, candidates=("ridge",)).fit(frames(train))
+    f = test[0].frame
+    full = ss.predict_frame(f)
+    lost = ss.predict_frame(f.drop(columns=["stirrer [1/min]"]))
+    assert len(lost) == len(f) and not lost["in_domain"].any() and full["in_domain"].mean() > 0.8
+    assert np.all(np.isfinite(lost["prediction"]))
+
+
+def test_cli_on_generic_wide_files(tmp_path, pichia):
+    """Timestamps, other names and units, sparse targets, text and constant columns, another sampling rate."""
+    from biotwin.cli import (
+        app,
+        monitor_commands,  # noqa: F401
+    )
+
+    train, test = pichia
+    start = pd.Timestamp("2025-03-01T08:00:00Z")
+
+    def write(b, path, every=1):
+        f = b.frame.iloc[::every]
+        out = f.drop(columns=["time_h"]).assign(operator="ab", **{"stamp": start + pd.to_timedelta(f["time_h"], "h")})
+        out[["stamp", *[c for c in out.columns if c != "stamp"]]].to_csv(path, index=False)
+
+    paths = []
+    for i, b in enumerate(train[:8]):
+        paths.append(tmp_path / f"p{i}.csv")
+        write(b, paths[-1])
+    tp = tmp_path / "new.csv"
+    write(test[0], tp, every=3)  # 15-min data at prediction time
+    model = tmp_path / "dcw.joblib"
+    args = ["softsensor", "fit", "--target", "DCW [g/L]", "--time-col", "stamp", "--out", str(model),
+            "--candidates", "pls,ridge,rawpls", "--json"]
+    for p in paths:
+        args += ["--batches", str(p)]
+    for c in [*OFFLINE, "not_in_any_file [-]"]:
+        args += ["--exclude", c]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout)
+    assert not set(OFFLINE) & set(meta["variables"]) and "operator" not in meta["variables"]
+    r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(model), "--batch", str(tp), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert set(out) == {"time_h", "prediction", "lower", "upper", "in_domain"}
+    n = len(test[0].frame.iloc[::3])
+    assert all(len(v) == n for v in out.values())
+    truth = test[0].truth.iloc[::3]["DCW [g/L]"].to_numpy()
+    p = np.asarray(out["prediction"])
+    assert np.sqrt(np.mean((p - truth) ** 2)) < 0.03 * np.ptp(truth)
+    assert np.all(np.asarray(out["lower"]) <= p) and np.all(p <= np.asarray(out["upper"]))
