@@ -35,7 +35,7 @@ def test_plan_is_deterministic_and_complete() -> None:
     assert [(p.batch_id, p.seed) for p in a] == [(p.batch_id, p.seed) for p in b]
     assert [p.split for p in a] == ["train", "test", "fault", "fault", "fault"]
     bp = plan_campaign(CampaignSpec(n_train=0, n_test=0, faults_per_kind=3, kinds=("base_pump_failure",)))
-    assert all(40.0 <= p.faults[0].onset_h <= 100.0 for p in bp)
+    assert all(80.0 <= p.faults[0].onset_h <= 200.0 for p in bp)
 
 
 def test_files_and_ground_truth(campaign: list[dict[str, object]]) -> None:
@@ -86,13 +86,46 @@ def test_fault_changes_nothing_before_it_acts() -> None:
 def test_base_balance_diverges_from_the_totaliser_after_a_pump_failure() -> None:
     # the totaliser counts what the pH loop commands, the balance under the base bottle weighs
     # what left it: equal (within the balance noise) while the pump works, apart once it fails
-    spec = CampaignSpec(duration_h=80.0, dt_h=0.5, substep_h=1 / 30)
-    bp, _ = run_batch(PlannedBatch("bp", "fault", 7, [Fault("base_pump_failure", 1, 75.0, 1.0, 0.0)]), spec)
+    spec = CampaignSpec(duration_h=106.0, dt_h=0.5, substep_h=1 / 30)
+    bp, _ = run_batch(PlannedBatch("bp", "fault", 7, [Fault("base_pump_failure", 1, 100.0, 1.0, 0.0)]), spec)
     t_ask = bp.attrs["fault_log"]["base_pump_failure"]
-    assert t_ask == pytest.approx(75.0, abs=0.1)  # base is being added at 75 h in this batch
+    assert t_ask == pytest.approx(100.0, abs=0.1)  # base is being added at 100 h in this batch
     gap = bp["base_total [mL]"] - bp["base_delivered [mL]"]
     t = bp["time_h"]
     assert gap[t < t_ask].abs().max() < 0.1  # the balance noise is 0.02 mL
     assert gap[t >= t_ask + 1.0].min() > 0.3  # > 10 noise sd one hour after the failure acts
     delivered = bp["base_delivered [mL]"][t >= t_ask]
     assert delivered.max() - delivered.min() < 0.1  # nothing leaves the bottle
+    # and nothing differs from the same batch without the fault before the failed pump is asked
+    ref, _ = run_batch(PlannedBatch("ref", "test", 7), spec)
+    cols = [c for c in ref.columns if c != "time_h"]
+    same = ref["time_h"] < t_ask
+    assert np.allclose(ref.loc[same, cols].fillna(0), bp.loc[same, cols].fillna(0))
+
+
+def test_normal_batch_carbonate_chemistry_is_realistic() -> None:
+    # a bicarbonate-buffered medium: pCO2 of tens of mmHg, never clipped at 0, pH held at its
+    # setpoint by CO2 sparging early and by base once lactate has used up the bicarbonate
+    spec = CampaignSpec(duration_h=150.0, dt_h=0.5, substep_h=1 / 30)
+    f, _ = run_batch(PlannedBatch("n", "test", 7), spec)
+    pco2 = f["dCO2 [mmHg]"]
+    assert pco2.min() > 10.0 and pco2.max() < 110.0
+    assert ((pco2 >= 30.0) & (pco2 <= 100.0)).mean() > 0.5
+    assert (f["pH [-]"] - 7.0).abs().max() < 0.05
+    assert f["CO2_sparge [%]"].iloc[:20].min() > 5.0  # the medium needs CO2 to stay at pH 7.0
+    assert f["base_total [mL]"].iloc[-1] > 1.0  # and base later
+    assert 2.0 < f["offgas_CO2 [%]"].min() and f["offgas_CO2 [%]"].max() < 15.0
+
+
+def test_ph_drift_moves_the_dissolved_co2() -> None:
+    # the pH loop holds the drifting reading at setpoint, so the true pH falls 0.01 pH/h; at the
+    # same bicarbonate the dissolved CO2 rises 26 % per 0.1 pH (Henderson-Hasselbalch): it departs
+    # from the same batch without the fault by > 15 % before the drift reaches 0.1 pH (10 h)
+    spec = CampaignSpec(duration_h=50.0, dt_h=0.5, substep_h=1 / 30)
+    ref, _ = run_batch(PlannedBatch("ref", "test", 7), spec)
+    bad, _ = run_batch(PlannedBatch("bad", "fault", 7, [Fault("ph_drift", 1, 40.0, 1.0)]), spec)
+    t = ref["time_h"]
+    rel = (bad["dCO2 [mmHg]"] - ref["dCO2 [mmHg]"]) / ref["dCO2 [mmHg]"]
+    assert rel[t <= 40.0].abs().max() < 1e-9
+    assert rel[(t > 40.0) & (t < 50.0)].max() > 0.15
+    assert (bad["pH [-]"] - 7.0)[t > 40.0].abs().max() < 0.05  # the reading stays at setpoint

@@ -39,8 +39,9 @@ DRIFT_SPEC = {"ph_drift": ("pH", 0.01, 0.1), "temp_drift": ("T", 0.02, 0.5)}
 DEGRADATIONS = ("bearing_wear", "feed_pump_wear", "do_fouling")
 #: Sensor faults (scored by whether they are caught before their spec limit).
 SENSOR_FAULTS = ("ph_drift", "temp_drift")
-#: Range of base-pump failure onsets [h]: while the culture still makes lactate and needs base.
-BASE_PUMP_ONSET_H = (40.0, 100.0)
+#: Range of base-pump failure onsets [h]: while the pH loop asks for base (once lactate has used up
+#: the medium's bicarbonate, from about 70-110 h in this process, mostly in the hours after feeds).
+BASE_PUMP_ONSET_H = (80.0, 200.0)
 #: Faults whose effect_h comes from the plant's own record (see :func:`_truth_onset`).
 LOGGED_EFFECT = ("base_pump_failure", "contamination", "co2_accumulation")
 
@@ -120,8 +121,9 @@ def plan_campaign(spec: CampaignSpec) -> list[PlannedBatch]:
             if math.isfinite(fail) and fail > 0:
                 hi = min(hi, spec.duration_h - fail - 12.0)
             if kind == "base_pump_failure":
-                # base is asked for while lactate accumulates (about 45-190 h in this process):
-                # a failure planned there can act; its effect_h is still taken from the plant
+                # base is asked for once lactate has used up the bicarbonate (about 70-250 h in
+                # this process): a failure planned there can act; its effect_h is still taken
+                # from the plant
                 lo, hi = BASE_PUMP_ONSET_H
             onset = float(rng.uniform(lo, max(hi, lo)))
             if kind == "missed_feed":

@@ -9,21 +9,54 @@ random walk on the viable cells (process noise).
 Environment (around the cells; engineering assumptions, constants stated):
 
 - temperature: first order towards the jacket, ``dT/dt = (T_j - T) / 0.25 h``;
-- dissolved O2: ``dO2/dt = kLa (C* y_O2/0.2095 - O2) - OUR``, updated exactly over a step
+- dissolved O2: ``dO2/dt = k_O2 (C* y_O2/0.2095 - O2) - OUR``, updated exactly over a step
   for constant rates; ``C* = 0.214 mM`` (air, 37 degC); ``kLa = 10 (N/100 rpm)^1.5`` [1/h]
-  (power-law in agitation, van 't Riet 1979, doi:10.1021/i260072a001);
-- dissolved CO2: ``dCO2/dt = RQ OUR - 0.89 kLa (CO2 - 23.4 y_CO2)`` [mM] (Royce &
-  Thornhill 1991, doi:10.1002/aic.690371107); pCO2 [mmHg] = CO2 / 0.0308; the off-gas CER
-  is the CO2 transfer rate out of the liquid (production minus accumulation) after mixing
-  in a 1-L headspace swept by the sparge gas (a first-order lag of about 10 min), so a loss
-  of stripping shows in the off-gas at once;
-- pH: charge balance ``CO2 10^(pH-6.1) + B / (1 + 10^(7.3-pH)) = Z`` with
-  ``Z = Z0 + base - (Lac - Lac0) + (Amm - Amm0) - acid_contaminant`` (Stewart 1983), a
-  20 mM Good's buffer B; solved by bisection.
+  (power-law in agitation, van 't Riet 1979, doi:10.1021/i260072a001); ``k_O2`` is kLa
+  corrected for the O2 the bubbles lose on their way up (:func:`gas_transfer_conductance`,
+  below; 0.9 kLa at 60 rpm, 0.4 kLa at 300 rpm with the 0.01 vvm sparge);
+- medium (engineering assumptions, stated): a bicarbonate-buffered chemically defined medium
+  with ``NAHCO3_MM`` = 24 mM NaHCO3 (2 g/L; CHO media hold about 20-40 mM) and 1 mM
+  phosphate (pK2 6.8), equilibrated at the pH setpoint, so the initial pCO2 is
+  ``HCO3- 10^(pK1 - pH) / H_CO2`` (about 95 mmHg at pH 7.0) and the pH loop starts with
+  the CO2 sparge that holds it (12.6 %); pCO2 of 40-150 mmHg and pH held by CO2 sparging and
+  base are typical of CHO fed-batch (Mostafa & Gu 2003, Biotechnol Prog 19:45-51,
+  doi:10.1021/bp0256263; deZengotita et al. 2002, Biotechnol Bioeng 77:369-380,
+  doi:10.1002/bit.10176);
+  feeds are bicarbonate-free and pH-neutral (their lactate and ammonium as neutral salts), so
+  they dilute the inorganic carbon and the strong-ion difference;
+- total inorganic carbon TIC = CO2 + HCO3- [mM]: ``dTIC/dt = CER - k_s (CO2 - H_CO2 y_CO2)``
+  with CER = RQ OUR of the cells (plus the contaminant's) and the CO2/HCO3- split from the
+  pH (Henderson-Hasselbalch, :func:`biotwin.models.environment.co2_fraction`; Royce &
+  Thornhill 1991, AIChE J 37:1680-1686, doi:10.1002/aic.690371111); updated exactly over a
+  step at that split. The stripping conductance ``k_s`` takes the gas side into account: a
+  bubble swarm in plug flow through well-mixed liquid leaves with
+  ``y_out = C/H - (C/H - y_in) exp(-kLa_CO2 H / G)``, so
+  ``k_s = (G / H) (1 - exp(-kLa_CO2 H / G))`` with ``G`` the molar gas flow per litre of
+  broth [mM/h] and ``kLa_CO2 = 0.89 kLa`` (Higbie 1935 penetration theory). CO2 being
+  soluble (H = 23.9 mM/atm, Sander 2015), the bubbles of a 0.01 vvm sparge leave nearly
+  saturated and stripping is limited by the gas flow, not by kLa: the exit gas carries
+  about CER/G (4-6 % CO2 here), so pCO2 builds up to tens of mmHg once the cells make the
+  CO2 (Mostafa & Gu 2003; Sieblist et al. 2011, Insights into large-scale cell-culture
+  reactors II: gas-phase mixing and CO2 stripping, Biotechnol J 6:1547-1556). The same
+  correction applies to O2 (H about 1 mM/atm, a smaller one). pCO2 [mmHg] = CO2 / H_CO2 * 760
+  (:func:`biotwin.models.environment.pco2_mmHg`). The off-gas CER is the CO2 transfer rate
+  out of the liquid (production minus the change of TIC: lactic acid and base shift
+  HCO3- to CO2 too) after mixing in a 1-L headspace swept by the sparge gas (a first-order
+  lag of about 50 min at 0.01 vvm), so a loss of stripping shows in the off-gas at once; the off-gas
+  fractions from the gas balance of :func:`biotwin.models.environment.offgas_fractions`;
+- pH: the charge balance ``HCO3- + HPO4-- share = Z`` solved in closed form by
+  :func:`biotwin.models.environment.hydrogen_ion` (Stewart 1983, doi:10.1139/y83-207), with
+  ``Z = Z_bg + Amm - Lac`` [mM] and ``Z_bg`` the strong-ion difference of the medium
+  (its NaHCO3) plus the base added (1 M NaOH, carbon-free) minus the contaminant's acid.
 
 Control layer: PID temperature (jacket), split-range pH (CO2 sparge up / base down), and the
 DO cascade (agitation first, then O2 enrichment), all acting on *measured* values, so sensor
-faults move the true culture.
+faults move the true culture: a drifting pH electrode held at setpoint moves the true pH, and
+at the same bicarbonate the dissolved CO2 by ``10^0.1 - 1 = 26 %`` per 0.1 pH.
+
+Sensors: every measured tag carries the noise of its transmitter (off-gas analysers
+0.01-0.02 % abs, Heinzle & Dunn 1993; balances 0.02 g); set values (T_jacket, agitation, gas
+fractions of the mass-flow controllers, pump totalisers) are published as commanded.
 """
 
 from __future__ import annotations
@@ -35,6 +68,16 @@ import numpy as np
 
 from biotwin.lake.records import QUALITY_GOOD
 from biotwin.models import cho
+from biotwin.models.environment import (
+    H_CO2,
+    KLA_CO2_RATIO,
+    MOLAR_GAS_VOLUME,
+    PK1_CO2,
+    co2_fraction,
+    hydrogen_ion,
+    offgas_fractions,
+    pco2_mmHg,
+)
 from biotwin.plant.control import PID, split_range
 from biotwin.plant.faults import Fault
 from biotwin.plant.sensors import Sensor
@@ -42,10 +85,15 @@ from biotwin.recipes.recipe import CompiledRecipe
 from biotwin.simulation.kernels import get_kernels
 
 C_O2_AIR_MM = 0.214  # O2 saturation with air at 37 degC [mM]
-H_CO2_MM = 23.4  # CO2 solubility [mM per unit gas fraction at 1 atm]
-CO2_MM_PER_MMHG = 0.0308
-PKA_CO2 = 6.1
-BUFFER_MM, PKA_BUFFER = 20.0, 7.3
+#: Medium: NaHCO3 [mM] (2 g/L) and phosphate [mM], its pK2 at 37 degC (Dawson et al. 1986,
+#: Data for Biochemical Research, 3rd ed., Oxford University Press).
+NAHCO3_MM = 24.0
+PHOSPHATE_MM, PK_PHOSPHATE = 1.0, 6.8
+K1_CO2_M = 10.0 ** -PK1_CO2
+K_PHOSPHATE_M = 10.0 ** -PK_PHOSPHATE
+#: Sparge gas flow [vvm]: 20 mL/min in a 2-L bench reactor (engineering assumption; bench CHO
+#: reactors sparge about 0.005-0.05 vvm, kept low against bubble shear and foam).
+GAS_VVM = 0.01
 TAU_T_H = 0.25
 BASE_MAX_MM_H = 3.0  # base pump capacity [mmol per L broth per h]
 BASE_M = 1.0  # base concentration [mol/L]
@@ -59,8 +107,8 @@ CO2_SPARGE_MAX = 0.15
 #: et al. 1990, Physiology of the Bacterial Cell, Sinauer, ch. 1), acid (acetate overflow)
 #: [mmol per mmol O2] and respiratory quotient [-]. Growth stops when its O2 uptake reaches
 #: ``CONTAM_OUR_MAX`` x severity [mM/h] (O2 transfer and substrate limit).
-#: Headspace gas volume [L] (a 3-L vessel at 2 L working volume): with 0.05 vvm of sparge gas it is
-#: swept in about 10 min, so the off-gas composition follows the CO2 transfer with that lag.
+#: Headspace gas volume [L] (a 3-L vessel at 2 L working volume): with 0.01 vvm of sparge gas it is
+#: swept in about 50 min, so the off-gas composition follows the CO2 transfer with that lag.
 HEADSPACE_L = 1.0
 CONTAM_SEED_PER_L = 1e6
 CONTAM_MU_1_H = 1.0
@@ -70,7 +118,8 @@ CONTAM_ACID_PER_O2 = 0.5
 CONTAM_RQ = 1.0
 CONTAM_OUR_MAX = 20.0
 #: CO2 stripping lost at once when a ``co2_accumulation`` fault starts (a blocked vent filter
-#: or sparger), and in all at its failure time, fractions x severity.
+#: or sparger), and in all at its failure time, fractions x severity of the stripping
+#: conductance (see :func:`gas_transfer_conductance`).
 CO2_STRIP_LOSS_STEP, CO2_STRIP_LOSS_FULL = 0.5, 0.8
 
 #: Online tags: name -> (unit, EURange low, high, description).
@@ -118,16 +167,38 @@ class Reading:
     quality: int = QUALITY_GOOD
 
 
-def _ph_from_charge(co2_mm: float, z_mm: float) -> float:
-    lo, hi = 4.0, 10.0
-    for _ in range(40):
-        mid = 0.5 * (lo + hi)
-        f = co2_mm * 10.0 ** (mid - PKA_CO2) + BUFFER_MM / (1.0 + 10.0 ** (PKA_BUFFER - mid)) - z_mm
-        if f > 0:
-            hi = mid
-        else:
-            lo = mid
-    return 0.5 * (lo + hi)
+def gas_transfer_conductance(kla_h: float, gas_mM_h: float, henry_mM: float = H_CO2) -> float:
+    """Gas-liquid transfer conductance ``k`` [1/h] of a sparge: rate ``k (C - H y_in)`` [mM/h].
+
+    Plug-flow bubbles through well-mixed liquid: ``k = (G/H) (1 - exp(-kLa H/G))``, ``G``
+    [mM/h] the molar gas flow per litre of broth, ``H`` [mM per unit mole fraction at 1 atm]
+    the solubility (:data:`H_CO2` for CO2, ``C_O2_AIR_MM / 0.2095`` for O2); it tends to
+    ``kLa`` at high gas flow and to ``G/H`` (bubbles leaving saturated) at low gas flow.
+
+    References
+    ----------
+    Sieblist C., Jenzsch M., Pohlscheidt M., Lubbert A. (2011) Insights into large-scale
+    cell-culture reactors: II. Gas-phase mixing and CO2 stripping. Biotechnol J 6:1547-1556
+    (stripping set by the change of the gas composition on the bubbles' way up).
+
+    Examples
+    --------
+    >>> round(gas_transfer_conductance(1.0, 1e6), 3)
+    1.0
+    """
+    if gas_mM_h <= 0.0:
+        return 0.0
+    return gas_mM_h / henry_mM * -math.expm1(-kla_h * henry_mM / gas_mM_h)
+
+
+def ph_from_charge(tic_mM: float, z_mM: float) -> float:
+    """pH of the medium from its total inorganic carbon and strong-ion difference [mM].
+
+    The closed-form charge balance of :func:`biotwin.models.environment.hydrogen_ion` with
+    the medium's phosphate (:data:`PHOSPHATE_MM`, pK2 6.8).
+    """
+    h = float(hydrogen_ion(tic_mM, z_mM, K1_CO2_M, PHOSPHATE_MM, K_PHOSPHATE_M))
+    return -math.log10(h)
 
 
 @dataclass
@@ -180,8 +251,15 @@ class VirtualBioreactor:
         self.lac0, self.amm0 = float(self.y[cho.ILAC]), float(self.y[cho.IAMM])
         self.T = float(self.u[cho.UT])
         self.o2 = 0.9 * C_O2_AIR_MM
-        self.co2 = H_CO2_MM * 0.05
-        self.z0 = self.co2 * 10 ** (7.15 - PKA_CO2) + BUFFER_MM / (1 + 10 ** (PKA_BUFFER - 7.15))
+        # the medium equilibrated at the pH setpoint: HCO3- from its NaHCO3, CO2 from Henderson-Hasselbalch
+        ph0 = float(self.u[cho.UPH])
+        h0 = 10.0 ** -ph0
+        co2_0 = NAHCO3_MM * h0 / K1_CO2_M
+        self.tic = NAHCO3_MM + co2_0
+        self.co2 = co2_0
+        #: strong-ion difference of everything but lactate and ammonium [mM]: medium, base, contaminant acid
+        self.z_bg = NAHCO3_MM + PHOSPHATE_MM * K_PHOSPHATE_M / (K_PHOSPHATE_M + h0) + (
+            float(self.y[cho.ILAC]) - float(self.y[cho.IAMM]))
         self.base_mm = 0.0
         self.acid_contam = 0.0
         self.our_contam = 0.0
@@ -195,22 +273,25 @@ class VirtualBioreactor:
         self.feed_delivered_mL = 0.0
         self.N = N_MIN
         self.y_o2 = 0.2095
-        self.y_co2 = 0.0
+        self.y_co2 = co2_0 / H_CO2  # the sparge the medium was equilibrated with
         self.base_rate = 0.0
         self.base_cmd_rate = 0.0
         self.missed = False
         self.our = 0.0
-        self.ph = 7.15
+        self.ph = ph0
         self.t_loop = PID(kp=8.0, ti_h=0.5, low=5.0, high=50.0, setpoint=float(self.u[cho.UT]),
                           bias=float(self.u[cho.UT]))
         self.ph_loop = PID(kp=3.0, ti_h=2.0, low=-1.0, high=1.0, setpoint=float(self.u[cho.UPH]),
                            reverse=True)
+        self.ph_loop.integral = min(self.y_co2 / CO2_SPARGE_MAX, 1.0)  # bumpless start at that sparge
         self.do_loop = PID(kp=0.02, ti_h=1.0, low=0.0, high=1.0, setpoint=40.0)
         self.sensors = {
             "T": Sensor(0.02, 0.02, 0.01, self.rng.normal(0, 0.05), 0, 60),
             "pH": Sensor(0.005, 0.01, 0.001, self.rng.normal(0, 0.02), 5, 9),
             "DO": Sensor(0.3, 1 / 60, 0.1, self.rng.normal(0, 1.0), 0, 150),
-            "dCO2": Sensor(0.5, 0.05, 0.1, self.rng.normal(0, 2.0), 0, 300),
+            # a Severinghaus-type pCO2 probe (membrane lag ~3 min), 2 mmHg offset sd and 3 % slope sd
+            # after calibration (e.g. against a blood-gas analyser)
+            "dCO2": Sensor(0.5, 0.05, 0.1, self.rng.normal(0, 2.0), 0, 300, gain=1.0 + self.rng.normal(0, 0.03)),
             "OUR": Sensor(0.02, 0.05, 0.01, 0.0, 0, 50),
             "CER": Sensor(0.02, 0.05, 0.01, 0.0, 0, 50),
             "capacitance": Sensor(0.1, 0.1, 0.01, 0.0, 0, 200),
@@ -221,6 +302,12 @@ class VirtualBioreactor:
             # a 5-kg balance under the base bottle: 0.01 g resolution, 0.02 g noise (1 M NaOH/Na2CO3
             # taken as 1 g/mL)
             "base_delivered": Sensor(0.02, 0.0, 0.01, 0.0, 0, 5000),
+            # the same balance under the feed bottle
+            "feed_delivered": Sensor(0.02, 0.0, 0.01, 0.0, 0, 20000),
+            # off-gas analysers (paramagnetic O2, infrared CO2): 0.015 and 0.01 % abs noise, 0.01 %
+            # resolution (Heinzle & Dunn 1993, in Rehm & Reed, Biotechnology 2nd ed., vol 4, VCH)
+            "offgas_O2": Sensor(0.015, 0.0, 0.01, 0.0, 0, 100),
+            "offgas_CO2": Sensor(0.01, 0.0, 0.01, 0.0, 0, 30),
         }
         self.sensor_state = {name: s for name, s in self.sensors.items()}
         self.pending: list[tuple[float, Reading]] = []  # (arrival [h], reading)
@@ -243,6 +330,7 @@ class VirtualBioreactor:
         if stream not in names:
             raise ValueError(f"unknown stream {stream!r}; expected one of {list(names)}")
         self.kern.apply_event(self.y, self.u, self.conc, 0, names.index(stream), volume_mL / 1000.0)
+        self._feed_event(0, names.index(stream), volume_mL / 1000.0)
         self.feed_total_mL += volume_mL
         self.feed_delivered_mL += volume_mL
 
@@ -252,6 +340,24 @@ class VirtualBioreactor:
             if f.kind == kind and f.active(self.t_h):
                 return f
         return None
+
+    def _feed_event(self, kind: int, idx: int, val: float) -> None:
+        """Apply a feed event: the CHO model adds the stream; the feed (bicarbonate-free, its
+        lactate and ammonium as neutral salts, buffered at the setpoint) dilutes the inorganic
+        carbon, and leaves the charge balance of what it brings neutral."""
+        v0, lac0, amm0 = float(self.y[cho.IV]), float(self.y[cho.ILAC]), float(self.y[cho.IAMM])
+        self.kern.apply_event(self.y, self.u, self.conc, kind, idx, val)
+        v1 = float(self.y[cho.IV])
+        if kind != 0 or v1 <= 0.0 or v1 == v0:
+            return
+        d = v0 / v1
+        h_sp = 10.0 ** -self.ph_loop.setpoint
+        buf = PHOSPHATE_MM * K_PHOSPHATE_M / (K_PHOSPHATE_M + h_sp)
+        lac_in = float(self.y[cho.ILAC]) - lac0 * d
+        amm_in = float(self.y[cho.IAMM]) - amm0 * d
+        self.tic *= d
+        self.z_bg = self.z_bg * d + (1.0 - d) * buf + lac_in - amm_in
+        self.base_mm *= d
 
     def _apply_recipe_events(self) -> None:
         cr = self.recipe
@@ -273,7 +379,7 @@ class VirtualBioreactor:
             if kind == 2 and idx in (cho.UT, cho.UPH):
                 (self.t_loop if idx == cho.UT else self.ph_loop).setpoint = val
                 continue
-            self.kern.apply_event(self.y, self.u, self.conc, kind, idx, val)
+            self._feed_event(kind, idx, val)
 
     def _substep(self, dt: float) -> None:
         t = self.t_h
@@ -313,16 +419,18 @@ class VirtualBioreactor:
         self.N = 0.0 if self.failed_agitator else N_MIN + (N_MAX - N_MIN) * agit
         self.y_o2 = 0.2095 + (1 - 0.2095) * enrich
         kla = 10.0 * (self.N / 100.0) ** 1.5 + 1.0
+        gas_mm_h = GAS_VVM * 60.0 / MOLAR_GAS_VOLUME * 1000.0  # sparge [mmol per L broth per h]
+        k_strip = gas_transfer_conductance(KLA_CO2_RATIO * kla, gas_mm_h)
+        k_o2 = gas_transfer_conductance(kla, gas_mm_h, C_O2_AIR_MM / 0.2095)
         co2_block = self._fault("co2_accumulation")
-        kla_co2 = 0.89 * kla
         if co2_block is not None:
             loss = CO2_STRIP_LOSS_STEP + (CO2_STRIP_LOSS_FULL - CO2_STRIP_LOSS_STEP) * co2_block.progress(t)
-            kla_co2 *= 1.0 - min(loss * co2_block.severity, 0.95)
+            k_strip *= 1.0 - min(loss * co2_block.severity, 0.95)
             self.fault_log.setdefault("co2_accumulation", t)
         # the cells
         u = self.u
         u[cho.UT], u[cho.UPH], u[cho.UKLA] = self.T, self.ph, kla
-        u[cho.UVVM], u[cho.UYO2], u[cho.UYCO2] = 0.05, self.y_o2, self.y_co2
+        u[cho.UVVM], u[cho.UYO2], u[cho.UYCO2] = GAS_VVM, self.y_o2, self.y_co2
         r = cho.rates(self.y, self.params, u)
         mu = float(r[0])
         xv = float(self.y[cho.IXV])
@@ -336,6 +444,7 @@ class VirtualBioreactor:
             self.contam_cells = min(self.contam_cells * math.exp(CONTAM_MU_1_H * dt), cap)
             self.our_contam = CONTAM_QO2 * CONTAM_CELL_G * self.contam_cells
             self.acid_contam += CONTAM_ACID_PER_O2 * self.our_contam * dt
+            self.z_bg -= CONTAM_ACID_PER_O2 * self.our_contam * dt
             if self.our_contam >= self.sensors["OUR"].noise_sd:
                 # its O2 demand reaches the off-gas OUR's noise: the first time a signal can show it
                 self.fault_log.setdefault("contamination", t)
@@ -348,23 +457,30 @@ class VirtualBioreactor:
         np.maximum(self.y, 0.0, out=self.y)
         # environment
         self.T += (tj - self.T) * (1 - math.exp(-dt / TAU_T_H))
-        o2_eq = max(C_O2_AIR_MM * self.y_o2 / 0.2095 - self.our / kla, 0.0)
-        self.o2 = max(o2_eq + (self.o2 - o2_eq) * math.exp(-kla * dt), 0.0)
+        o2_eq = max(C_O2_AIR_MM * self.y_o2 / 0.2095 - self.our / k_o2, 0.0)
+        self.o2 = max(o2_eq + (self.o2 - o2_eq) * math.exp(-k_o2 * dt), 0.0)
         cer = self.params[cho.P_RQ] * our_cells + CONTAM_RQ * self.our_contam  # CO2 produced
-        co2_eq = H_CO2_MM * self.y_co2 + cer / kla_co2
-        co2_old = self.co2
-        self.co2 = co2_eq + (self.co2 - co2_eq) * math.exp(-kla_co2 * dt)
+        # inorganic carbon: exact over the step at the CO2 share of the current pH
+        frac = float(co2_fraction(10.0 ** -self.ph, K1_CO2_M))
+        rate = k_strip * frac
+        tic_old = self.tic
+        if rate > 0.0:
+            tic_eq = (cer + k_strip * H_CO2 * self.y_co2) / rate
+            self.tic = tic_eq + (self.tic - tic_eq) * math.exp(-rate * dt)
+        else:
+            self.tic += cer * dt
         # the off-gas sees what leaves the liquid (production minus what accumulates), mixed in
         # the headspace first: a stirred gas volume of HEADSPACE_L swept by the sparge gas
-        ctr = cer - (self.co2 - co2_old) / dt if dt > 0 else cer
-        tau_head = HEADSPACE_L / (0.05 * float(self.y[cho.IV]) * 60.0)  # [h]
+        ctr = cer - (self.tic - tic_old) / dt if dt > 0 else cer
+        tau_head = HEADSPACE_L / (GAS_VVM * float(self.y[cho.IV]) * 60.0)  # [h]
         self.cer += (ctr - self.cer) * (1.0 - math.exp(-dt / tau_head))
         self.base_mm += self.base_rate * dt
+        self.z_bg += self.base_rate * dt
         self.base_total_mL += self.base_cmd_rate * dt * float(self.y[cho.IV]) / BASE_M
         self.base_delivered_mL += self.base_rate * dt * float(self.y[cho.IV]) / BASE_M
-        z = (self.z0 + self.base_mm - (self.y[cho.ILAC] - self.lac0) + (self.y[cho.IAMM] - self.amm0)
-             - self.acid_contam)
-        self.ph = _ph_from_charge(self.co2, float(z))
+        z = self.z_bg - float(self.y[cho.ILAC]) + float(self.y[cho.IAMM])
+        self.ph = ph_from_charge(self.tic, z)
+        self.co2 = self.tic * float(co2_fraction(10.0 ** -self.ph, K1_CO2_M))
         self.vib = 1.5 + 9.5 * (math.exp(4 * wear) - 1) / (math.exp(4) - 1)
         self.current = (0.0 if self.failed_agitator else 0.8 + 1.2 * (self.N / 100.0) ** 3 / 8 * (1 + 0.5 * wear**2))
         self.t_h = t + dt
@@ -381,16 +497,15 @@ class VirtualBioreactor:
     def truth(self) -> dict[str, float]:
         """True values of the quantities the probes measure."""
         xv, xd = float(self.y[cho.IXV]), float(self.y[cho.IXD])
-        q_gas = 0.05 * float(self.y[cho.IV]) * 60 / 22.4  # sparge [mol/h]
-        our_mol = self.our * float(self.y[cho.IV]) / 1000
         cer = self.cer
+        y_o2_out, y_co2_out = offgas_fractions(self.our, cer, float(self.y[cho.IV]), GAS_VVM, self.y_o2, self.y_co2)
         return {"T": self.T, "pH": self.ph, "DO": 100 * self.o2 / C_O2_AIR_MM,
-                "dCO2": self.co2 / CO2_MM_PER_MMHG, "OUR": self.our, "CER": cer,
+                "dCO2": float(pco2_mmHg(self.co2)), "OUR": self.our, "CER": cer,
                 "V": float(self.y[cho.IV]), "capacitance": xv / 1e9 * 2.0,
                 "pressure": 50.0, "vibration": self.vib, "motor_current": self.current,
                 "base_delivered": self.base_delivered_mL,
-                "offgas_O2": 100 * max(self.y_o2 - our_mol / q_gas, 0.0),
-                "offgas_CO2": 100 * (self.y_co2 + cer * float(self.y[cho.IV]) / 1000 / q_gas),
+                "offgas_O2": 100 * max(float(y_o2_out), 0.0), "offgas_CO2": 100 * float(y_co2_out),
+                "feed_delivered": self.feed_delivered_mL,
                 "Xv": xv, "viability": 100 * xv / (xv + xd) if xv + xd > 0 else 0.0,
                 "Glc": float(self.y[cho.IGLC]), "Lac": float(self.y[cho.ILAC]),
                 "Amm": float(self.y[cho.IAMM]), "mAb": float(self.y[cho.IMAB])}
@@ -413,9 +528,7 @@ class VirtualBioreactor:
             else:
                 v, q = {"T_jacket": self.t_loop.output, "agitation": self.N,
                         "O2_sparge": 100 * self.y_o2, "CO2_sparge": 100 * self.y_co2,
-                        "base_total": self.base_total_mL, "feed_total": self.feed_total_mL,
-                        "feed_delivered": self.feed_delivered_mL,
-                        "offgas_O2": tr["offgas_O2"], "offgas_CO2": tr["offgas_CO2"]}[name], QUALITY_GOOD
+                        "base_total": self.base_total_mL, "feed_total": self.feed_total_mL}[name], QUALITY_GOOD
                 v = round(float(v), 3)
             out.append(Reading(name, t, v, q))
         while t >= self.next_sample_h - 1e-9:

@@ -1,6 +1,6 @@
 """Sensors of the virtual plant: lag, calibration offset, drift, noise and quantisation.
 
-A reading is ``q(lag(x) + offset + drift (t - t_drift) + noise)`` where ``lag`` is a
+A reading is ``q(gain lag(x) + offset + drift (t - t_drift) + noise)`` where ``lag`` is a
 first-order filter with time constant ``tau_h`` (a DO membrane, a pH glass electrode) and
 ``q`` rounds to the transmitter's resolution. Faults change the parameters while the
 sensor runs (:mod:`biotwin.plant.faults`).
@@ -32,6 +32,10 @@ class Sensor:
         Calibration offset [unit].
     low, high : float
         Measuring range (EURange); readings are clipped there and flagged uncertain.
+    drift_per_h, drift_start_h : float
+        Drift rate [unit/h] and its start [h].
+    gain : float
+        Calibration slope [-] (1: none).
     """
 
     noise_sd: float = 0.0
@@ -42,6 +46,7 @@ class Sensor:
     high: float = math.inf
     drift_per_h: float = 0.0
     drift_start_h: float = math.inf
+    gain: float = 1.0
     state: float | None = field(default=None, init=False)
 
     def make_step(self, truth: float, t_h: float, dt_h: float, rng: np.random.Generator) -> tuple[float, int]:
@@ -51,7 +56,7 @@ class Sensor:
         else:
             a = math.exp(-dt_h / self.tau_h)
             self.state = truth + (self.state - truth) * a
-        value = self.state + self.offset
+        value = self.gain * self.state + self.offset
         if t_h > self.drift_start_h:
             value += self.drift_per_h * (t_h - self.drift_start_h)
         if self.noise_sd > 0:
