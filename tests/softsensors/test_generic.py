@@ -1,4 +1,4 @@
-"""Soft sensors on a process biotwin was not tuned to (Pichia, sparse noisy assays), and the CLI on generic wide files."""
+"""Soft sensors on a process biotwin was not tuned to (Pichia, sparse noisy assays); the CLI on generic wide files."""
 
 import json
 
@@ -124,3 +124,17 @@ def test_cli_on_generic_wide_files(tmp_path, pichia):
     p = np.asarray(out["prediction"])
     assert np.sqrt(np.mean((p - truth) ** 2)) < 0.03 * np.ptp(truth)
     assert np.all(np.asarray(out["lower"]) <= p) and np.all(p <= np.asarray(out["upper"]))
+
+
+@pytest.mark.parametrize(("header", "values", "hours"), [
+    ("Time (min)", [0, 30, 90], [0.0, 0.5, 1.5]),
+    ("EFT [h]", [0, 1, 2], [0.0, 1.0, 2.0]),
+    ("Process time [s]", [0, 1800, 3600], [0.0, 0.5, 1.0]),
+    ("Date/Time", ["2025-01-01 00:00", "2025-01-01 00:30", "2025-01-01 02:00"], [0.0, 0.5, 2.0]),
+])
+def test_time_column_is_found_without_being_named(header, values, hours):
+    from biotwin.batchdata import to_frame
+
+    f = to_frame(pd.DataFrame({"OD600 [-]": [0.1, 0.2, 0.4], header: values}))
+    np.testing.assert_allclose(f["time_h"], hours)
+    assert list(f.columns) == ["time_h", "OD600 [-]"]

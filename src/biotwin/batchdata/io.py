@@ -9,6 +9,7 @@ the first row when the column holds timestamps). Non-numeric columns are dropped
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +56,21 @@ class BatchSet:
         return [c for c in self.frames[0].columns if c in common and c not in drop] if self.frames else []
 
 
+_TIME_WORDS = ("time", "t", "eft", "elapsed", "age", "process_time", "culture_time", "timestamp", "datetime", "date")
+
+
+def _header_unit(header: str) -> tuple[str, str | None]:
+    """Name and unit of a header: ``name [unit]`` or ``name (unit)``."""
+    name, unit = units.split_header(header)
+    if unit is None:
+        m = re.match(r"^\s*(.*?)\s*\(([^()]*)\)\s*$", header)
+        if m:
+            return m.group(1), m.group(2).strip()
+    return name, unit
+
+
 def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
-    _, unit = units.split_header(header)
+    _, unit = _header_unit(header)
     if pd.api.types.is_numeric_dtype(col):
         if unit is None:
             unit = "h"
@@ -92,7 +106,8 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     frame = frame.set_axis(cols, axis=1)
     if time_col is None:
         found = [c for c in _TIME_GUESSES if c in cols]
-        found += [c for c in cols if units.split_header(c)[0].lower() in ("time", "t")]
+        found += [c for c in cols if _header_unit(c)[0].strip().lower().replace(" ", "_") in _TIME_WORDS]
+        found += [c for c in cols if "time" in _header_unit(c)[0].lower()]
         if not found:
             raise DataError(f"no time column: expected {DEFAULT_TIME_COLUMN!r} or pass --time-col; "
                             f"columns are {cols}", file=file)

@@ -36,7 +36,7 @@ from biotwin.softsensors.features import engineer, volume_like
 #: features (tuned over components / penalty), PLS on the raw inputs only, boosting, GP.
 CANDIDATES = ("pls", "ridge", "rawpls", "gbm", "gp")
 PLS_COMPONENTS = (1, 2, 3, 5, 8, 12, 16, 24, 32)
-RIDGE_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+RIDGE_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 
 def make_candidates(names: Sequence[str], n_features: int, random_state: int | None = 0,
