@@ -1,10 +1,13 @@
 """A soft sensor for any fed-batch process: batches in, a virtual assay with intervals out.
 
 Workflow: pick the input columns (every numeric column common to the training batches but
-the target and the excluded ones), engineer features per batch
-(:func:`biotwin.softsensors.features.engineer`), choose the regressor by cross-validation
-grouped by batch, calibrate conformal intervals on its out-of-fold residuals and fit an
-applicability domain on the inputs.
+the target and the excluded ones, constant ones dropped), find the volume-like ones from
+the data, engineer causal features per batch on the full online history
+(:func:`biotwin.softsensors.features.engineer`: values, running and double integrals, rates,
+amounts per volume), keep the rows where the target was assayed, choose the regressor by
+cross-validation grouped by batch (PLS and ridge on the features, PLS on the raw inputs,
+boosting, GP, and means of the best), calibrate conformal intervals on its out-of-fold
+residuals and fit an applicability domain on the inputs. No variable name is assumed.
 """
 
 from __future__ import annotations
