@@ -1,12 +1,14 @@
 """Soft-sensor campaign benchmark: test RMSE as % of range against tuned PLS on the raw inputs.
 
-Run: .venv/bin/python bench/softsensor.py [plant|cho|monod|pichia]   (prints JSON)
+Run: .venv/bin/python bench/softsensor.py [plant|cho|monod|pichia|bacillus]   (prints JSON)
 
 ``plant``: the virtual plant's offline campaign (:mod:`biotwin.plant.campaign`): fit on the
 30 normal training files, score on the 10 normal test files against the offline assays
 (and against the true trajectories in the ``.truth.csv`` files).
 ``pichia``: :func:`biotwin.monitoring.synthetic.pichia_campaign`, 30 training and 10 test
-batches with sparse, noisy assays, scored against the assays and the noise-free truth.
+batches with sparse, noisy assays, scored against the assays and the noise-free truth;
+``bacillus`` the same with :func:`biotwin.monitoring.synthetic.bacillus_campaign` (10 m3, off-gas
+percentages instead of gas rates, feed as a rate).
 ``--out FILE`` also writes the JSON to FILE.
 """
 
@@ -17,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from biotwin.monitoring.synthetic import cho_campaign, frames, monod_campaign, pichia_campaign
+from biotwin.monitoring.synthetic import bacillus_campaign, cho_campaign, frames, monod_campaign, pichia_campaign
 from biotwin.softsensors import PLSRegressor, SoftSensor
 from biotwin.softsensors.estimators import out_of_fold
 
@@ -43,6 +45,11 @@ elif proc == "pichia":
     train, test = frames(pichia_campaign(30, seed=1)), frames(tb)
     truth_test = [b.truth for b in tb]
     ex, targets = ["DCW [g/L]", "titre [mg/L]", "MeOH [g/L]"], ["titre [mg/L]", "DCW [g/L]"]
+elif proc == "bacillus":
+    tb = bacillus_campaign(10, seed=2)
+    train, test = frames(bacillus_campaign(30, seed=1)), frames(tb)
+    truth_test = [b.truth for b in tb]
+    ex, targets = ["OD600 [-]", "protease [U/mL]", "glucose [g/L]"], ["protease [U/mL]", "OD600 [-]"]
 else:
     train, test = frames(monod_campaign(30, seed=1)), frames(monod_campaign(10, seed=2))
     ex, targets = ["biomass [g/L]", "product [g/L]", "glucose [g/L]"], ["product [g/L]", "biomass [g/L]"]

@@ -13,7 +13,12 @@ Two processes with different variable names and units, so that nothing can be tu
   doi:10.1002/1097-0290(20001005)70:1<1::AID-BIT1>3.0.CO;2-Y), a secreted product whose
   specific rate depends on growth rate and temperature, DO control by agitation, whole-vessel
   gas rates [mol/h], feed balances [kg], online data every 5 min with dropouts, and sparse,
-  noisy offline samples (``DCW``, ``titre``, methanol) every 4 to 8 h.
+  noisy offline samples (``DCW``, ``titre``, methanol) every 4 to 8 h;
+- :func:`bacillus_campaign`: a Bacillus subtilis protease fed-batch at 10 m3: glucose-limited
+  feed given as a rate [L/h], only off-gas CO2 [%] and air flow [Nm3/h] instead of gas rates,
+  a product made mostly at low growth rate (the inverse of Luedeking-Piret, as for
+  subtilisin; Pirt 1975, Principles of Microbe and Cell Cultivation, Blackwell), OD600 and
+  protease activity [U/mL] assayed every 2 and 6 h.
 
 Each returns :class:`SyntheticBatch` objects: the measured frame (noise, optional sensor
 drift, optional process fault) and the ground truth of what was injected, when.
@@ -31,6 +36,7 @@ from scipy.integrate import solve_ivp
 CHO_FAULTS = ("temperature", "aeration", "ph_setpoint", "missed_feed")
 MONOD_FAULTS = ("feed_stop", "temperature", "aeration", "overfeed")
 PICHIA_FAULTS = ("methanol_overfeed", "aeration", "temperature", "feed_stop")
+BACILLUS_FAULTS = ("feed_stop", "aeration", "temperature", "overfeed")
 
 
 @dataclass
@@ -376,6 +382,116 @@ def pichia_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: i
         frame["MeOH [g/L]"] = np.where(sampled, np.maximum(Sm * (1 + rng.normal(0, 0.05, len(t)))
                                                            + rng.normal(0, 0.05, len(t)), 0.0), np.nan)
         out.append(SyntheticBatch(frame, fault, onset, info={"t_induction_h": p["t_ind"]}, truth=truth))
+    return out
+
+
+# ----------------------------------------------------------------------------- Bacillus
+
+def _bacillus_rhs(t: float, y: np.ndarray, p: dict[str, float], fault: str | None, onset: float) -> np.ndarray:
+    X, S, P, V, _ = (max(float(v), 0.0) for v in y)  # [g/L], [g/L], [U/mL], [m3]
+    after = fault is not None and t >= onset
+    F = _bacillus_feed(t, p, fault, after)  # [L/h]
+    T = 37.0 + (-5.0 if (after and fault == "temperature") else 0.0)
+    air = p["air"] * (0.4 if (after and fault == "aeration") else 1.0)
+    o2_cap = p["otr"] * air / p["air"]  # [mmol/L/h]
+    mu = p["mu_max"] * np.exp(0.06 * (T - 37.0)) * S / (p["K_S"] + S)
+    need = (mu / p["Y_XO"] + p["m_o"]) * X * 1000.0 / 32.0
+    lim = min(1.0, o2_cap / max(need, 1e-9))
+    mu *= lim
+    qp = p["qp"] * p["K_P"] / (p["K_P"] + mu) * (S < 5.0)  # protease made when growth slows [U/mL per g/L/h]
+    D = F / 1000.0 / max(V, 1e-9)
+    dX = mu * X - D * X
+    dS = -(mu / p["Y_XS"] + p["m_s"] * S / (0.01 + S)) * X + D * p["S_f"] - D * S
+    dP = qp * X - 0.01 * P - D * P
+    return np.array([dX, dS, dP, F / 1000.0, mu * X * V])
+
+
+def _bacillus_feed(t: float, p: dict[str, float], fault: str | None, after: bool) -> float:
+    if t < p["t_feed"]:
+        return 0.0
+    F = p["F0"] * np.exp(min(p["mu_set"] * (t - p["t_feed"]), np.log(p["F_max"] / p["F0"])))
+    if after and fault == "feed_stop":
+        return 0.0
+    if after and fault == "overfeed":
+        return 3.0 * F
+    return float(F)
+
+
+def bacillus_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: int = 0,
+                      dt_h: float = 2.0 / 60.0) -> list[SyntheticBatch]:
+    """Simulate ``n`` Bacillus subtilis protease fed-batches at about 10 m3.
+
+    Parameters
+    ----------
+    n : int
+    faults : tuple of (str or None)
+        From :data:`BACILLUS_FAULTS`; batch ``i`` gets ``faults[i % len(faults)]``.
+    seed : int
+    dt_h : float
+        Online sampling interval [h] (default 2 min).
+
+    Returns
+    -------
+    list of SyntheticBatch
+        Frames with ``time_h``, online ``temp [degC]``, ``DO [%]``, ``pH [-]``,
+        ``level [m3]``, ``feed_rate [L/h]`` (a rate, not a total), ``air [Nm3/h]``,
+        ``CO2_out [%]``, ``O2_out [%]`` (off-gas), ``power [kW]``, ``backpressure [bar]``
+        (constant), and offline ``OD600 [-]`` (every 2 h), ``protease [U/mL]`` (every 6 h),
+        ``glucose [g/L]`` (every 2 h) on sampled rows only, with assay noise. ``truth``
+        holds the noise-free offline values (and dry cell weight) at every row.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        fault = faults[i % len(faults)]
+        if fault is not None and fault not in BACILLUS_FAULTS:
+            raise ValueError(f"unknown Bacillus fault {fault!r}; expected one of {BACILLUS_FAULTS}")
+        p = {"mu_max": 0.7 * rng.lognormal(0, 0.06), "K_S": 0.1, "Y_XS": 0.45 * rng.lognormal(0, 0.04),
+             "m_s": 0.03, "Y_XO": 1.2 * rng.lognormal(0, 0.04), "m_o": 0.02, "qp": 40.0 * rng.lognormal(0, 0.06),
+             "K_P": 0.05 * rng.lognormal(0, 0.1), "S_f": 550.0, "t_feed": 0.0, "air": 400.0 * rng.lognormal(0, 0.05),
+             "otr": 180.0 * rng.lognormal(0, 0.05), "F0": 40.0 * rng.lognormal(0, 0.1),
+             "mu_set": 0.15 * rng.lognormal(0, 0.1), "F_max": 250.0 * rng.lognormal(0, 0.1)}
+        y0 = np.array([0.3 * rng.lognormal(0, 0.15), 15.0 * rng.lognormal(0, 0.05), 0.0, 6.0 * rng.lognormal(0, 0.04),
+                       0.0])
+        p["t_feed"] = float(np.log(y0[1] * p["Y_XS"] / y0[0] + 1.0) / p["mu_max"])  # when the batch sugar runs out
+        duration = p["t_feed"] + float(rng.uniform(24.0, 36.0))
+        onset = float(rng.uniform(p["t_feed"] + 4.0, duration - 6.0)) if fault else None
+        t = np.arange(0.0, duration + 1e-9, dt_h)
+        args = (p, fault, onset if onset is not None else 1e9)
+        sol = solve_ivp(_bacillus_rhs, (0.0, duration), y0, t_eval=t, args=args, method="LSODA", rtol=1e-6,
+                        atol=1e-8, max_step=0.1)
+        if not sol.success:  # pragma: no cover
+            raise RuntimeError(f"Bacillus batch {i} did not integrate: {sol.message}")
+        X, S, P, V, _ = (np.maximum(v, 0.0) for v in sol.y)
+        after = np.array([fault is not None and tk >= args[2] for tk in t])
+        F = np.array([_bacillus_feed(float(tk), p, fault, bool(a)) for tk, a in zip(t, after, strict=True)])
+        air = np.where(after & (fault == "aeration"), 0.4, 1.0) * p["air"]
+        temp = np.where(after & (fault == "temperature"), 32.0, 37.0)
+        mu = np.clip(np.gradient(np.log(np.maximum(X * V, 1e-12)), t), 0.0, None)
+        our = (mu / p["Y_XO"] + p["m_o"]) * X * 1000.0 / 32.0  # [mmol/L/h]
+        cer = our + 2.0 * mu * X  # RQ ~ 1 on glucose plus growth-associated CO2 [mmol/L/h]
+        n_air = air * 1000.0 / 22.414  # [mol/h]
+        co2 = 0.04 + 100.0 * cer * V / n_air  # [%]: CER [mmol/L/h] x V [m3] = [mol/h]
+        o2 = 20.95 - 100.0 * our * V / n_air
+        do = np.clip(100.0 * (1.0 - our / (p["otr"] * air / p["air"])), 2.0, 100.0) * 0.6 + 0.4 * 30.0
+        frame = pd.DataFrame({
+            "time_h": t, "temp [degC]": temp, "DO [%]": do, "pH [-]": np.full_like(t, 6.8), "level [m3]": V,
+            "feed_rate [L/h]": F, "air [Nm3/h]": air, "CO2_out [%]": co2, "O2_out [%]": o2,
+            "power [kW]": 8.0 + 0.004 * air * (1 + 0.1 * X / 30.0), "backpressure [bar]": np.full_like(t, 0.3),
+        })
+        _noise(frame, {"temp [degC]": 0.002, "DO [%]": 0.02, "level [m3]": 0.003, "feed_rate [L/h]": 0.02,
+                       "air [Nm3/h]": 0.01, "CO2_out [%]": 0.01, "O2_out [%]": 0.0005, "power [kW]": 0.01}, rng)
+        frame["pH [-]"] += rng.normal(0.0, 0.01, len(t))
+        frame.loc[rng.random(len(t)) < 0.005, ["CO2_out [%]", "O2_out [%]"]] = np.nan  # analyser dropouts
+        truth = pd.DataFrame({"time_h": t, "OD600 [-]": 2.6 * X, "protease [U/mL]": P, "glucose [g/L]": S,
+                              "DCW [g/L]": X})
+        k = np.arange(len(t))
+        every2, every6 = max(1, round(2.0 / dt_h)), max(1, round(6.0 / dt_h))
+        s2, s6 = k % every2 == 0, k % every6 == 0
+        frame["OD600 [-]"] = np.where(s2, 2.6 * X * (1 + rng.normal(0, 0.05, len(t))), np.nan)
+        frame["protease [U/mL]"] = np.where(s6, P * (1 + rng.normal(0, 0.08, len(t))), np.nan)
+        frame["glucose [g/L]"] = np.where(s2, np.maximum(S + rng.normal(0, 0.05, len(t)), 0.0), np.nan)
+        out.append(SyntheticBatch(frame, fault, onset, info={"t_feed_h": p["t_feed"]}, truth=truth))
     return out
 
 
