@@ -68,9 +68,12 @@ class SyntheticBatch:
 
 
 def _noise(frame: pd.DataFrame, cols: dict[str, float], rng: np.random.Generator) -> None:
+    """Relative noise ``rel`` on each column with a floor of 2 % of the largest magnitude seen so
+    far (causal: a sensor's noise before a fault does not depend on what the fault does later)."""
     for c, rel in cols.items():
         v = frame[c].to_numpy(float)
-        scale = rel * (np.abs(v) + 0.02 * (np.abs(v).mean() + 1e-12))
+        seen = np.maximum.accumulate(np.nan_to_num(np.abs(v)))
+        scale = rel * (np.abs(v) + 0.02 * seen + 1e-12)
         frame[c] = v + rng.normal(0.0, 1.0, len(v)) * scale
 
 
