@@ -2,7 +2,9 @@
 
 For each input variable ``v`` of one batch (rows in time order) the features are
 
-- ``v``: the value, held from its last measurement (causal: no future sample is used);
+- ``v``: the value, held from its last measurement (causal: no future sample is used),
+  optionally smoothed by a causal exponentially weighted moving average with time constant
+  ``smooth_h`` (Roberts 1959, Technometrics 1:239, doi:10.1080/00401706.1959.10489860);
 - ``cum(v)``: its running integral over culture time (trapezoid) [unit x h], which turns
   rates into amounts: OUR -> O2 consumed, CER -> CO2 produced, a feed rate -> volume fed,
   a cell density -> integral of viable cells (the driver of titre; Renard et al. 1988,
@@ -56,6 +58,42 @@ def hold(values: np.ndarray) -> np.ndarray:
     np.maximum.accumulate(idx, out=idx)
     idx[idx < 0] = int(np.argmax(ok))
     return v[idx]
+
+
+def ewma(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
+    """Causal exponentially weighted moving average with time constant ``tau_h`` [h].
+
+    Each step of length ``dt`` weighs the new value by ``1 - exp(-dt / tau_h)``, so unevenly
+    sampled data are smoothed consistently.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_rows,)
+        Time [h], non-decreasing.
+    values : ndarray, shape (n_rows,)
+        Finite values.
+    tau_h : float
+        Time constant [h]; 0 returns the values unchanged.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+    """
+    x = np.asarray(values, dtype=float)
+    if tau_h <= 0 or len(x) < 2:
+        return x.copy()
+    dt = np.diff(np.asarray(t, dtype=float))
+    a = 1.0 - np.exp(-np.clip(dt, 0.0, None) / tau_h)
+    if np.ptp(a) < 1e-9:  # even sampling: one linear filter
+        from scipy.signal import lfilter
+
+        y, _ = lfilter([a[0]], [1.0, a[0] - 1.0], x[1:], zi=[(1.0 - a[0]) * x[0]])
+        return np.concatenate([x[:1], y])
+    out = np.empty_like(x)
+    out[0] = x[0]
+    for i in range(1, len(x)):
+        out[i] = out[i - 1] + a[i - 1] * (x[i] - out[i - 1])
+    return out
 
 
 def backward_rate(t: np.ndarray, v: np.ndarray, window_h: float) -> np.ndarray:
@@ -131,6 +169,7 @@ def engineer(
     rate_window_h: float = 2.0,
     double_integrals: bool = False,
     volumes: Sequence[str] = (),
+    smooth_h: float = 0.0,
 ) -> pd.DataFrame:
     """Feature matrix of one batch.
 
@@ -148,6 +187,8 @@ def engineer(
         With ``integrals``, also add ``cum2(v)``.
     volumes : sequence of str
         Volume-like columns (see :func:`volume_like`); adds ``cum(v)/w`` and ``v/w``.
+    smooth_h : float
+        Time constant [h] of the causal smoothing of the values (0: none).
 
     Returns
     -------
@@ -160,7 +201,7 @@ def engineer(
     t = frame[TIME].to_numpy(dtype=float)
     out: dict[str, np.ndarray] = {TIME: t}
     for v in variables:
-        x = hold(frame[v].to_numpy(dtype=float))
+        x = ewma(t, hold(frame[v].to_numpy(dtype=float)), smooth_h)
         out[v] = x
         if integrals:
             c = cumulative_trapezoid(x, t, initial=0.0) if len(t) > 1 else np.zeros(len(t))
@@ -172,7 +213,7 @@ def engineer(
     for w in volumes:
         if w not in frame:
             raise DataError(f"batch lacks volume column {w!r}")
-        wv = hold(frame[w].to_numpy(dtype=float))
+        wv = ewma(t, hold(frame[w].to_numpy(dtype=float)), smooth_h)
         wv = np.where(wv > 0, wv, np.nan)
         wv = np.nan_to_num(wv, nan=float(np.nanmedian(wv)) if np.isfinite(wv).any() else 1.0)
         for v in variables:

@@ -111,6 +111,8 @@ class SoftSensor(BaseEstimator):
     max_rows : int
         Labelled rows kept for fitting (evenly spaced within each batch beyond that).
     random_state : int, optional
+    smooth_h : float
+        Time constant [h] of the causal smoothing of the input values before the features.
 
     Attributes
     ----------
@@ -130,7 +132,7 @@ class SoftSensor(BaseEstimator):
 
     def __init__(self, target: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = CANDIDATES,
                  cv: int = 5, alpha: float = 0.1, rate_window_h: float = 2.0, max_rows: int = 6000,
-                 random_state: int | None = 0) -> None:
+                 random_state: int | None = 0, smooth_h: float = 0.5) -> None:
         self.target = target
         self.exclude = exclude
         self.candidates = candidates
@@ -139,10 +141,11 @@ class SoftSensor(BaseEstimator):
         self.rate_window_h = rate_window_h
         self.max_rows = max_rows
         self.random_state = random_state
+        self.smooth_h = smooth_h
 
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
         return engineer(frame, self.variables_, rate_window_h=self.rate_window_h, double_integrals=True,
-                        volumes=getattr(self, "volumes_", ()))
+                        volumes=getattr(self, "volumes_", ()), smooth_h=getattr(self, "smooth_h", 0.0))
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> SoftSensor:
         """Fit on training batches (each a frame with ``time_h``, the inputs and ``target``)."""
