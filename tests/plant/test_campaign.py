@@ -8,15 +8,25 @@ import math
 import numpy as np
 import pytest
 
-from biotwin.plant.campaign import CampaignSpec, PlannedBatch, load_campaign, plan_campaign, run_batch, run_campaign
+from biotwin.plant.campaign import (
+    DRIFT_SPEC,
+    CampaignSpec,
+    PlannedBatch,
+    load_campaign,
+    plan_campaign,
+    run_batch,
+    run_campaign,
+)
 from biotwin.plant.faults import Fault
 from biotwin.plant.reactor import (
+    ATLINE_TAGS,
     CONTAM_CELL_G,
     CONTAM_MU_1_H,
     CONTAM_QO2,
     CONTAM_SEED_PER_L,
     OFFLINE_TAGS,
     ONLINE_TAGS,
+    PH_DRIFT_PER_H,
 )
 
 SPEC = CampaignSpec(n_train=1, n_test=1, faults_per_kind=1, kinds=("contamination", "co2_accumulation", "missed_feed"),
@@ -118,14 +128,45 @@ def test_normal_batch_carbonate_chemistry_is_realistic() -> None:
 
 
 def test_ph_drift_moves_the_dissolved_co2() -> None:
-    # the pH loop holds the drifting reading at setpoint, so the true pH falls 0.01 pH/h; at the
-    # same bicarbonate the dissolved CO2 rises 26 % per 0.1 pH (Henderson-Hasselbalch): it departs
-    # from the same batch without the fault by > 15 % before the drift reaches 0.1 pH (10 h)
-    spec = CampaignSpec(duration_h=50.0, dt_h=0.5, substep_h=1 / 30)
+    # the pH loop holds the drifting reading at setpoint, so the true pH falls PH_DRIFT_PER_H
+    # (0.002 pH/h); at the same bicarbonate the dissolved CO2 rises 26 % per 0.1 pH
+    # (Henderson-Hasselbalch): it departs from the same batch without the fault by > 12 % before the
+    # drift reaches 0.1 pH (50 h)
+    assert DRIFT_SPEC["ph_drift"] == ("pH", PH_DRIFT_PER_H, 0.1)
+    spec = CampaignSpec(duration_h=100.0, dt_h=0.5, substep_h=1 / 30)
     ref, _ = run_batch(PlannedBatch("ref", "test", 7), spec)
-    bad, _ = run_batch(PlannedBatch("bad", "fault", 7, [Fault("ph_drift", 1, 40.0, 1.0)]), spec)
+    bad, _ = run_batch(PlannedBatch("bad", "fault", 7, [Fault("ph_drift", 1, 50.0, 1.0)]), spec)
     t = ref["time_h"]
     rel = (bad["dCO2 [mmHg]"] - ref["dCO2 [mmHg]"]) / ref["dCO2 [mmHg]"]
-    assert rel[t <= 40.0].abs().max() < 1e-9
-    assert rel[(t > 40.0) & (t < 50.0)].max() > 0.15
-    assert (bad["pH [-]"] - 7.0)[t > 40.0].abs().max() < 0.05  # the reading stays at setpoint
+    assert rel[t <= 50.0].abs().max() < 1e-9
+    assert rel[(t > 50.0) & (t < 100.0)].max() > 0.12
+    assert (bad["pH [-]"] - 7.0)[t > 50.0].abs().max() < 0.05  # the reading stays at setpoint
+
+
+def test_atline_ph_is_sampled_and_shows_a_drifting_probe() -> None:
+    # the blood-gas pH and pCO2 of the daily samples: a value on each sampling row only, close to the
+    # true pH and the online reading of a healthy probe; a drifting online pH departs from it
+    spec = CampaignSpec(duration_h=120.0, dt_h=0.5, substep_h=1 / 30)
+    ref, truth = run_batch(PlannedBatch("ref", "test", 7), spec)
+    bad, _ = run_batch(PlannedBatch("bad", "fault", 7, [Fault("ph_drift", 1, 50.0, 1.0)]), spec)
+    assert set(ATLINE_TAGS) <= set(OFFLINE_TAGS)
+    for f in (ref, bad):
+        for col in ("pH_atline [-]", "pCO2_atline [mmHg]"):
+            rows = f.loc[f[col].notna(), "time_h"].to_numpy()
+            assert np.allclose(rows, 1.0 + spec.sample_every_h * np.arange(len(rows)))
+            assert len(rows) == 10
+    s = ref["pH_atline [-]"].notna()
+    err = ref.loc[s, "pH_atline [-]"] - truth.loc[s, "pH_atline [-]"]
+    assert err.abs().max() < 0.04  # the analyser: sd 0.01
+    assert (ref.loc[s, "pH [-]"] - ref.loc[s, "pH_atline [-]"]).abs().max() < 0.08
+    co2 = ref.loc[s, "pCO2_atline [mmHg]"] / truth.loc[s, "pCO2_atline [mmHg]"] - 1.0
+    assert co2.abs().max() < 0.12  # 3 % sd
+    # before the onset the samples agree with the healthy batch's exactly (their own random stream)
+    before = s & (ref["time_h"] < 50.0)
+    assert np.array_equal(ref.loc[before, "pH_atline [-]"], bad.loc[before, "pH_atline [-]"])
+    # after it the gap between the online and the at-line pH grows with the drift (0.002 pH/h)
+    gap_ref = ref.loc[s, "pH [-]"] - ref.loc[s, "pH_atline [-]"]
+    gap_bad = bad.loc[s, "pH [-]"] - bad.loc[s, "pH_atline [-]"]
+    late = ref.loc[s, "time_h"] >= 97.0
+    assert (gap_bad - gap_ref)[late].min() > 0.05
+    assert (bad.loc[s, "pH_atline [-]"] - ref.loc[s, "pH_atline [-]"])[late].max() < -0.05

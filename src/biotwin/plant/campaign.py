@@ -5,7 +5,8 @@ no wall clock), one batch per plant seed, so each batch carries the plant's own
 batch-to-batch variability (parameters drawn from the parameter set's uncertainty, seeding
 density, raw-material lot, sensor offsets, process noise). Each batch is written as one wide
 file, ``time_h`` then every online tag and every offline assay as ``name [unit]`` (offline
-values on the row of their sampling time, empty elsewhere), with a JSON sidecar
+values on the row of their sampling time, empty elsewhere; among them the at-line blood-gas pH
+and pCO2 of the same sample, ``pH_atline [-]`` and ``pCO2_atline [mmHg]``), with a JSON sidecar
 ``<batch>.json`` holding the ground truth of the injected faults (kind, onset, failure,
 when a drifting sensor reaches its spec limit) and a ``<batch>.truth.csv`` of the true
 assay trajectories (for scoring soft sensors against the truth rather than the assay).
@@ -31,10 +32,11 @@ import numpy as np
 import pandas as pd
 
 from biotwin.plant.faults import DEFAULT_FAIL_H, FAULT_KINDS, Fault
-from biotwin.plant.reactor import OFFLINE_TAGS, ONLINE_TAGS
+from biotwin.plant.reactor import OFFLINE_TAGS, ONLINE_TAGS, PH_DRIFT_PER_H
 
-#: Spec limit of a drifting sensor, [unit of the tag]: the error at which the reading is out of spec.
-DRIFT_SPEC = {"ph_drift": ("pH", 0.01, 0.1), "temp_drift": ("T", 0.02, 0.5)}
+#: Drifting sensors: (tag, drift rate [unit/h] at severity 1, spec limit [unit]): the error at which the
+#: reading is out of spec. The pH drift reaches its 0.1 pH limit 50 h after onset.
+DRIFT_SPEC = {"ph_drift": ("pH", PH_DRIFT_PER_H, 0.1), "temp_drift": ("T", 0.02, 0.5)}
 #: Faults that wear equipment towards a functional failure (scored by lead time).
 DEGRADATIONS = ("bearing_wear", "feed_pump_wear", "do_fouling")
 #: Sensor faults (scored by whether they are caught before their spec limit).
@@ -65,7 +67,8 @@ class CampaignSpec:
     substep_h : float
         Largest integration/control step of the reactor [h].
     sample_every_h : float
-        Offline sampling interval [h].
+        Sampling interval of the daily samples [h]: 12 h, twice a day (fed-batch CHO cultures are
+        sampled once or twice a day for cell counts, metabolites, titre and a blood-gas pH/pCO2).
     onset_h : tuple of float
         Range of fault onsets [h].
     seed : int

@@ -7,8 +7,10 @@ failure time) so detection methods can be scored against it (:func:`ground_truth
 
 Kinds and their effect (engineering assumptions unless cited):
 
-``ph_drift``            pH probe reads high by 0.01 x severity per hour after onset (glass
-                        electrode ageing; the controller then drives the true pH down).
+``ph_drift``            pH probe reads high by 0.002 x severity per hour after onset (0.048 pH/day,
+                        a fast-ageing glass electrode; source and reasoning at
+                        :data:`biotwin.plant.reactor.PH_DRIFT_PER_H`); the controller then drives
+                        the true pH down; the at-line pH of the sample shows it.
 ``do_fouling``          DO membrane lag grows from 1 min to 30 min x severity over ``fail``.
 ``temp_drift``          temperature sensor reads 0.02 degC/h x severity high.
 ``feed_pump_wear``      delivered feed falls short of the command, up to 40% x severity at ``fail``.

@@ -146,7 +146,9 @@ ONLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
     "capacitance": ("pF/cm", 0.0, 200.0, "biomass capacitance probe"),
     "pressure": ("mbar", 0.0, 500.0, "headspace overpressure"),
 }
-#: Offline assays: name -> (unit, low, high, description); results arrive hours after sampling.
+#: Offline assays: name -> (unit, low, high, description); results arrive hours after sampling (the
+#: at-line ones of :data:`ATLINE_TAGS` within minutes). One sample every ``sample_every_h`` (the
+#: campaign: 12 h; once or twice a day is usual for fed-batch CHO cultures).
 OFFLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
     "Xv": ("cells/L", 0.0, 1e11, "viable cell density (offline counter)"),
     "viability": ("%", 0.0, 100.0, "viability (offline counter)"),
@@ -154,7 +156,33 @@ OFFLINE_TAGS: dict[str, tuple[str, float, float, str]] = {
     "Lac": ("mM", 0.0, 200.0, "lactate (offline analyser)"),
     "Amm": ("mM", 0.0, 50.0, "ammonium (offline analyser)"),
     "mAb": ("mg/L", 0.0, 20000.0, "titre (offline, protein A HPLC)"),
+    "pH_atline": ("-", 5.0, 9.0, "culture pH of the sample (at-line blood-gas analyser, 37 degC)"),
+    "pCO2_atline": ("mmHg", 0.0, 300.0, "dissolved CO2 of the sample (at-line blood-gas analyser)"),
 }
+#: At-line assays of the same sample (a blood-gas analyser next to the reactor): results within
+#: minutes, not hours. Process measurements, not soft-sensor targets: the reference against which
+#: plants check (and re-standardise) the online pH electrode during the culture.
+ATLINE_TAGS = ("pH_atline", "pCO2_atline")
+#: At-line blood-gas analyser: pH noise sd [-] (instrument error about +-0.02 pH, taken as 2 sd;
+#: Nolan et al. 2017, Extraction of indirectly captured information for use in a comparison of
+#: offline pH measurement technologies, J Biotechnol 251:160-165, doi:10.1016/j.jbiotec.2017.04.025),
+#: pCO2 relative noise sd [-] (engineering assumption, blood-gas analysers are specified at a few %
+#: of reading) and the delay from sampling to result [h] (an analyser at line: minutes).
+ATLINE_PH_SD = 0.01
+ATLINE_PCO2_REL_SD = 0.03
+ATLINE_DELAY_H = (0.05, 0.25)
+#: Drift of a faulty pH electrode [pH/h], reading high (``ph_drift`` fault, x severity): 0.048 pH per day.
+#: A glass electrode in culture loses about 0.1 pH of accuracy over a whole batch (about +-0.02 pH
+#: fresh, +-0.1 pH at the end of a two-week batch: a few thousandths per day; Bioprocess Tools 2024,
+#: Bioreactor instrumentation guide, https://bioprocesstools.com/blog/bioreactor-instrumentation-guide/,
+#: sensor table; and electrochemical probes lose accuracy with batch age: Schmitt et al. 2024,
+#: PMC10873650); the fault is a probe at the fast end, a few hundredths of a pH unit per day, that
+#: reaches the 0.1 pH spec limit about two days after onset. Plants catch such drifts by comparing
+#: the online pH with the pH of the daily sample (Hoffmann et al. 2020, Novel carbon dioxide-based
+#: method for accurate determination of pH and pCO2 in mammalian cell culture processes, Processes
+#: 8:520, doi:10.3390/pr8050520: "a sample-based offline pH measurement is commonly used ... as a
+#: detection measure for drifts of probe signals").
+PH_DRIFT_PER_H = 0.002
 
 
 @dataclass
@@ -235,6 +263,8 @@ class VirtualBioreactor:
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.random_state)
+        seq = getattr(self.rng.bit_generator, "seed_seq", None)
+        self.rng_atline = np.random.default_rng(seq.spawn(1)[0] if isinstance(seq, np.random.SeedSequence) else 1)
         self.kern = get_kernels(cho.CHO_KOTIDIS2019)
         cr = self.recipe
         self.scale = self.volume_L / cr.y0[0]
@@ -386,7 +416,7 @@ class VirtualBioreactor:
         # faults that act on equipment and sensors
         f = self._fault("ph_drift")
         if f is not None:
-            self.sensors["pH"].drift_per_h, self.sensors["pH"].drift_start_h = 0.01 * f.severity, f.onset_h
+            self.sensors["pH"].drift_per_h, self.sensors["pH"].drift_start_h = PH_DRIFT_PER_H * f.severity, f.onset_h
         f = self._fault("temp_drift")
         if f is not None:
             self.sensors["T"].drift_per_h, self.sensors["T"].drift_start_h = 0.02 * f.severity, f.onset_h
@@ -508,7 +538,8 @@ class VirtualBioreactor:
                 "feed_delivered": self.feed_delivered_mL,
                 "Xv": xv, "viability": 100 * xv / (xv + xd) if xv + xd > 0 else 0.0,
                 "Glc": float(self.y[cho.IGLC]), "Lac": float(self.y[cho.ILAC]),
-                "Amm": float(self.y[cho.IAMM]), "mAb": float(self.y[cho.IMAB])}
+                "Amm": float(self.y[cho.IAMM]), "mAb": float(self.y[cho.IMAB]),
+                "pH_atline": self.ph, "pCO2_atline": float(pco2_mmHg(self.co2))}
 
     def measure(self, dt_h: float, final: bool = False) -> list[Reading]:
         """Readings at the current time: every online tag, plus offline results that arrived.
@@ -535,10 +566,20 @@ class VirtualBioreactor:
             ts = self.next_sample_h
             delay = float(rng.uniform(*self.sample_delay_h))
             for name in OFFLINE_TAGS:
+                if name in ATLINE_TAGS:
+                    continue
                 sd = 0.05 if name in ("Xv", "mAb") else 0.03
                 val = tr[name] * (1 + sd * rng.standard_normal()) if name != "viability" else (
                     min(tr[name] + rng.normal(0, 1.0), 100.0))
                 self.pending.append((ts + delay, Reading(name, ts, float(f"{val:.6g}"))))
+            # the same sample on the blood-gas analyser at line: pH to 0.001, pCO2 to 0.1 mmHg (its own
+            # random stream, so the rest of the plant draws what it drew before the analyser was added)
+            ra = self.rng_atline
+            at = ts + float(ra.uniform(*ATLINE_DELAY_H))
+            ph_at = round(tr["pH_atline"] + ATLINE_PH_SD * ra.standard_normal(), 3)
+            pco2_at = round(max(tr["pCO2_atline"] * (1 + ATLINE_PCO2_REL_SD * ra.standard_normal()), 0.0), 1)
+            self.pending.append((at, Reading("pH_atline", ts, ph_at)))
+            self.pending.append((at, Reading("pCO2_atline", ts, pco2_at)))
             self.next_sample_h += self.sample_every_h
         keep = []
         for arrival, r in self.pending:
