@@ -164,3 +164,19 @@ def test_redundancy_catches_a_balance_that_stops_following_its_totaliser():
         a = next(a for a in mon.score(f)["alarms"] if a["time_h"] >= t0)
         assert a["time_h"] - t0 <= 1.5 and a["kind"] == "sensor"
         assert set(list(a["contributions"])[:2]) == {"cmd [mL]", "balance [mL]"}
+
+
+def test_time_tolerance_window_and_default_families():
+    from biotwin.monitoring.mspc import _smallest, _warp_shift
+
+    t = np.linspace(0.0, 10.0, 50)
+    # a sigmoid switch one hour (about 5 grid steps) later than the reference
+    shift = _warp_shift(np.tanh(t - 5.0)[:, None], np.tanh(t - 6.0)[:, None], band=10)
+    assert np.median(shift[20:30]) == pytest.approx(5.0, abs=1.0)
+    x = np.array([[1.0, -3.0], [-0.5, 2.0]])
+    assert _smallest(x).tolist() == [-0.5, 2.0]
+    assert "rate" not in BatchMonitor().detectors and "response" not in BatchMonitor().detectors
+    train = frames(monod_campaign(6, seed=1))
+    mon = BatchMonitor(exclude=OFFLINE, time_tolerance=1.0, cv=3).fit(train)
+    assert mon.core_.window.shape == (mon.n_grid,) and (mon.core_.window >= 0).all()
+    assert mon.score(train[0])["first_alarm_h"] is None or isinstance(mon.score(train[0])["first_alarm_h"], float)
