@@ -248,6 +248,15 @@ class VirtualBioreactor:
     faults : list of Fault
         Faults of this reactor.
     random_state : int or Generator
+    sample_every_h : float
+        Sampling interval [h] (cell counts, metabolites, titre and the at-line blood-gas pH/pCO2).
+    sample_delay_h : (float, float)
+        Range of the delay from sampling to the offline results [h].
+    restandardise_ph : bool
+        Re-standardise the online pH probe (its offset) on the blood-gas pH of the first sample,
+        as plants do after sterilisation and inoculation (e.g. Hoffmann et al. 2020, Processes
+        8:520, doi:10.3390/pr8050520; GEN 38(15), 2018, "pH sensor recalibration based on exhaust
+        CO2 concentration"): the probe then starts within the analyser's error of the true pH.
     """
 
     unit_id: str
@@ -260,6 +269,7 @@ class VirtualBioreactor:
     random_state: int | np.random.Generator | None = None
     sample_every_h: float = 24.0
     sample_delay_h: tuple[float, float] = (2.0, 6.0)
+    restandardise_ph: bool = True
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.random_state)
@@ -342,6 +352,7 @@ class VirtualBioreactor:
         self.sensor_state = {name: s for name, s in self.sensors.items()}
         self.pending: list[tuple[float, Reading]] = []  # (arrival [h], reading)
         self.next_sample_h = 1.0
+        self.ph_standardised = False
         self.failed_agitator = False
         self.vib = 1.5
         self.current = 2.0
@@ -580,6 +591,12 @@ class VirtualBioreactor:
             pco2_at = round(max(tr["pCO2_atline"] * (1 + ATLINE_PCO2_REL_SD * ra.standard_normal()), 0.0), 1)
             self.pending.append((at, Reading("pH_atline", ts, ph_at)))
             self.pending.append((at, Reading("pCO2_atline", ts, pco2_at)))
+            if self.restandardise_ph and not self.ph_standardised:
+                # the first sample after inoculation: the operator re-standardises the online probe
+                # (one-point, its offset) on the blood-gas pH (minutes later; applied at once here)
+                s = self.sensors["pH"]
+                s.offset -= (s.state or 0.0) + s.offset - ph_at
+                self.ph_standardised = True
             self.next_sample_h += self.sample_every_h
         keep = []
         for arrival, r in self.pending:
