@@ -48,8 +48,8 @@ def calibrate(out: Path | None = OUT, verbose: int = 0) -> ParameterEstimator:
     from biotwin.parameters import get_parameter_set
 
     # fitted without the culture-age law (K_age = 0), as when this set was made
-    est = ParameterEstimator(base_set=get_parameter_set(BASE).with_values(K_age=0.0), names=[*SHARED, *TEMPERATURE], scaling="std",
-                             verbose=verbose)
+    base = get_parameter_set(BASE).with_values(K_age=0.0)
+    est = ParameterEstimator(base_set=base, names=[*SHARED, *TEMPERATURE], scaling="std", verbose=verbose)
     est.fit(CULTURES)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(est.summary().to_string(float_format="%.4g"))
