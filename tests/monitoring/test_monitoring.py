@@ -180,3 +180,36 @@ def test_time_tolerance_window_and_default_families():
     mon = BatchMonitor(exclude=OFFLINE, time_tolerance=1.0, cv=3).fit(train)
     assert mon.core_.window.shape == (mon.n_grid,) and (mon.core_.window >= 0).all()
     assert mon.score(train[0])["first_alarm_h"] is None or isinstance(mon.score(train[0])["first_alarm_h"], float)
+
+
+def _with_sample(fs, seed, drift=0.0, t0=10.0):
+    """Add an at-line sample of the temperature every 2 h (0.02 degC noise); drift the online probe from t0."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in fs:
+        f = f.copy()
+        t = f["time_h"].to_numpy()
+        temp = f["temp [degC]"].to_numpy()
+        s = np.full(len(t), np.nan)
+        s[::8] = np.round(temp[::8] + rng.normal(0, 0.02, len(t[::8])), 3)
+        f["temp_sample [degC]"] = s
+        f["temp [degC]"] = temp + drift * np.clip(t - t0, 0, None)
+        out.append(f)
+    return out
+
+
+def test_pair_check_catches_a_probe_drifting_from_its_samples():
+    # parity relation (Chow & Willsky 1984): the probe and its sparse sample measure the same
+    # quantity, found from units and agreement alone; their difference sd is 0.02 degC
+    mon = BatchMonitor(exclude=OFFLINE).fit(_with_sample(frames(monod_campaign(20, seed=1)), 0))
+    pr = next(p for p in mon.pairs_ if p["b"] == "temp_sample [degC]")
+    assert pr["a"] == "temp [degC]" and pr["sd"] == pytest.approx(0.02, abs=0.005) and 3.0 <= pr["limit"] < 5.0
+    assert not any(a["statistic"] == "pair" for f in _with_sample(frames(monod_campaign(5, seed=2)), 1)
+                   for a in mon.score(f)["alarms"])
+    # a 0.02 degC/h drift from 10 h: two consecutive samples (2 h apart) beyond the limit by 16 h
+    for f in _with_sample(frames(monod_campaign(3, seed=2)), 1, drift=0.02):
+        a = next(a for a in mon.score(f)["alarms"] if a["statistic"] == "pair")
+        assert 10.0 < a["time_h"] <= 18.0 and a["kind"] == "sensor"
+        assert set(a["contributions"]) == {"temp [degC]", "temp_sample [degC]"}
+    assert BatchMonitor(exclude=OFFLINE, pairs=False).fit(
+        _with_sample(frames(monod_campaign(6, seed=1)), 0)).pairs_ == []

@@ -11,6 +11,13 @@ variables; an EWMA of its normalised residual catches a sensor that drifts away 
 the others imply, even while it stays inside the normal envelope (Gertler 1998, Fault
 Detection and Diagnosis in Engineering Systems, Marcel Dekker, ch. 6).
 
+Pair (parity) checks: two input columns that measure the same quantity (same unit, and in the
+training batches they agree to within their noise or to a small fraction of their spread) give
+a direct parity relation, their difference, charted on the rows where the sparser one was
+measured (Chow & Willsky 1984, IEEE Trans Autom Control 29:603, doi:10.1109/TAC.1984.1103593;
+an online pH probe checked against at-line samples as in Hoffmann et al. 2020, Processes 8:520,
+doi:10.3390/pr8050520; see :func:`_find_pairs`).
+
 Limits are estimated out of fold, folds grouped by batch, for the models and for the
 limits themselves: the observation-level 99 % quantile of each statistic along culture time,
 then per chart a factor so that the persistence rule (``persistence`` consecutive points over
@@ -20,6 +27,7 @@ the limit) alarms on at most ``batch_alpha`` of new normal batches, all charts t
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -96,6 +104,90 @@ def _batch_factor(maxima: np.ndarray, alpha: float) -> float:
         return max(1.0, top)
     loc, sc = stats.gumbel_r.fit(m)
     return max(1.0, top, float(stats.gumbel_r.ppf(1.0 - alpha, loc, sc)))
+
+
+_UNITLESS = ("", "-", "1")
+
+
+def _unit(name: str) -> str:
+    """Unit in the trailing brackets of a column name (``pH [-]`` -> ``""``); unitless gives ``""``."""
+    m = re.search(r"\[([^\]]*)\]\s*$", name)
+    u = m.group(1).strip() if m else ""
+    return "" if u in _UNITLESS else u
+
+
+def _pair_diff(frame: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Times and differences ``a - b`` on the rows where ``b`` (the sparser column) was measured.
+
+    ``a`` (the denser column) is forward-filled to those rows; ``b`` never is, so a stale
+    sample is not compared again.
+    """
+    t = frame[TIME].to_numpy(float)
+    x = frame[a].ffill().to_numpy(float)
+    y = frame[b].to_numpy(float)
+    k = np.isfinite(x) & np.isfinite(y)
+    return t[k], x[k] - y[k]
+
+
+def _noise_sd(frames: list[pd.DataFrame], col: str) -> float:
+    """Measurement noise of a column: median over batches of the sd of successive differences / sqrt(2)
+    (von Neumann et al. 1941, Ann Math Stat 12:367, doi:10.1214/aoms/1177731677)."""
+    out = []
+    for f in frames:
+        v = f[col].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if v.size > 2:
+            out.append(float(np.std(np.diff(v))) / np.sqrt(2.0))
+    return float(np.median(out)) if out else np.inf
+
+
+def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: float = 0.25,
+                rel_sd: float = 0.1, min_rows: int = 10) -> list[tuple[str, str]]:
+    """Pairs ``(denser, sparser)`` of columns that measure the same quantity.
+
+    Candidates share a unit (:func:`_unit`); on the training rows where both are present
+    (:func:`_pair_diff`) the robust (Theil-Sen; Sen 1968, J Am Stat Assoc 63:1379,
+    doi:10.1080/01621459.1968.10480934) slope of one on the other lies within ``1 / (1 + slope_tol)``
+    and ``1 + slope_tol``, and the sd of their difference is below ``rel_sd`` of each column's spread
+    (a totaliser and the balance weighing the same liquid) or its root mean square (offset
+    included) no larger than the two columns' combined measurement noise (:func:`_noise_sd`; a
+    tightly controlled pH against its at-line samples, whose spread is hardly above their noise;
+    a fixed offset, as between OUR and CER, fails it). No names are assumed.
+    """
+    from scipy import stats
+
+    count = {v: sum(int(f[v].notna().sum()) for f in frames) for v in variables}
+    pairs: list[tuple[str, str]] = []
+    for i, u in enumerate(variables):
+        for v in variables[i + 1:]:
+            if _unit(u) != _unit(v):
+                continue
+            a, b = (u, v) if count[u] >= count[v] else (v, u)
+            xs, ys, n_b = [], [], 0
+            for f in frames:
+                x = f[a].ffill().to_numpy(float)
+                y = f[b].to_numpy(float)
+                k = np.isfinite(x) & np.isfinite(y)
+                xs.append(x[k])
+                ys.append(y[k])
+                n_b += bool(k.any())
+            x, y = np.concatenate(xs), np.concatenate(ys)
+            if x.size < min_rows or n_b < 3:
+                continue
+            sx, sy, sd = float(np.std(x)), float(np.std(y)), float(np.std(x - y))
+            if min(sx, sy) <= 0:
+                continue
+            rms = float(np.sqrt(np.mean((x - y) ** 2)))  # an offset counts against agreeing within noise
+            close = sd < rel_sd * min(sx, sy) or rms <= float(np.hypot(_noise_sd(frames, a), _noise_sd(frames, b)))
+            if not close:
+                continue
+            sel = np.unique(np.linspace(0, x.size - 1, min(300, x.size)).astype(int))
+            if np.ptp(x[sel]) <= 0:
+                continue
+            slope = float(stats.theilslopes(y[sel], x[sel])[0])
+            if 1.0 / (1.0 + slope_tol) <= slope <= 1.0 + slope_tol:
+                pairs.append((a, b))
+    return pairs
 
 
 def _smallest(x: np.ndarray) -> np.ndarray:
@@ -438,6 +530,18 @@ class BatchMonitor(BaseEstimator):
         factor; ``split``: split over the families, one factor per family (a variable whose
         normal batches wander then widens the limits of all variables of its family);
         ``joint``: one factor on the largest ratio of all families.
+    pairs : bool
+        Pair (parity) checks, on by default: each pair of columns that measure the same
+        quantity (:func:`_find_pairs`; an online pH probe and its at-line samples, a pump
+        totaliser and its balance) gets a chart of their difference on the rows where the
+        sparser column was measured, standardised by its training mean and sd (Chow & Willsky
+        1984, doi:10.1109/TAC.1984.1103593). Its limit, in sd, is the factor from the
+        out-of-fold batch maxima under the persistence rule with one chart's Bonferroni share
+        (the other charts' budgets are unchanged), never below 3. Alarms have kind ``sensor``,
+        statistic ``pair`` and contributions ``{denser: z, sparser: -z}`` (z the standardised
+        difference). On the virtual plant the generic redundancy residual reached only
+        0.8-0.93 of its limit when a drifting pH probe reached its spec; the pair chart
+        against the at-line pH catches it (``bench/results/monitoring_plant.json``).
 
     The defaults (five families, integrals, the per-chart budget) are measured by
     ``bench/monitoring.py`` (virtual plant) and ``bench/_monitor_synthetic_eval.py`` (monod,
@@ -468,7 +572,7 @@ class BatchMonitor(BaseEstimator):
                  detectors: Sequence[str] = ("T2", "SPE", "value", "residual", "cusum"),
                  cusum_k: float = 0.5, cusum_window_h: float = 24.0, response_window_h: float = 12.0,
                  budget: str = "chart", redundancy_scale: str = "pooled", phases: int = 1,
-                 time_tolerance: float = 0.0, n_shifts: int = 4) -> None:
+                 time_tolerance: float = 0.0, n_shifts: int = 4, pairs: bool = True) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -491,6 +595,7 @@ class BatchMonitor(BaseEstimator):
         self.phases = phases
         self.time_tolerance = time_tolerance
         self.n_shifts = n_shifts
+        self.pairs = pairs
 
     def _new_core(self) -> _Core:
         return _Core(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled", self.phases,
@@ -671,8 +776,33 @@ class BatchMonitor(BaseEstimator):
         self.factor_ = float(max(np.max(v) for v in self.factors_.values()))
         self.limits_ = lim
         self.equipment_ = self._fit_equipment(frames)
+        n_charts = sum(1 if worst[k].ndim == 1 else worst[k].shape[1] for k in fams)
+        self.pairs_ = (self._fit_pairs(frames, folds, typical, self.batch_alpha / max(n_charts, 1))
+                       if getattr(self, "pairs", True) else [])
         self.core_ = self._new_core().fit(feats, names, *self._idx)
         return self
+
+    def _pair_worst(self, z: np.ndarray) -> float:
+        """Largest standardised pair difference the persistence rule would act on."""
+        return float(np.max(running_min(np.abs(z), self.persistence), initial=0.0))
+
+    def _fit_pairs(self, frames: list[pd.DataFrame], folds: list[tuple[np.ndarray, np.ndarray]],
+                   typical: np.ndarray, share: float) -> list[dict[str, Any]]:
+        """Pair charts: mean and sd of each pair's difference and a limit (in sd) from out of fold."""
+        out: list[dict[str, Any]] = []
+        for a, b in _find_pairs(frames, self.variables_):
+            d = [_pair_diff(f, a, b)[1] for f in frames]
+            maxima = np.zeros(len(frames))
+            for tr, te in folds:
+                dt = np.concatenate([d[i] for i in tr])
+                mu, sd = float(np.mean(dt)), float(np.std(dt)) + 1e-12
+                for i in te:
+                    maxima[i] = self._pair_worst((d[i] - mu) / sd)
+            dall = np.concatenate(d)
+            limit = max(3.0, _batch_factor(maxima[typical], share))
+            out.append({"a": a, "b": b, "mean": float(np.mean(dall)), "sd": float(np.std(dall)) + 1e-12,
+                        "limit": float(limit)})
+        return out
 
     def _fit_equipment(self, frames: list[pd.DataFrame]) -> dict[str, Any]:
         import re
@@ -765,9 +895,11 @@ class BatchMonitor(BaseEstimator):
             ``first_alarm_h`` (float or None) and ``alarms``: one dict per alarm onset with
             ``time_h``, ``kind`` (``process`` for T2/SPE/rate-CUSUM, ``sensor`` for the
             redundancy EWMA/CUSUM and the response indicator, ``equipment`` for degradation
-            indicators), ``statistic`` (``T2``, ``SPE``, ``residual``, ``cusum``, ``rate-cusum``,
-            ``response``, ``degradation``) and ``contributions`` ({variable: contribution},
-            the five largest; for the per-variable families each variable's ratio to its limit);
+            indicators; ``sensor`` for the pair checks too), ``statistic`` (``T2``, ``SPE``,
+            ``residual``, ``cusum``, ``rate-cusum``, ``response``, ``pair``, ``degradation``) and
+            ``contributions`` ({variable: contribution}, the five largest; for the per-variable
+            families each variable's ratio to its limit; for ``pair`` the two columns' standardised
+            difference, ``{denser: z, sparser: -z}``);
             equipment alarms add ``rul_h`` (None without a failure level).
         """
         t, r, Z = self._scored(frame)
@@ -782,6 +914,13 @@ class BatchMonitor(BaseEstimator):
                 vec = ratio[i] if ratio.ndim > 1 else None
                 alarms.append({"time_h": float(t[i]), "kind": kind, "statistic": stat,
                                "contributions": self._contributions(Z[i], stat, vec)})
+        for pr in getattr(self, "pairs_", []):
+            tp, d = _pair_diff(frame, pr["a"], pr["b"])
+            z = (d - pr["mean"]) / pr["sd"]
+            on = running_min(np.abs(z), k) > pr["limit"]
+            for i in np.flatnonzero(on & ~np.r_[False, on[:-1]]):
+                alarms.append({"time_h": float(tp[i]), "kind": "sensor", "statistic": "pair",
+                               "contributions": {pr["a"]: round(float(z[i]), 4), pr["b"]: round(float(-z[i]), 4)}})
         for col, dm in getattr(self, "equipment_", {}).items():
             if col not in frame:
                 continue
