@@ -53,3 +53,40 @@ def test_bench_ensemble_json_contract():
         assert key in out
     assert out["n"] == 400 and out["failed"] == 0
     assert out["max_rel_err_final_mAb"] <= 1e-6
+
+
+def test_multi_value_options_take_several_values_after_one_flag(tmp_path):
+    """``--batches FILE...`` / ``--exclude COL ...`` (the batch commands' contract) work through
+    the console script, as well as repeated flags."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    from biotwin.cli import expand_multi_values
+
+    assert expand_multi_values(["fit", "--batches", "a", "b", "--exclude", "x", "y", "--out", "m"]) == [
+        "fit", "--batches", "a", "--batches", "b", "--exclude", "x", "--exclude", "y", "--out", "m"]
+    same = ["fit", "--batches", "a", "--batches", "b"]
+    assert expand_multi_values(same) == same
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(6):
+        t = np.arange(0.0, 20.0, 0.5)
+        x = np.exp(0.1 * t) * (1 + 0.02 * rng.standard_normal(t.size))
+        f = pd.DataFrame({"time_h": t, "OUR [mM/h]": 2 * x, "feed [L]": 0.1 * t, "X [g/L]": x,
+                          "note [-]": rng.standard_normal(t.size)})
+        p = tmp_path / f"b{i}.csv"
+        f.to_csv(p, index=False)
+        paths.append(str(p))
+    out = tmp_path / "m.joblib"
+    code = ("import sys; from biotwin.cli import main; sys.argv = ['biotwin', *sys.argv[1:]]; main()")
+    r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths,
+                        "--exclude", "X [g/L]", "note [-]", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from biotwin.softsensors.persist import sidecar_path
+
+    meta = json.loads(sidecar_path(out).read_text())
+    assert len(meta["batches"]) == 6
+    assert "X [g/L]" not in meta["variables"] and "note [-]" not in meta["variables"]

@@ -47,7 +47,37 @@ def _register() -> None:
     )
 
 
+#: Options that take several values: ``--batches a.csv b.csv`` is read as ``--batches a.csv
+#: --batches b.csv`` (both spellings work), as in ``biotwin monitor fit --batches FILE...``.
+MULTI_VALUE_OPTIONS = frozenset({"--batches", "--exclude", "--equipment"})
+
+
+def expand_multi_values(args: list[str]) -> list[str]:
+    """Repeat a multi-value option's flag before each of the values that follow it.
+
+    Click options take one value per flag; the contract of the batch commands lists several
+    after one flag (``--batches FILE...``, ``--exclude COL ...``). Every token after such a
+    flag up to the next token starting with ``-`` is one value.
+
+    Examples
+    --------
+    >>> expand_multi_values(["monitor", "fit", "--batches", "a.csv", "b.csv", "--out", "m"])
+    ['monitor', 'fit', '--batches', 'a.csv', '--batches', 'b.csv', '--out', 'm']
+    """
+    out: list[str] = []
+    flag: str | None = None
+    for a in args:
+        if a.startswith("-"):
+            flag = a if a in MULTI_VALUE_OPTIONS else None
+        elif flag is not None and out[-1] != flag:
+            out.append(flag)
+        out.append(a)
+    return out
+
+
 def main() -> None:
     """Entry point of the console script."""
+    import sys
+
     _register()
-    app()
+    app(args=expand_multi_values(sys.argv[1:]))

@@ -19,9 +19,9 @@ app.add_typer(monitor_app, name="monitor")
 @softsensor_app.command("fit")
 @handle_errors
 def softsensor_fit(
-    batches: list[Path] = typer.Option(..., "--batches", help="Training batch files (one batch each)."),
+    batches: list[Path] = typer.Option(..., "--batches", help="Batch files: --batches a.csv b.csv ..."),
     target: str = typer.Option(..., "--target", help="Column to infer, e.g. 'titre [mg/L]'."),
-    exclude: list[str] = typer.Option([], "--exclude", help="Columns never used as inputs (repeatable)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the fitted soft sensor."),
     candidates: str = typer.Option("pls,ridge,rawpls,gbm,gp", "--candidates",
@@ -84,8 +84,8 @@ def softsensor_predict(
 @monitor_app.command("fit")
 @handle_errors
 def monitor_fit(
-    batches: list[Path] = typer.Option(..., "--batches", help="Normal training batch files."),
-    exclude: list[str] = typer.Option([], "--exclude", help="Columns never used (repeatable)."),
+    batches: list[Path] = typer.Option(..., "--batches", help="Normal batch files: --batches a.csv b.csv ..."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the fitted monitor."),
     persistence: int = typer.Option(2, "--persistence", help="Consecutive points over a limit before an alarm."),
