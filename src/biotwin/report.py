@@ -125,17 +125,15 @@ def fit_table_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _twin_section(store: Any, out: Path) -> str:
-    """Replay each lake culture through the twin; table of day-7 forecasts and one plot."""
-    from biotwin.service.cultures import culture_from_lake
+def _twin_section(cultures: list[Any], out: Path) -> str:
+    """Replay each culture (read from the lake) through the twin; table of day-7 forecasts and one plot."""
     from biotwin.twin.plots import plot_track
     from biotwin.twin.replay import score, track_culture
 
     rows = []
     plot = ""
     print(f"{'twin (EnKF, 512 members, seed 0)':36} {'day-7 forecast [mg/L] (90% band)':>34} {'measured':>9}")
-    for batch in store.batches():
-        culture = culture_from_lake(store, batch["batch_id"])
+    for culture in cultures:
         res = track_culture(culture, seed=0)
         sc = score(res)
         d = sc["day7"]
@@ -183,8 +181,8 @@ def run_demo(out: Path, data: Path | None = None, lake: Path | None = None, plan
     print(f"lake {lake or 'biotwin-data'}: {len(store.batches())} batches ({n_new} new samples this run)")
     rows: list[dict[str, Any]] = []
     figures: list[tuple[str, str]] = []
-    for batch in store.batches():
-        culture = culture_from_lake(store, batch["batch_id"])
+    cultures = [culture_from_lake(store, batch["batch_id"]) for batch in store.batches()]
+    for culture in cultures:
         sets = ["cho_t127_kotidis2019"]
         if "bioreactor" in culture.name and "cho_t127_sou2015_bioreactor" in available_parameter_sets():
             sets.append("cho_t127_sou2015_bioreactor")
@@ -204,7 +202,7 @@ def run_demo(out: Path, data: Path | None = None, lake: Path | None = None, plan
         "condition; the others test transfer to new scale, temperature, cell line and feeds.</p>"
     )
     sections = [("Fit table", intro + fit_table_html(rows))]
-    sections.append(("Twin on the six cultures", _twin_section(store, out)))
+    sections.append(("Twin on the six cultures", _twin_section(cultures, out)))
     if plant:
         from biotwin.service.plant_demo import plant_demo_html, run_plant_demo
 

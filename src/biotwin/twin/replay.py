@@ -106,42 +106,27 @@ class TrackResult:
 def track_culture(
     dataset: str | Path | CultureDataset,
     params: str | ParameterSet = "cho_t127_kotidis2019",
-    seed: int | None = 0,
-    n_members: int = 512,
-    estimator: str = "enkf",
-    forecasts: bool = True,
-    fan_from: float | None = None,
-    trend_h: float | None = None,
-    **options: Any,
+    **kwargs: Any,
 ) -> TrackResult:
-    """Replay a culture sample by sample through an estimator.
+    """Replay a culture in the shared format sample by sample through an estimator.
 
     Parameters
     ----------
     dataset : path or CultureDataset
-        A culture in the shared format.
+        A culture in the shared format; its recipe is built with
+        :func:`~biotwin.recipes.recipe_from_culture`.
     params : name, path or ParameterSet
         Starting parameters (no re-fitting).
-    seed : int
-        ``random_state`` of the estimator.
-    n_members : int
-    estimator : str
-        ``"enkf"`` or ``"pf"``.
-    forecasts : bool
-        Forecast harvest titre from every sample time.
-    fan_from : float, optional
-        Keep the full forecast fan made at this time [h] (for plots).
-    **options
-        Estimator hyperparameters (see :class:`~biotwin.twin.estimators.EnsembleEstimator`).
+    **kwargs
+        ``seed``, ``n_members``, ``estimator``, ``forecasts``, ``fan_from``, ``trend_h`` and
+        estimator hyperparameters, as in :func:`track_samples`.
 
     Returns
     -------
     TrackResult
     """
     ds = dataset if isinstance(dataset, CultureDataset) else load_culture(dataset)
-    return track_samples(ds.measurements, recipe_from_culture(ds), params, seed=seed, n_members=n_members,
-                         estimator=estimator, forecasts=forecasts, fan_from=fan_from, trend_h=trend_h,
-                         name=ds.name, **options)
+    return track_samples(ds.measurements, recipe_from_culture(ds), params, name=ds.name, **kwargs)
 
 
 def track_samples(
@@ -160,6 +145,8 @@ def track_samples(
 ) -> TrackResult:
     """Replay a table of samples of any batch whose recipe is known (a plant batch, say).
 
+    At each sample time the estimator sees only what was measured up to then.
+
     Parameters
     ----------
     samples : DataFrame
@@ -168,12 +155,25 @@ def track_samples(
         ``<state>_std`` columns; rows without any measured state are skipped.
     recipe : Recipe
         What was run (initial state, feeds, shifts).
-    harvest_h : float, optional
-        Forecast horizon [h] (default: the last sample time).
+    params : name, path or ParameterSet
+        Starting parameters (no re-fitting).
+    seed : int
+        ``random_state`` of the estimator.
+    n_members : int
+    estimator : str
+        ``"enkf"`` or ``"pf"``.
+    forecasts : bool
+        Forecast harvest titre from every sample time.
+    fan_from : float, optional
+        Keep the full forecast fan made at this time [h] (for plots).
+    trend_h : float, optional
+        Parameter-trend extrapolation window of the forecasts (see :func:`forecast`).
     name : str
         Label of the result.
-
-    Other parameters are those of :func:`track_culture`.
+    harvest_h : float, optional
+        Forecast horizon [h] (default: the last sample time).
+    **options
+        Estimator hyperparameters (see :class:`~biotwin.twin.estimators.EnsembleEstimator`).
     """
     ps = params if isinstance(params, ParameterSet) else get_parameter_set(params)
     observed = tuple(s for s in OBSERVED if s in samples.columns)
