@@ -9,7 +9,9 @@ the first row when the column holds timestamps). Non-numeric columns are dropped
 
 from __future__ import annotations
 
+import gzip
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +102,8 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     Returns
     -------
     DataFrame, shape (n_rows, 1 + n_variables)
-        ``time_h`` then every numeric column, rows sorted by time, duplicated times dropped.
+        ``time_h`` then every numeric column, rows sorted by time; rows sharing a time are
+        merged (each column keeps its last non-missing value there).
     """
     cols = [str(c).strip() for c in frame.columns]
     frame = frame.set_axis(cols, axis=1)
@@ -127,14 +130,54 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
         out[c] = s.to_numpy(dtype=float)
     res = pd.DataFrame(out)
     res = res[np.isfinite(res[TIME].to_numpy())]
-    res = res.sort_values(TIME, kind="stable").drop_duplicates(TIME, keep="last").reset_index(drop=True)
+    res = _merge_same_time(res.sort_values(TIME, kind="stable"), file)
     if res.empty:
         raise DataError("batch has no rows", file=file)
     return res
 
 
+def _merge_same_time(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """One row per time: rows sharing a time (e.g. an online row and an assay row) are merged.
+
+    Each column keeps its last non-missing value at that time, so no measurement is lost;
+    where two rows disagree on a value, the later row wins and a warning names the file,
+    column and time.
+    """
+    t = frame[TIME].to_numpy()
+    if len(t) < 2 or not (t[1:] == t[:-1]).any():
+        return frame.reset_index(drop=True)
+    dup = frame[frame.duplicated(TIME, keep=False)]
+    for c in dup.columns.drop(TIME):
+        n_distinct = dup.groupby(TIME)[c].nunique(dropna=True)
+        if (n_distinct > 1).any():
+            warnings.warn(f"{file}: column {c!r} holds different values at the same time "
+                          f"{float(n_distinct.index[n_distinct > 1][0]):g} h; the later row is kept",
+                          stacklevel=3)
+    return frame.groupby(TIME, sort=True, as_index=False).last()
+
+
+def _csv_dialect(path: Path) -> tuple[str, str]:
+    """Field separator and decimal mark of a text file, from its first lines.
+
+    Accepts ``,``, ``;``, tab and ``|`` separators; with ``;`` or tab a decimal comma
+    (``7,01``) is recognised, as written by spreadsheet exports in many plants.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            sample = "".join(fh.readline() for _ in range(20))
+    except OSError as exc:
+        raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
+    header = sample.splitlines()[0] if sample else ""
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    sep = max(counts, key=counts.__getitem__) if max(counts.values()) > 0 else ","
+    decimal = "," if sep in (";", "\t", "|") and re.search(r"\d,\d", sample) else "."
+    return sep, decimal
+
+
 def read_batch(path: str | Path, time_col: str | None = None) -> pd.DataFrame:
-    """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``) into a frame.
+    """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``; ``,``, ``;``, tab or ``|``
+    separated, decimal comma recognised) into a frame.
 
     Returns
     -------
@@ -145,7 +188,11 @@ def read_batch(path: str | Path, time_col: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise DataError("file not found", file=str(path))
     try:
-        raw = pd.read_parquet(path) if is_parquet(path) else pd.read_csv(path)
+        if is_parquet(path):
+            raw = pd.read_parquet(path)
+        else:
+            sep, decimal = _csv_dialect(path)
+            raw = pd.read_csv(path, sep=sep, decimal=decimal)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
     return to_frame(raw, time_col, file=str(path))

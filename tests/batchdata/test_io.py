@@ -1,0 +1,50 @@
+"""Reading generic wide batch files: separators, decimal marks, rows sharing a time."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from biotwin.batchdata.io import read_batch
+from biotwin.errors import DataError
+
+
+def test_semicolon_and_decimal_comma_with_minutes(tmp_path):
+    path = tmp_path / "run7.csv"
+    path.write_text("Time (min);pH [-];OD600 [-]\n0;7,01;\n30;7,02;0,5\n60;6,99;1,25\n")
+    frame = read_batch(path)
+    np.testing.assert_allclose(frame["time_h"], [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(frame["pH [-]"], [7.01, 7.02, 6.99])
+    np.testing.assert_allclose(frame["OD600 [-]"], [np.nan, 0.5, 1.25])
+
+
+def test_tab_separated_gzip(tmp_path):
+    path = tmp_path / "run8.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("time_h\tpO2 [%]\n0\t100.0\n2\t81.5\n")
+    np.testing.assert_allclose(read_batch(path)["pO2 [%]"], [100.0, 81.5])
+
+
+def test_online_and_assay_rows_at_the_same_time_are_merged(tmp_path):
+    # an export that writes the assay on its own row at the sample time loses nothing
+    path = tmp_path / "run9.csv"
+    path.write_text("time_h,pH [-],titre [mg/L]\n0,7.0,\n1,7.1,\n1,,55\n2,7.2,\n")
+    frame = read_batch(path)
+    assert len(frame) == 3
+    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.1, 7.2])
+    np.testing.assert_allclose(frame["titre [mg/L]"], [np.nan, 55.0, np.nan])
+
+
+def test_conflicting_values_at_one_time_warn_naming_file_column_and_time(tmp_path):
+    path = tmp_path / "run10.csv"
+    path.write_text("time_h,pH [-]\n0,7.0\n1,7.1\n1,7.3\n")
+    with pytest.warns(UserWarning, match=r"run10.csv: column 'pH \[-\]' .* 1 h"):
+        frame = read_batch(path)
+    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.3])
+
+
+def test_single_column_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("pH\n7.0\n7.1\n")
+    with pytest.raises(DataError, match=r"bad\.csv"):
+        read_batch(path)
