@@ -10,7 +10,7 @@ from biotwin.batchdata import align_batches, unfold_batchwise, unfold_observatio
 from biotwin.monitoring import BatchMonitor, DegradationMonitor, golden_envelope
 from biotwin.monitoring.equipment import pump_flow_ratio, response_time, synthetic_degradation
 from biotwin.monitoring.results import alarm_rows
-from biotwin.monitoring.stats import persistent, spe_limit, t2_limit
+from biotwin.monitoring.stats import persistent, self_starting, spe_limit, t2_limit
 from biotwin.monitoring.synthetic import MONOD_FAULTS, add_drift, frames, monod_campaign
 
 OFFLINE = ["biomass [g/L]", "product [g/L]", "glucose [g/L]"]
@@ -213,3 +213,45 @@ def test_pair_check_catches_a_probe_drifting_from_its_samples():
         assert set(a["contributions"]) == {"temp [degC]", "temp_sample [degC]"}
     assert BatchMonitor(exclude=OFFLINE, pairs=False).fit(
         _with_sample(frames(monod_campaign(6, seed=1)), 0)).pairs_ == []
+
+
+def _with_offset_sample(fs, seed, drift=0.0, t0=10.0):
+    """As :func:`_with_sample` (0.005 degC noise) but the probe carries a batch offset (sd 0.025 degC),
+    as a probe standardised on one noisy sample does; the first sample is the pre-calibration one."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in _with_sample(fs, seed, drift, t0):
+        t = f["time_h"].to_numpy()
+        s = f["temp_sample [degC]"].to_numpy().copy()
+        k = np.flatnonzero(np.isfinite(s))
+        s[k] = np.round(f["temp [degC]"].to_numpy()[k] - drift * np.clip(t[k] - t0, 0, None)
+                        + rng.normal(0, 0.005, len(k)), 3)
+        offset = rng.normal(0, 0.025)
+        s[k[0]] += offset + rng.normal(0, 0.025)  # before calibration: the probe's own error
+        f["temp_sample [degC]"] = s
+        f["temp [degC]"] = f["temp [degC]"] + offset
+        out.append(f)
+    return out
+
+
+def test_self_starting_cancels_an_offset():
+    # first row (pre-calibration) ignored, a constant offset cancels, a step of 3 sd after two
+    # points stands at 3 / sqrt(1 + 1/2)
+    z = self_starting(np.array([9.0, 5.0, 5.0, 8.0]), sd=1.0)
+    assert z[:3].tolist() == [0.0, 0.0, 0.0] and z[3] == pytest.approx(3.0 / np.sqrt(1.5))
+
+
+def test_self_starting_pair_chart_removes_batch_offsets():
+    # batch offsets (sd 0.025 degC) 5x the sample noise: the ANOVA finds them and the pair gets a
+    # second, self-starting chart (Hawkins 1987) on the within-batch sd (about 0.005 degC)
+    mon = BatchMonitor(exclude=OFFLINE).fit(_with_offset_sample(frames(monod_campaign(20, seed=1)), 0))
+    pr = next(p for p in mon.pairs_ if p["b"] == "temp_sample [degC]")
+    assert pr["sd"] > 0.02 and pr["sd_within"] < 0.008 and 3.0 <= pr["limit_self"] < 6.0
+    assert not any(a["statistic"] == "pair" for f in _with_offset_sample(frames(monod_campaign(5, seed=2)), 1)
+                   for a in mon.score(f)["alarms"])
+    # a 0.005 degC/h drift from 10 h: the self-starting chart has it by 20 h; the offset-wide chart
+    # alone (limit above 0.1 degC) would need 20 h of drift, past 30 h
+    assert pr["limit"] * pr["sd"] > 0.1
+    for f in _with_offset_sample(frames(monod_campaign(3, seed=2)), 1, drift=0.005):
+        a = next(a for a in mon.score(f)["alarms"] if a["statistic"] == "pair")
+        assert 10.0 < a["time_h"] <= 20.0

@@ -16,7 +16,9 @@ training batches they agree to within their noise or to a small fraction of thei
 a direct parity relation, their difference, charted on the rows where the sparser one was
 measured (Chow & Willsky 1984, IEEE Trans Autom Control 29:603, doi:10.1109/TAC.1984.1103593;
 an online pH probe checked against at-line samples as in Hoffmann et al. 2020, Processes 8:520,
-doi:10.3390/pr8050520; see :func:`_find_pairs`).
+doi:10.3390/pr8050520; see :func:`_find_pairs`); where batches carry their own offset of that
+difference, also self-starting against the batch's own earlier differences (Hawkins 1987,
+The Statistician 36:299).
 
 Limits are estimated out of fold, folds grouped by batch, for the models and for the
 limits themselves: the observation-level 99 % quantile of each statistic along culture time,
@@ -46,6 +48,7 @@ from biotwin.monitoring.stats import (
     recentre,
     rolling_diff_sd,
     running_min,
+    self_starting,
     spe_contributions,
     t2_contributions,
 )
@@ -188,6 +191,27 @@ def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: flo
             if 1.0 / (1.0 + slope_tol) <= slope <= 1.0 + slope_tol:
                 pairs.append((a, b))
     return pairs
+
+
+def _within_sd(d: list[np.ndarray]) -> float:
+    """Pooled within-batch standard deviation of pair differences, each batch's first row left out."""
+    rest = [x[1:] for x in d if len(x) > 2]
+    if not rest:
+        return np.inf
+    ss = sum(float(np.sum((x - np.mean(x)) ** 2)) for x in rest)
+    return float(np.sqrt(ss / max(sum(len(x) for x in rest) - len(rest), 1))) + 1e-12
+
+
+def _batch_offsets(d: list[np.ndarray], alpha: float = 0.01) -> bool:
+    """Whether pair differences carry batch-specific offsets: one-way ANOVA F test over batches
+    (Fisher 1925, Statistical Methods for Research Workers, Oliver & Boyd), each batch's first
+    row left out."""
+    from scipy import stats
+
+    rest = [x[1:] for x in d if len(x) > 2]
+    if len(rest) < 3 or any(np.ptp(x) <= 0 for x in rest):
+        return False
+    return bool(stats.f_oneway(*rest).pvalue < alpha)
 
 
 def _smallest(x: np.ndarray) -> np.ndarray:
@@ -542,6 +566,15 @@ class BatchMonitor(BaseEstimator):
         difference). On the virtual plant the generic redundancy residual reached only
         0.8-0.93 of its limit when a drifting pH probe reached its spec; the pair chart
         against the at-line pH catches it (``bench/results/monitoring_plant.json``).
+        Where the training differences carry batch offsets (one-way ANOVA over batches,
+        p < 0.01; a probe standardised on one noisy sample keeps that sample's error all
+        batch), the pair gets a second, self-starting chart
+        (:func:`~biotwin.monitoring.stats.self_starting`): each difference against the mean of
+        the batch's own earlier ones, from the second row (the first is the pre-calibration
+        comparison), in within-batch sd (``sd_within``), limit ``limit_self`` found the same
+        way. On the plant's pH probe (12-h samples) the batch offsets are as large as the
+        within-batch noise, and the offset-wide chart with its persistence rule caught one of
+        three drifts 8 h after its spec; the self-starting chart catches all three before it.
 
     The defaults (five families, integrals, the per-chart budget) are measured by
     ``bench/monitoring.py`` (virtual plant) and ``bench/_monitor_synthetic_eval.py`` (monod,
@@ -800,8 +833,19 @@ class BatchMonitor(BaseEstimator):
                     maxima[i] = self._pair_worst((d[i] - mu) / sd)
             dall = np.concatenate(d)
             limit = max(3.0, _batch_factor(maxima[typical], share))
-            out.append({"a": a, "b": b, "mean": float(np.mean(dall)), "sd": float(np.std(dall)) + 1e-12,
-                        "limit": float(limit)})
+            pr: dict[str, Any] = {"a": a, "b": b, "mean": float(np.mean(dall)), "sd": float(np.std(dall)) + 1e-12,
+                                  "limit": float(limit)}
+            if _batch_offsets(d):
+                # a second chart, self-starting: each difference against the batch's own earlier
+                # ones (from the second row on: the first is where a probe is typically standardised
+                # against its sample), limit from out of fold the same way
+                for tr, te in folds:
+                    sw = _within_sd([d[i] for i in tr])
+                    for i in te:
+                        maxima[i] = self._pair_worst(self_starting(d[i], sw))
+                pr["sd_within"] = _within_sd(d)
+                pr["limit_self"] = float(max(3.0, _batch_factor(maxima[typical], share)))
+            out.append(pr)
         return out
 
     def _fit_equipment(self, frames: list[pd.DataFrame]) -> dict[str, Any]:
@@ -899,7 +943,7 @@ class BatchMonitor(BaseEstimator):
             ``residual``, ``cusum``, ``rate-cusum``, ``response``, ``pair``, ``degradation``) and
             ``contributions`` ({variable: contribution}, the five largest; for the per-variable
             families each variable's ratio to its limit; for ``pair`` the two columns' standardised
-            difference, ``{denser: z, sparser: -z}``);
+            difference, ``{denser: z, sparser: -z}``, or its self-starting z where that chart alarms);
             equipment alarms add ``rul_h`` (None without a failure level).
         """
         t, r, Z = self._scored(frame)
@@ -917,10 +961,15 @@ class BatchMonitor(BaseEstimator):
         for pr in getattr(self, "pairs_", []):
             tp, d = _pair_diff(frame, pr["a"], pr["b"])
             z = (d - pr["mean"]) / pr["sd"]
-            on = running_min(np.abs(z), k) > pr["limit"]
-            for i in np.flatnonzero(on & ~np.r_[False, on[:-1]]):
-                alarms.append({"time_h": float(tp[i]), "kind": "sensor", "statistic": "pair",
-                               "contributions": {pr["a"]: round(float(z[i]), 4), pr["b"]: round(float(-z[i]), 4)}})
+            charts = [(z, pr["limit"])]
+            if "sd_within" in pr:
+                charts.append((self_starting(d, pr["sd_within"]), pr["limit_self"]))
+            for zc, lim in charts:
+                on = running_min(np.abs(zc), k) > lim
+                for i in np.flatnonzero(on & ~np.r_[False, on[:-1]]):
+                    alarms.append({"time_h": float(tp[i]), "kind": "sensor", "statistic": "pair",
+                                   "contributions": {pr["a"]: round(float(zc[i]), 4),
+                                                     pr["b"]: round(float(-zc[i]), 4)}})
         for col, dm in getattr(self, "equipment_", {}).items():
             if col not in frame:
                 continue

@@ -192,3 +192,23 @@ def rolling_diff_sd(t: np.ndarray, x: np.ndarray, window_h: float) -> np.ndarray
     import pandas as pd
 
     return pd.Series(d).rolling(n, min_periods=3).std().fillna(0.0).to_numpy()
+
+
+def self_starting(x: np.ndarray, sd: float, start: int = 1) -> np.ndarray:
+    """Self-starting standardisation: each point against the mean of the batch's own earlier points.
+
+    ``z_i = (x_i - mean(x_start..x_{i-1})) / (sd sqrt(1 + 1 / n_i))`` with ``n_i = i - start``
+    earlier points and ``sd`` the within-batch standard deviation; points with no earlier point
+    (``i <= start``) get 0. A batch-specific offset (an online probe standardised against one
+    noisy sample carries that sample's error for the whole batch) cancels, so a drift shows
+    against the batch's own level instead of against the spread of all batches' levels
+    (self-starting charts: Hawkins 1987, The Statistician 36:299; Quesenberry 1991, J Qual
+    Technol 23:213).
+    """
+    x = np.asarray(x, float)
+    z = np.zeros(len(x))
+    c = np.cumsum(np.r_[0.0, x[start:]])  # c[m]: sum of the first m points from ``start``
+    for i in range(start + 1, len(x)):
+        n = i - start
+        z[i] = (x[i] - c[n] / n) / (sd * np.sqrt(1.0 + 1.0 / n))
+    return z
