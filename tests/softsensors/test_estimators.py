@@ -74,3 +74,36 @@ def test_ridge_and_mean_fit_linear_data():
     assert np.allclose(c.predict(X), y, atol=1e-3)
     m = MeanRegressor([RidgeRegressor(alpha=1e-6), PLSRegressor(n_components=5)]).fit(X, y)
     assert np.allclose(m.predict(X), y, atol=1e-3)
+
+
+def test_ridge_dual_form_matches_primal_on_wide_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 300))  # more columns than rows: the dual system is solved
+    y = X[:, 0] - 2 * X[:, 5] + rng.normal(0, 0.1, 40)
+    wide = RidgeRegressor(alpha=0.01).fit(X, y)
+    Z = (X - wide.x_mean_) / wide.x_scale_
+    primal = np.linalg.solve(Z.T @ Z + 0.01 * 40 * np.eye(300), Z.T @ (y - y.mean()))
+    np.testing.assert_allclose(wide.coef_, primal, rtol=1e-6, atol=1e-9)
+
+
+def test_boosting_screens_wide_inputs_to_the_informative_columns():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2000))
+    y = np.sin(X[:, 7]) * 3 + np.tanh(X[:, 1500]) * 2
+    est = BoostingRegressor(max_inputs=50, linear_base=False).fit(X, y)
+    assert est.inputs_.shape == (50,)
+    assert {7, 1500} <= set(est.inputs_.tolist())
+    Xt = rng.normal(size=(200, 2000))
+    yt = np.sin(Xt[:, 7]) * 3 + np.tanh(Xt[:, 1500]) * 2
+    assert np.sqrt(np.mean((est.predict(Xt) - yt) ** 2)) < 0.5 * np.std(yt)
+
+
+def test_domain_on_wide_inputs_uses_leading_components():
+    rng = np.random.default_rng(5)
+    scores = rng.normal(size=(3000, 5))
+    X = scores @ rng.normal(size=(5, 400)) + rng.normal(0, 0.05, (3000, 400))
+    ad = ApplicabilityDomain(n_components=0.95, alpha=0.01).fit(X)
+    assert ad.components_.shape[1] <= 60
+    inside = ad.predict(scores[:50] @ np.zeros((5, 400)) + X[:50])
+    far = ad.predict(X[:50] + 10.0 * rng.normal(size=(50, 400)))
+    assert (inside > 0).mean() > 0.9 and (far < 0).all()

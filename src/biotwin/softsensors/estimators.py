@@ -34,6 +34,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.model_selection import GroupKFold, KFold
+from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from biotwin.monitoring.stats import dmodx, hotelling_t2, t2_limit
@@ -92,12 +93,19 @@ class RidgeRegressor(RegressorMixin, BaseEstimator):
         self.x_mean_, self.x_scale_ = _scale(X)
         Z = (X - self.x_mean_) / self.x_scale_
         self.intercept_ = float(np.mean(y))
-        A = Z.T @ Z + self.alpha * X.shape[0] * np.eye(Z.shape[1])
-        b = Z.T @ (y - self.intercept_)
+        lam = self.alpha * X.shape[0]
+        yc = y - self.intercept_
+        # primal (p x p) or, with more features than rows, the dual (n x n) system: the same
+        # solution, coef = Z' (Z Z' + lam I)^-1 y (Hastie, Tibshirani & Friedman 2009, ESL, 18.3.5)
+        dual = Z.shape[1] > Z.shape[0]
+        A = Z @ Z.T if dual else Z.T @ Z
+        A[np.diag_indices_from(A)] += lam
+        b = yc if dual else Z.T @ yc
         try:
-            self.coef_ = np.linalg.solve(A, b)
+            w = np.linalg.solve(A, b)
         except np.linalg.LinAlgError:
-            self.coef_ = np.linalg.lstsq(A, b, rcond=None)[0]
+            w = np.linalg.lstsq(A, b, rcond=None)[0]
+        self.coef_ = Z.T @ w if dual else w
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -165,6 +173,18 @@ class MeanRegressor(RegressorMixin, BaseEstimator):
         return np.mean([np.asarray(e.predict(X), float).reshape(-1) for e in self.estimators_], axis=0)
 
 
+def _screen(X: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` columns of ``X`` most correlated (absolute) with ``y``, in column order."""
+    if X.shape[1] <= k:
+        return np.arange(X.shape[1])
+    Xc = X - X.mean(axis=0)
+    yc = y - y.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.abs(Xc.T @ yc) / (np.sqrt((Xc**2).sum(axis=0) * (yc**2).sum()) + 1e-300)
+    r = np.nan_to_num(r, nan=0.0)
+    return np.sort(np.argsort(-r, kind="stable")[:k])
+
+
 class BoostingRegressor(RegressorMixin, BaseEstimator):
     """Histogram gradient boosting with soft-sensor defaults (shallow trees, L2 loss).
 
@@ -180,18 +200,24 @@ class BoostingRegressor(RegressorMixin, BaseEstimator):
     min_samples_leaf : int
     l2_regularization : float
     linear_base : bool
+    max_inputs : int
+        With more columns than this, the trees see only the ``max_inputs`` columns most
+        correlated with what they learn (sure independence screening, Fan & Lv 2008, J R Stat
+        Soc B 70:849, doi:10.1111/j.1467-9868.2008.00674.x), chosen inside ``fit`` so that
+        cross-validation stays honest; wide inputs (spectra) then cost no more than narrow ones.
     random_state : int, optional
     """
 
     def __init__(self, max_iter: int = 300, learning_rate: float = 0.06, max_leaf_nodes: int = 15,
                  min_samples_leaf: int = 10, l2_regularization: float = 1e-3,
-                 linear_base: bool = True, random_state: int | None = 0) -> None:
+                 linear_base: bool = True, max_inputs: int = 256, random_state: int | None = 0) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.linear_base = linear_base
+        self.max_inputs = max_inputs
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> BoostingRegressor:
@@ -200,6 +226,8 @@ class BoostingRegressor(RegressorMixin, BaseEstimator):
         self.base_ = PLSRegressor(n_components=3).fit(X, y) if self.linear_base and X.shape[0] > 3 else None
         if self.base_ is not None:
             y = y - self.base_.predict(X)
+        self.inputs_ = _screen(X, y, self.max_inputs)
+        X = X[:, self.inputs_]
         self.model_ = HistGradientBoostingRegressor(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=min(self.min_samples_leaf, max(1, X.shape[0] // 4)),
@@ -214,7 +242,7 @@ class BoostingRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False)
         base = self.base_.predict(X) if self.base_ is not None else 0.0
-        return base + self.model_.predict(X)
+        return base + self.model_.predict(X[:, getattr(self, "inputs_", slice(None))])
 
 
 class GPRegressor(RegressorMixin, BaseEstimator):
@@ -406,26 +434,37 @@ class ApplicabilityDomain(OutlierMixin, BaseEstimator):
         Significance of the limits.
     margin : float
         Factor on the limits (1 = the limit itself).
+    max_components : int
+        At most this many components; when the data have many more rows and columns than
+        that, only the leading ones are computed (randomized SVD).
     """
 
-    def __init__(self, n_components: int | float = 0.95, alpha: float = 0.01, margin: float = 1.0) -> None:
+    def __init__(self, n_components: int | float = 0.95, alpha: float = 0.01, margin: float = 1.0,
+                 max_components: int = 60) -> None:
         self.n_components = n_components
         self.alpha = alpha
         self.margin = margin
+        self.max_components = max_components
 
     def fit(self, X: Any, y: Any = None) -> ApplicabilityDomain:
         """Fit on ``X`` of shape (n_samples, n_features)."""
         X = validate_data(self, X)
         self.mean_, self.scale_ = _scale(X)
         Z = (X - self.mean_) / self.scale_
-        _, s, vt = np.linalg.svd(Z, full_matrices=False)
+        total = float((Z**2).sum()) / max(X.shape[0] - 1, 1)
+        if min(Z.shape) > 2 * self.max_components:
+            # wide or tall inputs: the leading components only (Halko, Martinsson & Tropp 2011,
+            # SIAM Rev 53:217, doi:10.1137/090771806); the variance fraction is of the total
+            _, s, vt = randomized_svd(Z, self.max_components, random_state=0)
+        else:
+            _, s, vt = np.linalg.svd(Z, full_matrices=False)
         var = s**2 / max(X.shape[0] - 1, 1)
         if isinstance(self.n_components, float) and 0 < self.n_components < 1:
-            frac = np.cumsum(var) / max(var.sum(), 1e-300)
+            frac = np.cumsum(var) / max(total, 1e-300)
             k = int(np.searchsorted(frac, self.n_components) + 1)
         else:
             k = int(self.n_components)
-        k = max(1, min(k, len(s), max(X.shape[0] - 1, 1)))
+        k = max(1, min(k, len(s), self.max_components, max(X.shape[0] - 1, 1)))
         self.components_ = vt[:k].T
         self.explained_variance_ = np.maximum(var[:k], 1e-12)
         t2, dm = self._stats(X)

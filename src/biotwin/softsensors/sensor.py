@@ -216,7 +216,9 @@ class SoftSensor(BaseEstimator):
             X, yy, groups=g, oof=oofs[self.chosen_])
         self.fill_ = {v: float(np.nanmedian(np.concatenate([f[v].to_numpy(float) for f in frames])))
                       for v in self.variables_}
-        allrows = np.vstack([_even(self._features(f).to_numpy(), 20000 // len(frames)) for f in frames])
+        # rows for the domain: 20000 at most, fewer for wide inputs (at most ~4e7 values in memory)
+        n_rows = int(min(20000, max(2000, 4e7 // max(1, len(self.feature_names_)))))
+        allrows = np.vstack([_even(self._features(f).to_numpy(), max(2, n_rows // len(frames))) for f in frames])
         self.domain_ = ApplicabilityDomain(alpha=0.001, margin=1.5).fit(allrows)
         return self
 
