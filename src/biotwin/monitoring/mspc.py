@@ -67,8 +67,10 @@ def _base(name: str) -> str:
 
 def _owners(names: list[str], value_idx: list[int]) -> list[int]:
     """Index (in ``value_idx``) of the variable each feature derives from."""
-    values = [names[i] for i in value_idx]
-    return [values.index(_base(n)) if _base(n) in values else values.index(n) for n in names]
+    pos: dict[str, int] = {}
+    for j, i in enumerate(value_idx):
+        pos.setdefault(names[i], j)
+    return [pos[_base(n)] if _base(n) in pos else pos[n] for n in names]
 
 
 def _tv_limit(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float, halfwidth: int = 3) -> np.ndarray:
@@ -144,6 +146,50 @@ def _noise_sd(frames: list[pd.DataFrame], col: str) -> float:
     return float(np.median(out)) if out else np.inf
 
 
+def _pair_candidates(X: np.ndarray, F: np.ndarray, batch: np.ndarray, count: np.ndarray, noise: np.ndarray,
+                     units: list[str], rel_sd: float, min_rows: int) -> set[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, that may pass the closeness test of :func:`_find_pairs`.
+
+    A screen with matrix products instead of one pass over the rows per pair: columns that are
+    present on the same rows (the same sampling) are grouped, and for each two groups the
+    means, variances and covariances of all their columns on the rows both are compared on give
+    every pair's sd and root mean square of the difference at once (``var x + var y - 2 cov``).
+    The screen is a little looser than the test (relative slack 1e-6, plus the rounding of the
+    products), so that every pair the test accepts is among the candidates, which then get the
+    exact test.
+    """
+    p = X.shape[1]
+    present = np.isfinite(X)
+    held = np.isfinite(F)
+    keys: dict[bytes, list[int]] = {}
+    for j in range(p):
+        keys.setdefault(np.packbits(present[:, j]).tobytes(), []).append(j)
+    groups = [np.asarray(g) for g in keys.values()]
+    out: set[tuple[int, int]] = set()
+    for ga in groups:
+        for gb in groups:
+            if count[ga[0]] < count[gb[0]]:
+                continue  # the denser column is forward-filled, the sparser one is not
+            rows = held[:, ga[0]] & present[:, gb[0]]
+            if rows.sum() < min_rows or np.unique(batch[rows]).size < 3:
+                continue
+            x, y = F[np.ix_(rows, ga)], X[np.ix_(rows, gb)]
+            mx, my = x.mean(axis=0), y.mean(axis=0)
+            x, y = x - mx, y - my
+            vx, vy = np.mean(x**2, axis=0), np.mean(y**2, axis=0)
+            cov = (x.T @ y) / len(x)
+            vd = np.maximum(vx[:, None] + vy[None, :] - 2.0 * cov, 0.0)
+            tol = 1e-9 * (vx[:, None] + vy[None, :]) + 1e-300
+            ms = vd + (mx[:, None] - my[None, :]) ** 2
+            close = ((vd < rel_sd**2 * np.minimum(vx[:, None], vy[None, :]) * (1 + 1e-6) + tol)
+                     | (ms <= (noise[ga, None] ** 2 + noise[None, gb] ** 2) * (1 + 1e-6) + tol))
+            for i, j in zip(*np.nonzero(close), strict=True):
+                a, b = int(ga[i]), int(gb[j])
+                if a != b and units[a] == units[b]:
+                    out.add((min(a, b), max(a, b)))
+    return out
+
+
 def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: float = 0.25,
                 rel_sd: float = 0.1, min_rows: int = 10) -> list[tuple[str, str]]:
     """Pairs ``(denser, sparser)`` of columns that measure the same quantity.
@@ -155,41 +201,40 @@ def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: flo
     (a totaliser and the balance weighing the same liquid) or its root mean square (offset
     included) no larger than the two columns' combined measurement noise (:func:`_noise_sd`; a
     tightly controlled pH against its at-line samples, whose spread is hardly above their noise;
-    a fixed offset, as between OUR and CER, fails it). No names are assumed.
+    a fixed offset, as between OUR and CER, fails it). No names are assumed. The pairs that can
+    pass are screened first for all columns at once (:func:`_pair_candidates`), so many columns
+    (a spectrum) cost matrix products rather than a pass over the rows per pair.
     """
     from scipy import stats
 
-    count = {v: sum(int(f[v].notna().sum()) for f in frames) for v in variables}
+    if len(variables) < 2:
+        return []
+    X = np.vstack([f[variables].to_numpy(float) for f in frames])
+    F = np.vstack([f[variables].ffill().to_numpy(float) for f in frames])
+    batch = np.concatenate([np.full(len(f), b) for b, f in enumerate(frames)])
+    count = np.isfinite(X).sum(axis=0)
+    noise = np.array([_noise_sd(frames, v) for v in variables])
+    units = [_unit(v) for v in variables]
     pairs: list[tuple[str, str]] = []
-    for i, u in enumerate(variables):
-        for v in variables[i + 1:]:
-            if _unit(u) != _unit(v):
-                continue
-            a, b = (u, v) if count[u] >= count[v] else (v, u)
-            xs, ys, n_b = [], [], 0
-            for f in frames:
-                x = f[a].ffill().to_numpy(float)
-                y = f[b].to_numpy(float)
-                k = np.isfinite(x) & np.isfinite(y)
-                xs.append(x[k])
-                ys.append(y[k])
-                n_b += bool(k.any())
-            x, y = np.concatenate(xs), np.concatenate(ys)
-            if x.size < min_rows or n_b < 3:
-                continue
-            sx, sy, sd = float(np.std(x)), float(np.std(y)), float(np.std(x - y))
-            if min(sx, sy) <= 0:
-                continue
-            rms = float(np.sqrt(np.mean((x - y) ** 2)))  # an offset counts against agreeing within noise
-            close = sd < rel_sd * min(sx, sy) or rms <= float(np.hypot(_noise_sd(frames, a), _noise_sd(frames, b)))
-            if not close:
-                continue
-            sel = np.unique(np.linspace(0, x.size - 1, min(300, x.size)).astype(int))
-            if np.ptp(x[sel]) <= 0:
-                continue
-            slope = float(stats.theilslopes(y[sel], x[sel])[0])
-            if 1.0 / (1.0 + slope_tol) <= slope <= 1.0 + slope_tol:
-                pairs.append((a, b))
+    for i, j in sorted(_pair_candidates(X, F, batch, count, noise, units, rel_sd, min_rows)):
+        ia, ib = (i, j) if count[i] >= count[j] else (j, i)
+        k = np.isfinite(F[:, ia]) & np.isfinite(X[:, ib])
+        x, y = F[k, ia], X[k, ib]
+        if x.size < min_rows or np.unique(batch[k]).size < 3:
+            continue
+        sx, sy, sd = float(np.std(x)), float(np.std(y)), float(np.std(x - y))
+        if min(sx, sy) <= 0:
+            continue
+        rms = float(np.sqrt(np.mean((x - y) ** 2)))  # an offset counts against agreeing within noise
+        close = sd < rel_sd * min(sx, sy) or rms <= float(np.hypot(noise[ia], noise[ib]))
+        if not close:
+            continue
+        sel = np.unique(np.linspace(0, x.size - 1, min(300, x.size)).astype(int))
+        if np.ptp(x[sel]) <= 0:
+            continue
+        slope = float(stats.theilslopes(y[sel], x[sel])[0])
+        if 1.0 / (1.0 + slope_tol) <= slope <= 1.0 + slope_tol:
+            pairs.append((variables[ia], variables[ib]))
     return pairs
 
 
@@ -263,6 +308,27 @@ def _warp_shift(ref: np.ndarray, x: np.ndarray, band: int) -> np.ndarray:
     return best
 
 
+def _interp_columns(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """:func:`numpy.interp` of every column of ``fp`` (shape (len(xp), n)) at ``x``, in one pass.
+
+    The same arithmetic as :func:`numpy.interp` (``slope * (x - xp[j]) + fp[j]`` with ``xp[j] <= x <
+    xp[j + 1]``, the end values outside ``xp``), so that a wide table is interpolated without a
+    Python loop over its columns.
+    """
+    x, xp, fp = np.asarray(x, float), np.asarray(xp, float), np.asarray(fp, float)
+    n = len(xp)
+    if n == 1:
+        return np.repeat(fp[:1], len(x), axis=0)
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])[:, None]
+        out = slope * (x - xp[j])[:, None] + fp[j]
+    out = np.where((x == xp[j])[:, None], fp[j], out)
+    out[x <= xp[0]] = fp[0]
+    out[x >= xp[-1]] = fp[-1]
+    return out
+
+
 class _Core:
     """Reference trajectories + PCA + redundancy regressions fitted on some batches."""
 
@@ -281,8 +347,7 @@ class _Core:
         for b, f in enumerate(feats):
             t = f[TIME].to_numpy(float)
             inside = self.grid <= t[-1] + 1e-9
-            for k, c in enumerate(names):
-                A[b, inside, k] = np.interp(self.grid[inside], t, f[c].to_numpy(float))
+            A[b, inside] = _interp_columns(self.grid[inside], t, f[names].to_numpy(float))
         with np.errstate(all="ignore"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -326,21 +391,42 @@ class _Core:
         tall = np.concatenate([f[TIME].to_numpy(float) for f in feats])
         self.edges = np.linspace(0.0, self.grid[-1], self.phases + 1)
         width = self.edges[1] - self.edges[0]
-        self.B = []
-        for p in range(self.phases):
-            lo = self.edges[p] - 0.25 * width if p > 0 else -np.inf
-            hi = self.edges[p + 1] + 0.25 * width if p < self.phases - 1 else np.inf
-            rows = (tall >= lo) & (tall <= hi)
-            Bp = []
-            for j, vj in enumerate(value_idx):
-                others = [i for i in self.reg_idx if self.owner[i] != j]
-                Xo = Zreg[rows][:, others]
-                beta = np.linalg.solve(Xo.T @ Xo + self.ridge * len(Xo) * np.eye(len(others)),
-                                       Xo.T @ Zreg[rows, vj])
-                Bp.append((others, beta))
-            self.B.append(Bp)
+        self.B = [self._regressions(Zreg[(tall >= lo) & (tall <= hi)], value_idx) for lo, hi in
+                  [(self.edges[p] - 0.25 * width if p > 0 else -np.inf,
+                    self.edges[p + 1] + 0.25 * width if p < self.phases - 1 else np.inf)
+                   for p in range(self.phases)]]
         self.value_idx = value_idx
         return self
+
+    def _regressions(self, Z: np.ndarray, value_idx: list[int]) -> np.ndarray:
+        """Ridge coefficients of every variable on the features of all the other variables.
+
+        Column ``j`` of the result (shape (n_features, n_variables)) holds the coefficients of
+        variable ``j``'s value on the features in ``reg_idx`` that do not derive from it (zero
+        elsewhere), the solution of ``(X'X + ridge n I) b = X'y`` with ``X`` those features.
+        All of them come from one inverse: with ``S = Z'Z + ridge n I`` over ``reg_idx`` and
+        ``K = S^-1`` (the precision matrix), the regression of a block ``G`` of features on the
+        rest has coefficients ``-K_GG^-1 K_G,rest`` (the Schur complement identity behind the
+        conditional law of a Gaussian vector; Whittaker 1990, Graphical Models in Applied
+        Multivariate Statistics, Wiley, ch. 5; Lauritzen 1996, Graphical Models, Oxford, app.
+        C), so one p x p inverse replaces a p x p solve per variable.
+        """
+        reg = np.asarray(self.reg_idx, int)
+        X = Z[:, reg]
+        S = X.T @ X
+        S[np.diag_indices_from(S)] += self.ridge * len(X)
+        K = np.linalg.inv(S)
+        K = 0.5 * (K + K.T)
+        own = np.asarray(self.owner)[reg]
+        pos = {int(r): i for i, r in enumerate(reg)}
+        B = np.zeros((Z.shape[1], len(value_idx)))
+        for j, vj in enumerate(value_idx):
+            g = np.flatnonzero(own == j)
+            rest = np.flatnonzero(own != j)
+            # the row of -K_GG^-1 K_G,rest that belongs to the variable's value
+            w = np.linalg.solve(K[np.ix_(g, g)], np.eye(len(g))[:, list(g).index(pos[vj])])
+            B[reg[rest], j] = -(w @ K[np.ix_(g, rest)])
+        return B
 
     def _warp_window(self, A: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Half-width [h] of the culture-time window each reference time is matched over.
@@ -405,11 +491,10 @@ class _Core:
         """Deviations from the reference at each observation's time, divided by the reference
         spread at that time, or (``pooled``) by one spread per feature over the batch."""
         t = f[TIME].to_numpy(float)
-        mu = np.column_stack([np.interp(t, self.grid, self.mean[:, k]) for k in range(len(names))])
+        mu = _interp_columns(t, self.grid, self.mean)
         if pooled:
             return (f[names].to_numpy(float) - mu) / self.gsd
-        sd = np.column_stack([np.interp(t, self.grid, self.sd[:, k]) for k in range(len(names))])
-        return (f[names].to_numpy(float) - mu) / sd
+        return (f[names].to_numpy(float) - mu) / _interp_columns(t, self.grid, self.sd)
 
     def stats(self, Zall: np.ndarray, t: np.ndarray,
               Zreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -421,8 +506,7 @@ class _Core:
         R = np.empty((len(Zall), len(self.value_idx)))
         for p in np.unique(phase):
             rows = phase == p
-            R[rows] = np.column_stack([Zreg[rows, vj] - Zreg[rows][:, others] @ beta
-                                       for vj, (others, beta) in zip(self.value_idx, self.B[p], strict=True)])
+            R[rows] = Zreg[rows][:, self.value_idx] - Zreg[rows] @ self.B[p]
         return hotelling_t2(T, self.lam), np.sum(E**2, axis=1), R
 
 

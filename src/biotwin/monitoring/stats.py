@@ -109,15 +109,17 @@ def persistent(flags: np.ndarray, k: int) -> np.ndarray:
 
 
 def running_min(x: np.ndarray, k: int) -> np.ndarray:
-    """Minimum of the last ``k`` values (fewer at the start): the statistic a k-run rule alarms on."""
+    """Minimum of the last ``k`` values along axis 0: the statistic a k-run rule alarms on.
+
+    The first ``k - 1`` points cannot complete a run and get ``-inf``. One sliding-window
+    minimum over a strided view, for a vector or for each column of a matrix.
+    """
     x = np.asarray(x, float)
     if k <= 1 or x.size == 0:
         return x.copy()
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = x[max(0, i - k + 1): i + 1].min()
-    # the first k-1 points cannot complete a run
-    out[: k - 1] = -np.inf
+    out = np.full_like(x, -np.inf)
+    if len(x) >= k:
+        out[k - 1:] = np.lib.stride_tricks.sliding_window_view(x, k, axis=0).min(axis=-1)
     return out
 
 
@@ -208,7 +210,7 @@ def self_starting(x: np.ndarray, sd: float, start: int = 1) -> np.ndarray:
     x = np.asarray(x, float)
     z = np.zeros(len(x))
     c = np.cumsum(np.r_[0.0, x[start:]])  # c[m]: sum of the first m points from ``start``
-    for i in range(start + 1, len(x)):
-        n = i - start
-        z[i] = (x[i] - c[n] / n) / (sd * np.sqrt(1.0 + 1.0 / n))
+    if len(x) > start + 1:
+        n = np.arange(1, len(x) - start, dtype=float)
+        z[start + 1:] = (x[start + 1:] - c[1:len(n) + 1] / n) / (sd * np.sqrt(1.0 + 1.0 / n))
     return z
