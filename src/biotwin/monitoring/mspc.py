@@ -418,13 +418,13 @@ class _Core:
         K = np.linalg.inv(S)
         K = 0.5 * (K + K.T)
         own = np.asarray(self.owner)[reg]
-        pos = {int(r): i for i, r in enumerate(reg)}
         B = np.zeros((Z.shape[1], len(value_idx)))
         for j, vj in enumerate(value_idx):
             g = np.flatnonzero(own == j)
             rest = np.flatnonzero(own != j)
             # the row of -K_GG^-1 K_G,rest that belongs to the variable's value
-            w = np.linalg.solve(K[np.ix_(g, g)], np.eye(len(g))[:, list(g).index(pos[vj])])
+            e = (reg[g] == vj).astype(float)
+            w = np.linalg.solve(K[np.ix_(g, g)], e)
             B[reg[rest], j] = -(w @ K[np.ix_(g, rest)])
         return B
 
