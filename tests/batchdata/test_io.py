@@ -48,3 +48,16 @@ def test_single_column_file_names_the_file(tmp_path):
     path.write_text("pH\n7.0\n7.1\n")
     with pytest.raises(DataError, match=r"bad\.csv"):
         read_batch(path)
+
+
+def test_batch_identifiers_are_not_inputs():
+    import pandas as pd
+
+    from biotwin.batchdata.io import input_columns
+
+    t = np.arange(5.0)
+    frames = [pd.DataFrame({"time_h": t, "Batch ref": float(k + 101), "T_set [C]": 30.0 + (k % 2),
+                            "pH [-]": 7 + 0.01 * t * k}) for k in range(4)]
+    # one integer per batch, different in every batch: an identifier; a setpoint that repeats is kept
+    assert input_columns(frames, []) == ["T_set [C]", "pH [-]"]
+    assert input_columns(frames[:2], []) == ["Batch ref", "T_set [C]", "pH [-]"]  # too few batches to tell

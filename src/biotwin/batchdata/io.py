@@ -212,14 +212,35 @@ def _as_frames(batches: BatchSet | Sequence[pd.DataFrame]) -> tuple[list[pd.Data
     return frames, [f"batch{i:03d}" for i in range(len(frames))]
 
 
+def is_identifier(frames: Sequence[pd.DataFrame], column: str) -> bool:
+    """Whether ``column`` looks like a batch identifier rather than a process variable.
+
+    True when, over at least 3 batches, it holds one integer per batch (constant within each
+    batch) and a different one in every batch: a batch number, a lot code or a start date
+    written as a number. Such a column carries no information that generalises to a new batch
+    and would put every new batch outside the training range.
+    """
+    values = []
+    for f in frames:
+        if column not in f:
+            return False
+        v = f[column].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if v.size == 0 or np.ptp(v) > 0 or v[0] != np.round(v[0]):
+            return False
+        values.append(float(v[0]))
+    return len(values) >= 3 and len(set(values)) == len(values)
+
+
 def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str]) -> list[str]:
-    """Numeric columns in every batch, not in ``drop``, not all-missing and not constant."""
+    """Numeric columns in every batch, not in ``drop``, not all-missing, not constant and not
+    batch identifiers (:func:`is_identifier`)."""
     common = set.intersection(*(set(f.columns) for f in frames))
     cols = [c for c in frames[0].columns if c in common and c != TIME and c not in set(drop)]
     keep = []
     for c in cols:
         v = np.concatenate([f[c].to_numpy(float) for f in frames])
         v = v[np.isfinite(v)]
-        if v.size and np.ptp(v) > 0:
+        if v.size and np.ptp(v) > 0 and not is_identifier(frames, c):
             keep.append(c)
     return keep
