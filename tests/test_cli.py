@@ -90,3 +90,12 @@ def test_multi_value_options_take_several_values_after_one_flag(tmp_path):
     meta = json.loads(sidecar_path(out).read_text())
     assert len(meta["batches"]) == 6
     assert "X [g/L]" not in meta["variables"] and "note [-]" not in meta["variables"]
+    # the false-alarm budget is a user choice; out of range is refused with the option's name
+    r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths,
+                        "--exclude", "X [g/L]", "note [-]", "--false-alarm-rate", "0.02", "--out", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(sidecar_path(out).read_text())["batch_alpha"] == 0.02
+    r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths,
+                        "--false-alarm-rate", "0.7", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode != 0 and "--false-alarm-rate" in (r.stderr + r.stdout)

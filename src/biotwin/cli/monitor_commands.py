@@ -9,6 +9,7 @@ import typer
 
 from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
+from biotwin.errors import DataError
 
 softsensor_app = typer.Typer(help="Soft sensors: virtual assays from online signals.", no_args_is_help=True)
 monitor_app = typer.Typer(help="Golden-batch MSPC monitoring and sensor health.", no_args_is_help=True)
@@ -92,17 +93,25 @@ def monitor_fit(
     equipment: list[str] = typer.Option([], "--equipment", help=(
         "Equipment health indicator columns (regex), optionally with the failure level: "
         "'vibration>11', 'flow ratio<0.7' (repeatable); alarms of kind 'equipment' with RUL.")),
+    false_alarm_rate: float = typer.Option(None, "--false-alarm-rate", help=(
+        "Share of normal batches allowed any alarm, split over all charts (default: the monitor's).")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
-    """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, sensor redundancy EWMA/CUSUM, rate CUSUM,
-    response indicator) with limits estimated out of fold and one false-alarm budget over all charts."""
+    """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, parity
+    checks between columns that measure the same quantity) with limits estimated out of fold and one
+    false-alarm budget split over all charts."""
     from biotwin.batchdata import read_batches
     from biotwin.monitoring import BatchMonitor
     from biotwin.softsensors import persist
 
     data = read_batches(batches, time_col)
-    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment)).fit(data)
-    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids}
+    if false_alarm_rate is not None and not 0.0 < false_alarm_rate < 0.5:
+        raise DataError(f"--false-alarm-rate must lie in (0, 0.5), got {false_alarm_rate}")
+    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment))
+    if false_alarm_rate is not None:
+        mon.set_params(batch_alpha=false_alarm_rate)
+    mon.fit(data)
+    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)
