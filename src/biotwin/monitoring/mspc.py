@@ -29,6 +29,7 @@ the limit) alarms on at most ``batch_alpha`` of new normal batches, all charts t
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from collections.abc import Sequence
@@ -76,18 +77,83 @@ def _owners(names: list[str], value_idx: list[int]) -> list[int]:
 def _tv_limit(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float, halfwidth: int = 3) -> np.ndarray:
     """Time-varying limit: the ``q`` quantile of the values within ``halfwidth`` grid steps of each point.
 
-    Floored at the overall median so quiet phases keep a sensible limit; shape
-    ``(n_grid,) + values.shape[1:]``.
+    Floored at the overall 90 % quantile so quiet phases keep a sensible limit; shape
+    ``(n_grid,) + values.shape[1:]``. The quantiles are those of :func:`numpy.quantile` (linear
+    interpolation), found from the top of each window only (:func:`_window_top_quantiles`).
     """
     step = grid[1] - grid[0] if len(grid) > 1 else 1.0
-    floor = np.quantile(values, 0.9, axis=0)
-    out = np.empty((len(grid), *values.shape[1:]))
+    flat = values.reshape(len(values), -1)
+    out = np.empty((len(grid), flat.shape[1]))
+    if not np.all(np.isfinite(flat)) or not np.all(np.isfinite(times)):
+        floor = np.quantile(values, 0.9, axis=0)
+        for g, tg in enumerate(grid):
+            sel = np.abs(times - tg) <= halfwidth * step
+            if g == len(grid) - 1:
+                sel |= times > tg
+            out[g] = np.quantile(flat[sel], q, axis=0) if sel.sum() >= 20 else np.quantile(flat, q, axis=0)
+        return np.maximum(out.reshape(len(grid), *values.shape[1:]), floor)
+    order = np.argsort(times, kind="stable")
+    ts = times[order]
+    # one row per column, in time order (transposed in blocks of rows: quantiles then run along
+    # memory); the floor does not depend on the order of the rows
+    vt = np.concatenate([np.ascontiguousarray(flat[order[i:i + 2048]].T) for i in range(0, len(order), 2048)],
+                        axis=1)
+    floor = np.quantile(vt, 0.9, axis=1).reshape(values.shape[1:])
+    # each window is a run of the time-sorted rows (|t - tg| is monotone on either side of tg;
+    # the last one also takes every later row)
+    spans: list[tuple[int, int] | None] = []
     for g, tg in enumerate(grid):
-        sel = np.abs(times - tg) <= halfwidth * step
+        sel = np.abs(ts - tg) <= halfwidth * step
         if g == len(grid) - 1:
-            sel |= times > tg
-        out[g] = np.quantile(values[sel], q, axis=0) if sel.sum() >= 20 else np.quantile(values, q, axis=0)
-    return np.maximum(out, floor)
+            sel |= ts > tg
+        idx = np.flatnonzero(sel)
+        spans.append((int(idx[0]), int(idx[-1]) + 1) if idx.size >= 20 else None)
+    big = [g for g, sp in enumerate(spans) if sp is not None]
+    if big:
+        out[big] = _window_top_quantiles(vt, [sp for sp in spans if sp is not None], q)
+    small = [g for g, sp in enumerate(spans) if sp is None]
+    if small:
+        out[small] = np.quantile(flat, q, axis=0)
+    return np.maximum(out.reshape(len(grid), *values.shape[1:]), floor)
+
+
+def _window_top_quantiles(vt: np.ndarray, spans: list[tuple[int, int]], q: float) -> np.ndarray:
+    """``numpy.quantile(vt[:, s:e], q, axis=1)`` (linear method) for each span ``(s, e)``, shape (n_spans, d).
+
+    A high quantile of ``n`` values needs only their ``n - floor(q (n - 1))`` largest. The rows
+    are cut at every span boundary into segments; each segment keeps its ``K`` largest values per
+    column (``K`` the most any span needs), once; a span's quantile then comes from the union of
+    its segments' tops, which holds its own top ``K`` values. With overlapping windows (each row in
+    several) this partitions each value once plus a few per window instead of every window in full.
+    """
+    n_w = np.array([e - s for s, e in spans])
+    h = (n_w - 1) * q
+    lo = np.floor(h).astype(int)
+    K = int(np.max(n_w - lo)) + 1
+    cuts = np.unique(np.array([b for sp in spans for b in sp]))
+    tops: dict[int, np.ndarray] = {}
+    for a, b in itertools.pairwise(cuts):
+        seg = vt[:, a:b].copy()
+        if seg.shape[1] > K:
+            seg.partition(seg.shape[1] - K, axis=1)
+            seg = seg[:, seg.shape[1] - K:]
+        tops[int(a)] = seg
+    where = {int(c): i for i, c in enumerate(cuts)}
+    out = np.empty((len(spans), vt.shape[0]))
+    for w, (s, e) in enumerate(spans):
+        C = np.concatenate([tops[int(c)] for c in cuts[where[s]:where[e]]], axis=1)
+        n, c = int(n_w[w]), C.shape[1]
+        if h[w] >= n - 1:
+            out[w] = np.max(C, axis=1)
+            continue
+        i0 = int(lo[w]) - (n - c)
+        part = np.partition(C, [i0, i0 + 1], axis=1)
+        a_, b_ = part[:, i0], part[:, i0 + 1]
+        t = h[w] - lo[w]
+        d = b_ - a_
+        # numpy's _lerp: a + d t, or b - d (1 - t) from t = 0.5 on
+        out[w] = b_ - d * (1 - t) if t >= 0.5 else a_ + d * t
+    return out
 
 
 def _batch_factor(maxima: np.ndarray, alpha: float) -> float:
@@ -147,7 +213,7 @@ def _noise_sd(frames: list[pd.DataFrame], col: str) -> float:
 
 
 def _pair_candidates(X: np.ndarray, F: np.ndarray, batch: np.ndarray, count: np.ndarray, noise: np.ndarray,
-                     units: list[str], rel_sd: float, min_rows: int) -> set[tuple[int, int]]:
+                     units: list[str], rel_sd: float, min_rows: int) -> dict[tuple[int, int], float]:
     """Index pairs ``(i, j)``, ``i < j``, that may pass the closeness test of :func:`_find_pairs`.
 
     A screen with matrix products instead of one pass over the rows per pair: columns that are
@@ -156,7 +222,8 @@ def _pair_candidates(X: np.ndarray, F: np.ndarray, batch: np.ndarray, count: np.
     every pair's sd and root mean square of the difference at once (``var x + var y - 2 cov``).
     The screen is a little looser than the test (relative slack 1e-6, plus the rounding of the
     products), so that every pair the test accepts is among the candidates, which then get the
-    exact test.
+    exact test. Each candidate maps to its screened closeness (the smaller of ``sd / (rel_sd
+    min(sx, sy))`` and ``rms / noise``; below 1 passes).
     """
     p = X.shape[1]
     present = np.isfinite(X)
@@ -165,7 +232,7 @@ def _pair_candidates(X: np.ndarray, F: np.ndarray, batch: np.ndarray, count: np.
     for j in range(p):
         keys.setdefault(np.packbits(present[:, j]).tobytes(), []).append(j)
     groups = [np.asarray(g) for g in keys.values()]
-    out: set[tuple[int, int]] = set()
+    out: dict[tuple[int, int], float] = {}
     for ga in groups:
         for gb in groups:
             if count[ga[0]] < count[gb[0]]:
@@ -183,15 +250,19 @@ def _pair_candidates(X: np.ndarray, F: np.ndarray, batch: np.ndarray, count: np.
             ms = vd + (mx[:, None] - my[None, :]) ** 2
             close = ((vd < rel_sd**2 * np.minimum(vx[:, None], vy[None, :]) * (1 + 1e-6) + tol)
                      | (ms <= (noise[ga, None] ** 2 + noise[None, gb] ** 2) * (1 + 1e-6) + tol))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = np.minimum(np.sqrt(vd / (rel_sd**2 * np.minimum(vx[:, None], vy[None, :]))),
+                                   np.sqrt(ms / (noise[ga, None] ** 2 + noise[None, gb] ** 2)))
             for i, j in zip(*np.nonzero(close), strict=True):
                 a, b = int(ga[i]), int(gb[j])
                 if a != b and units[a] == units[b]:
-                    out.add((min(a, b), max(a, b)))
+                    key = (min(a, b), max(a, b))
+                    out[key] = min(out.get(key, np.inf), float(np.nan_to_num(score[i, j], nan=np.inf)))
     return out
 
 
 def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: float = 0.25,
-                rel_sd: float = 0.1, min_rows: int = 10) -> list[tuple[str, str]]:
+                rel_sd: float = 0.1, min_rows: int = 10, max_partners: int = 2) -> list[tuple[str, str]]:
     """Pairs ``(denser, sparser)`` of columns that measure the same quantity.
 
     Candidates share a unit (:func:`_unit`); on the training rows where both are present
@@ -204,6 +275,12 @@ def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: flo
     a fixed offset, as between OUR and CER, fails it). No names are assumed. The pairs that can
     pass are screened first for all columns at once (:func:`_pair_candidates`), so many columns
     (a spectrum) cost matrix products rather than a pass over the rows per pair.
+
+    A column takes part in at most ``max_partners`` pairs, the closest first (by the screened
+    closeness): duplicate or triplicate sensors of one quantity keep all their pairs, while
+    the channels of a spectrum, many of which agree with many others within their noise, are
+    not turned into a number of pair charts that grows with the square of their count. The
+    pairs are returned in column order.
     """
     from scipy import stats
 
@@ -215,12 +292,16 @@ def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: flo
     count = np.isfinite(X).sum(axis=0)
     noise = np.array([_noise_sd(frames, v) for v in variables])
     units = [_unit(v) for v in variables]
-    pairs: list[tuple[str, str]] = []
-    for i, j in sorted(_pair_candidates(X, F, batch, count, noise, units, rel_sd, min_rows)):
+    found: list[tuple[int, int]] = []
+    partners = np.zeros(len(variables), int)
+    cand = _pair_candidates(X, F, batch, count, noise, units, rel_sd, min_rows)
+    for i, j in sorted(cand, key=lambda ij: (cand[ij], ij)):
+        if partners[i] >= max_partners or partners[j] >= max_partners:
+            continue
         ia, ib = (i, j) if count[i] >= count[j] else (j, i)
         k = np.isfinite(F[:, ia]) & np.isfinite(X[:, ib])
         x, y = F[k, ia], X[k, ib]
-        if x.size < min_rows or np.unique(batch[k]).size < 3:
+        if x.size < min_rows or np.count_nonzero(np.bincount(batch[k])) < 3:
             continue
         sx, sy, sd = float(np.std(x)), float(np.std(y)), float(np.std(x - y))
         if min(sx, sy) <= 0:
@@ -234,8 +315,10 @@ def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: flo
             continue
         slope = float(stats.theilslopes(y[sel], x[sel])[0])
         if 1.0 / (1.0 + slope_tol) <= slope <= 1.0 + slope_tol:
-            pairs.append((variables[ia], variables[ib]))
-    return pairs
+            found.append((min(i, j), max(i, j)))
+            partners[[i, j]] += 1
+    return [(variables[i], variables[j]) if count[i] >= count[j] else (variables[j], variables[i])
+            for i, j in sorted(found)]
 
 
 def _within_sd(d: list[np.ndarray]) -> float:
@@ -251,12 +334,20 @@ def _batch_offsets(d: list[np.ndarray], alpha: float = 0.01) -> bool:
     """Whether pair differences carry batch-specific offsets: one-way ANOVA F test over batches
     (Fisher 1925, Statistical Methods for Research Workers, Oliver & Boyd), each batch's first
     row left out."""
-    from scipy import stats
+    from scipy import special
 
     rest = [x[1:] for x in d if len(x) > 2]
     if len(rest) < 3 or any(np.ptp(x) <= 0 for x in rest):
         return False
-    return bool(stats.f_oneway(*rest).pvalue < alpha)
+    n = np.array([len(x) for x in rest], float)
+    means = np.array([np.mean(x) for x in rest])
+    grand = float(np.sum(n * means) / n.sum())
+    ssb = float(np.sum(n * (means - grand) ** 2))
+    ssw = float(sum(np.sum((x - m) ** 2) for x, m in zip(rest, means, strict=True)))
+    dfb, dfw = len(rest) - 1, float(n.sum()) - len(rest)
+    if dfw <= 0 or ssw <= 0:
+        return False
+    return bool(special.fdtrc(dfb, dfw, (ssb / dfb) / (ssw / dfw)) < alpha)
 
 
 def _smallest(x: np.ndarray) -> np.ndarray:
@@ -329,6 +420,22 @@ def _interp_columns(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray
     return out
 
 
+def _one_blas_thread() -> Any:
+    """Context in which BLAS/LAPACK runs on one thread.
+
+    The p x p eigendecompositions and inverses of a wide monitor are many small BLAS calls; on a
+    machine whose cores are busy, threads that wait for each other make them many times slower
+    (an eigendecomposition of 620 x 620 took 5 s on two busy cores, 0.04 s on one thread).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn installs it
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 class _Core:
     """Reference trajectories + PCA + redundancy regressions fitted on some batches."""
 
@@ -371,17 +478,24 @@ class _Core:
         self.gsd = np.sqrt(np.mean(self.sd**2, axis=0))
         self.window = self._warp_window(A[:, :, value_idx], self.mean[:, value_idx],
                                         np.nan_to_num(pooled[value_idx]) + 1e-9)
-        Zall = np.vstack([self.standardise(f, names) for f in feats])
-        Zreg = np.vstack([self.standardise(f, names, pooled=True) for f in feats]) if self.pooled else Zall
         self.pca_idx = list(range(len(names))) if pca_idx is None else list(pca_idx)
         self.reg_idx = list(range(len(names))) if reg_idx is None else list(reg_idx)
-        Z = Zall[:, self.pca_idx]
-        _, s, vt = np.linalg.svd(Z, full_matrices=False)
-        var = s**2 / max(len(Z) - 1, 1)
+        # the standardised rows of all batches, written in place (with many columns these are the
+        # largest arrays of the fit): the PCA's columns, and all columns for the regressions
+        Z = self._stacked(feats, names, self.pca_idx)
+        # principal axes from the eigenvectors of Z'Z (the squared singular values of Z are its
+        # eigenvalues): one p x p product and eigendecomposition instead of an SVD of the tall
+        # n x p matrix, which is what costs with many columns
+        G = Z.T @ Z
+        with _one_blas_thread():
+            ev, V = np.linalg.eigh(G)
+        order = np.argsort(ev)[::-1][: min(Z.shape)]
+        ev, V = np.maximum(ev[order], 0.0), V[:, order]
+        var = ev / max(len(Z) - 1, 1)
         frac = np.cumsum(var) / var.sum()
         k = int(np.searchsorted(frac, self.n_components) + 1) if self.n_components < 1 else int(self.n_components)
-        k = max(1, min(k, len(s) - 1 if len(s) > 1 else 1))
-        self.P, self.lam = vt[:k].T, np.maximum(var[:k], 1e-12)
+        k = max(1, min(k, len(ev) - 1 if len(ev) > 1 else 1))
+        self.P, self.lam = V[:, :k], np.maximum(var[:k], 1e-12)
         # redundancy: each variable's value from the other variables' values, rates and running
         # integrals (the integrals carry amounts: base added, CO2 stripped, O2 taken up)
         self.owner = _owners(names, value_idx)
@@ -391,12 +505,26 @@ class _Core:
         tall = np.concatenate([f[TIME].to_numpy(float) for f in feats])
         self.edges = np.linspace(0.0, self.grid[-1], self.phases + 1)
         width = self.edges[1] - self.edges[0]
-        self.B = [self._regressions(Zreg[(tall >= lo) & (tall <= hi)], value_idx) for lo, hi in
+        del Z
+        Zreg = self._stacked(feats, names, None, pooled=self.pooled)
+        self.B = [self._regressions(Zreg if np.isinf(lo) and np.isinf(hi) else Zreg[(tall >= lo) & (tall <= hi)],
+                                    value_idx) for lo, hi in
                   [(self.edges[p] - 0.25 * width if p > 0 else -np.inf,
                     self.edges[p + 1] + 0.25 * width if p < self.phases - 1 else np.inf)
                    for p in range(self.phases)]]
         self.value_idx = value_idx
         return self
+
+    def _stacked(self, feats: list[pd.DataFrame], names: list[str], cols: list[int] | None,
+                 pooled: bool = False) -> np.ndarray:
+        """:meth:`standardise` of every batch, rows stacked, columns ``cols`` of ``names`` (all for None)."""
+        idx = list(range(len(names))) if cols is None else cols
+        out = np.empty((sum(len(f) for f in feats), len(idx)))
+        r = 0
+        for f in feats:
+            out[r:r + len(f)] = self.standardise(f, names, pooled=pooled, cols=cols)
+            r += len(f)
+        return out
 
     def _regressions(self, Z: np.ndarray, value_idx: list[int]) -> np.ndarray:
         """Ridge coefficients of every variable on the features of all the other variables.
@@ -412,20 +540,21 @@ class _Core:
         C), so one p x p inverse replaces a p x p solve per variable.
         """
         reg = np.asarray(self.reg_idx, int)
-        X = Z[:, reg]
+        X = Z if np.array_equal(reg, np.arange(Z.shape[1])) else Z[:, reg]
         S = X.T @ X
         S[np.diag_indices_from(S)] += self.ridge * len(X)
-        K = np.linalg.inv(S)
-        K = 0.5 * (K + K.T)
         own = np.asarray(self.owner)[reg]
         B = np.zeros((Z.shape[1], len(value_idx)))
-        for j, vj in enumerate(value_idx):
-            g = np.flatnonzero(own == j)
-            rest = np.flatnonzero(own != j)
-            # the row of -K_GG^-1 K_G,rest that belongs to the variable's value
-            e = (reg[g] == vj).astype(float)
-            w = np.linalg.solve(K[np.ix_(g, g)], e)
-            B[reg[rest], j] = -(w @ K[np.ix_(g, rest)])
+        with _one_blas_thread():
+            K = np.linalg.inv(S)
+            K = 0.5 * (K + K.T)
+            for j, vj in enumerate(value_idx):
+                g = np.flatnonzero(own == j)
+                rest = np.flatnonzero(own != j)
+                # the row of -K_GG^-1 K_G,rest that belongs to the variable's value
+                e = (reg[g] == vj).astype(float)
+                w = np.linalg.solve(K[np.ix_(g, g)], e)
+                B[reg[rest], j] = -(w @ K[np.ix_(g, rest)])
         return B
 
     def _warp_window(self, A: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -487,14 +616,18 @@ class _Core:
             return (x - mu) / self.gsd
         return (x - mu) / self._ref_at(tau, self.sd)
 
-    def standardise(self, f: pd.DataFrame, names: list[str], pooled: bool = False) -> np.ndarray:
+    def standardise(self, f: pd.DataFrame, names: list[str], pooled: bool = False,
+                    cols: list[int] | None = None) -> np.ndarray:
         """Deviations from the reference at each observation's time, divided by the reference
-        spread at that time, or (``pooled``) by one spread per feature over the batch."""
+        spread at that time, or (``pooled``) by one spread per feature over the batch; only the
+        features ``cols`` (positions in ``names``) if given."""
         t = f[TIME].to_numpy(float)
-        mu = _interp_columns(t, self.grid, self.mean)
+        idx = slice(None) if cols is None else cols
+        x = f[names if cols is None else [names[i] for i in cols]].to_numpy(float)
+        mu = _interp_columns(t, self.grid, self.mean[:, idx])
         if pooled:
-            return (f[names].to_numpy(float) - mu) / self.gsd
-        return (f[names].to_numpy(float) - mu) / _interp_columns(t, self.grid, self.sd)
+            return (x - mu) / self.gsd[idx]
+        return (x - mu) / _interp_columns(t, self.grid, self.sd[:, idx])
 
     def stats(self, Zall: np.ndarray, t: np.ndarray,
               Zreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
