@@ -255,3 +255,40 @@ def test_self_starting_pair_chart_removes_batch_offsets():
     for f in _with_offset_sample(frames(monod_campaign(3, seed=2)), 1, drift=0.005):
         a = next(a for a in mon.score(f)["alarms"] if a["statistic"] == "pair")
         assert 10.0 < a["time_h"] <= 20.0
+
+
+def _widen(fs: list, n: int, seed: int = 0) -> list:
+    """Add ``n`` spectrum-like columns: fixed linear mixtures of the online signals plus noise."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    base = [c for c in fs[0].columns if c not in OFFLINE and c != "time_h"]
+    W = np.random.default_rng(99).normal(size=(len(base), n)) / np.sqrt(len(base))
+    out = []
+    for f in fs:
+        Z = f[base].ffill().bfill().to_numpy(float)
+        Z = (Z - Z.mean(0)) / (Z.std(0) + 1e-9)
+        S = Z @ W + rng.normal(0, 0.3, (len(f), n))
+        out.append(pd.concat([f, pd.DataFrame(S, columns=[f"ch{i:04d} [a.u.]" for i in range(n)], index=f.index)],
+                             axis=1))
+    return out
+
+
+def test_wide_monitor_fits_and_detects_a_fault():
+    # a spectrum of 240 channels beside the process variables, few short batches: the fit must
+    # stay linear in the pairs it keeps (no channel in more than two pairs) and still catch a
+    # process fault after its onset
+    train = _widen(frames(monod_campaign(8, seed=1)), 240, seed=1)
+    mon = BatchMonitor(exclude=OFFLINE).fit(train)
+    assert len(mon.variables_) == 7 + 240
+    partners: dict[str, int] = {}
+    for p in mon.pairs_:
+        for c in (p["a"], p["b"]):
+            partners[c] = partners.get(c, 0) + 1
+    assert max(partners.values(), default=0) <= 2
+    bad = monod_campaign(1, faults=("feed_stop",), seed=3)[0]
+    res = mon.score(_widen([bad.frame], 240, seed=3)[0])
+    assert bad.onset_h is not None
+    assert any(a["time_h"] >= bad.onset_h for a in res["alarms"])
+    traj = mon.trajectory(_widen([bad.frame], 240, seed=3)[0])
+    assert np.all(np.isfinite(traj["T2"]))
