@@ -292,3 +292,21 @@ def test_wide_monitor_fits_and_detects_a_fault():
     assert any(a["time_h"] >= bad.onset_h for a in res["alarms"])
     traj = mon.trajectory(_widen([bad.frame], 240, seed=3)[0])
     assert np.all(np.isfinite(traj["T2"]))
+
+
+def test_batch_factor_takes_the_heavy_tail_when_the_maxima_have_one():
+    from scipy import stats
+
+    from biotwin.monitoring.mspc import _batch_factor
+
+    rng = np.random.default_rng(0)
+    light = stats.gumbel_r.rvs(loc=1.0, scale=0.1, size=40, random_state=rng)
+    heavy = np.exp(stats.gumbel_r.rvs(loc=0.0, scale=0.5, size=40, random_state=rng))  # Frechet-like
+    g_loc, g_sc = stats.gumbel_r.fit(heavy)
+    gumbel_only = stats.gumbel_r.ppf(1 - 0.005, g_loc, g_sc)
+    # bursty maxima: the factor follows the heavy tail, above what a Gumbel fit would give
+    assert _batch_factor(heavy, 0.005) > 1.2 * gumbel_only
+    # light-tailed maxima keep (about) the Gumbel quantile
+    l_loc, l_sc = stats.gumbel_r.fit(light)
+    assert _batch_factor(light, 0.005) == pytest.approx(max(light.max(), stats.gumbel_r.ppf(1 - 0.005, l_loc, l_sc)),
+                                                       rel=0.05)
