@@ -160,20 +160,25 @@ class SoftSensor(BaseEstimator):
         if not self.variables_:
             raise DataError("no usable input column (all excluded, missing or constant)")
         self.volumes_ = volume_like(frames, self.variables_)
-        feats, raw, ys, groups = [], [], [], []
+        feats, raw, ys, groups, domain_rows = [], [], [], [], []
         per_batch = max(10, self.max_rows // len(frames))
         for b, f in enumerate(frames):
             F = self._features(f)
+            A = F.to_numpy()
+            # rows for the domain, every row of the batch alike: 20000 in all at most, fewer for
+            # wide inputs (about 4e7 values in memory at most)
+            n_dom = int(min(20000, max(2000, 4e7 // max(1, A.shape[1]))))
+            domain_rows.append(_even(A, max(2, n_dom // len(frames))))
             yv = f[self.target].to_numpy(float)
             rows = _even(np.flatnonzero(np.isfinite(yv)), per_batch)
-            feats.append(F.to_numpy()[rows])
+            feats.append(A[rows])
             raw.append(F[[TIME, *self.variables_]].to_numpy()[rows])
             ys.append(yv[rows])
             groups.append(np.full(len(rows), b))
         X, Xr, yy, g = np.vstack(feats), np.vstack(raw), np.concatenate(ys), np.concatenate(groups)
         if len(yy) < 5:
             raise DataError(f"only {len(yy)} rows have a value of {self.target!r}")
-        self.feature_names_ = list(self._features(frames[0].iloc[:2]).columns)
+        self.feature_names_ = list(F.columns)
         self.n_train_rows_ = len(yy)
         self.target_range_ = float(np.ptp(yy))
 
@@ -216,10 +221,7 @@ class SoftSensor(BaseEstimator):
             X, yy, groups=g, oof=oofs[self.chosen_])
         self.fill_ = {v: float(np.nanmedian(np.concatenate([f[v].to_numpy(float) for f in frames])))
                       for v in self.variables_}
-        # rows for the domain: 20000 at most, fewer for wide inputs (at most ~4e7 values in memory)
-        n_rows = int(min(20000, max(2000, 4e7 // max(1, len(self.feature_names_)))))
-        allrows = np.vstack([_even(self._features(f).to_numpy(), max(2, n_rows // len(frames))) for f in frames])
-        self.domain_ = ApplicabilityDomain(alpha=0.001, margin=1.5).fit(allrows)
+        self.domain_ = ApplicabilityDomain(alpha=0.001, margin=1.5).fit(np.vstack(domain_rows))
         return self
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
