@@ -83,3 +83,17 @@ def test_cli_fit_predict(tmp_path, campaign):
     assert all(len(v) == len(test[0].frame) for v in out.values())
     r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(tmp_path / "nope"), "--batch", str(tp)])
     assert r.exit_code == 2
+
+
+def test_missing_target_names_the_batch():
+    import pandas as pd
+
+    from biotwin.batchdata.io import BatchSet
+    from biotwin.errors import DataError
+    from biotwin.softsensors import SoftSensor
+
+    t = np.arange(10.0)
+    good = pd.DataFrame({"time_h": t, "OUR [mM/h]": t, "titre [mg/L]": 2 * t})
+    bad = pd.DataFrame({"time_h": t, "OUR [mM/h]": t})
+    with pytest.raises(DataError, match="'run07' has no target column"):
+        SoftSensor(target="titre [mg/L]").fit(BatchSet([good, bad], ["run06", "run07"]))

@@ -149,12 +149,12 @@ class SoftSensor(BaseEstimator):
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> SoftSensor:
         """Fit on training batches (each a frame with ``time_h``, the inputs and ``target``)."""
-        frames, _ = _as_frames(batches)
+        frames, ids = _as_frames(batches)
         if len(frames) < 2:
             raise DataError("a soft sensor needs at least 2 training batches")
         for i, f in enumerate(frames):
             if self.target not in f:
-                raise DataError(f"training batch {i} has no target column {self.target!r}; "
+                raise DataError(f"training batch {ids[i]!r} has no target column {self.target!r}; "
                                 f"columns are {list(f.columns)}")
         self.variables_ = input_columns(frames, [self.target, *self.exclude])
         if not self.variables_:
