@@ -61,3 +61,13 @@ def test_batch_identifiers_are_not_inputs():
     # one integer per batch, different in every batch: an identifier; a setpoint that repeats is kept
     assert input_columns(frames, []) == ["T_set [C]", "pH [-]"]
     assert input_columns(frames[:2], []) == ["Batch ref", "T_set [C]", "pH [-]"]  # too few batches to tell
+
+
+def test_non_numeric_values_in_a_numeric_column_are_reported(tmp_path):
+    path = tmp_path / "run11.csv"
+    path.write_text("time_h,titre [mg/L],operator\n0,<LOQ,ann\n1,12.5,bob\n2,20.1,ann\n")
+    expected = r"run11.csv: column 'titre \[mg/L\]' holds 1 non-numeric .*'<LOQ' on data row 1"
+    with pytest.warns(UserWarning, match=expected):
+        frame = read_batch(path)
+    np.testing.assert_allclose(frame["titre [mg/L]"], [np.nan, 12.5, 20.1])
+    assert "operator" not in frame  # a text column is not a variable

@@ -124,9 +124,15 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
             continue
         s = frame[c]
         if not pd.api.types.is_numeric_dtype(s):
-            s = pd.to_numeric(s, errors="coerce")
-            if s.notna().sum() == 0:
-                continue
+            num = pd.to_numeric(s, errors="coerce")
+            if num.notna().sum() == 0:
+                continue  # a text column (operator, phase name): not a variable
+            text = s.notna() & num.isna() & (s.astype(str).str.strip() != "")
+            if text.any():  # e.g. "<LOQ" in an assay column: say so rather than drop it silently
+                k = int(np.argmax(text.to_numpy()))
+                warnings.warn(f"{file}: column {c!r} holds {int(text.sum())} non-numeric value(s), "
+                              f"read as missing (first {s.iloc[k]!r} on data row {k + 1})", stacklevel=3)
+            s = num
         out[c] = s.to_numpy(dtype=float)
     res = pd.DataFrame(out)
     res = res[np.isfinite(res[TIME].to_numpy())]
