@@ -23,8 +23,8 @@ from biotwin.monitoring import synthetic as S
 cfg = json.loads(sys.argv[1])
 procs = sys.argv[2].split(",")
 label = sys.argv[3] if len(sys.argv) > 3 else None
-G = {"monod": (S.monod_campaign, S.MONOD_FAULTS, ["biomass [g/L]", "product [g/L]", "glucose [g/L]"]),
-     "pichia": (S.pichia_campaign, S.PICHIA_FAULTS, ["DCW [g/L]", "titre [mg/L]", "MeOH [g/L]"]),
+G = {"monod": (S.monod_campaign, S.MONOD_FAULTS, list(S.OFFLINE["monod"])),
+     "pichia": (S.pichia_campaign, S.PICHIA_FAULTS, list(S.OFFLINE["pichia"])),
      "bacillus": (S.bacillus_campaign, S.BACILLUS_FAULTS, None)}
 CACHE = Path("/tmp/biotwin-mon-eval")
 CACHE.mkdir(exist_ok=True)

@@ -25,6 +25,7 @@ from biotwin.monitoring.synthetic import (
     frames,
     monod_campaign,
 )
+from biotwin.monitoring.synthetic import OFFLINE as SYNTHETIC_OFFLINE
 
 proc = sys.argv[1] if len(sys.argv) > 1 else "plant"
 config = sys.argv[2] if len(sys.argv) > 2 else "default"
@@ -113,11 +114,9 @@ if proc == "plant":
     sys.exit(0)
 
 if proc == "cho":
-    gen, faults, ex, drift = cho_campaign, CHO_FAULTS, ["mAb [mg/L]", "Xv [cells/L]", "Glc [mM]", "Lac [mM]"], \
-        ("pH [-]", -0.002, 0.1)
+    gen, faults, ex, drift = cho_campaign, CHO_FAULTS, list(SYNTHETIC_OFFLINE["cho"]), ("pH [-]", -0.002, 0.1)
 else:
-    gen, faults, ex, drift = monod_campaign, MONOD_FAULTS, ["biomass [g/L]", "product [g/L]", "glucose [g/L]"], \
-        ("DOT [%]", -0.5, 10.0)
+    gen, faults, ex, drift = monod_campaign, MONOD_FAULTS, list(SYNTHETIC_OFFLINE["monod"]), ("DOT [%]", -0.5, 10.0)
 train, test = gen(30, seed=1), gen(10, seed=2)
 mon = BatchMonitor(exclude=ex, **KW).fit(frames(train))
 fa = sum(mon.score(b.frame)["first_alarm_h"] is not None for b in test)

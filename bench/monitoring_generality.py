@@ -24,9 +24,8 @@ import numpy as np
 import biotwin.monitoring.synthetic as S
 from biotwin.monitoring import BatchMonitor
 
-GEN = {"monod": (S.monod_campaign, S.MONOD_FAULTS, ["biomass [g/L]", "product [g/L]", "glucose [g/L]"]),
-       "pichia": (S.pichia_campaign, S.PICHIA_FAULTS, ["DCW [g/L]", "titre [mg/L]", "MeOH [g/L]"]),
-       "bacillus": (S.bacillus_campaign, S.BACILLUS_FAULTS, ["OD600 [-]", "protease [U/mL]", "glucose [g/L]"])}
+GEN = {"monod": (S.monod_campaign, S.MONOD_FAULTS), "pichia": (S.pichia_campaign, S.PICHIA_FAULTS),
+       "bacillus": (S.bacillus_campaign, S.BACILLUS_FAULTS)}
 argv = sys.argv[1:]
 out_file = None
 if "--out" in argv:
@@ -60,7 +59,8 @@ def evaluate(mon: BatchMonitor, normal: list, faulty: list) -> dict:
 
 results: dict = {}
 for proc in procs:
-    gen, faults, ex = GEN[proc]
+    gen, faults = GEN[proc]
+    ex = list(S.OFFLINE[proc])
     train = S.frames(gen(30, seed=1))
     normal = [b for s in (2, 5, 7, 8, 9) for b in gen(10, seed=s)]
     faulty = [b for k, f in enumerate(faults) for b in gen(6, faults=(f,), seed=30 + k)]

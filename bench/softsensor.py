@@ -19,6 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from biotwin.monitoring.synthetic import OFFLINE as OFFLINE_COLUMNS
 from biotwin.monitoring.synthetic import bacillus_campaign, cho_campaign, frames, monod_campaign, pichia_campaign
 from biotwin.softsensors import PLSRegressor, SoftSensor
 from biotwin.softsensors.estimators import out_of_fold
@@ -39,20 +40,20 @@ if proc == "plant":
     ex, targets = OFFLINE, ["mAb [mg/L]", "Xv [cells/L]"]
 elif proc == "cho":
     train, test = frames(cho_campaign(30, seed=1)), frames(cho_campaign(10, seed=2))
-    ex, targets = ["mAb [mg/L]", "Xv [cells/L]", "Glc [mM]", "Lac [mM]"], ["mAb [mg/L]", "Xv [cells/L]"]
+    ex, targets = list(OFFLINE_COLUMNS["cho"]), ["mAb [mg/L]", "Xv [cells/L]"]
 elif proc == "pichia":
     tb = pichia_campaign(10, seed=2)
     train, test = frames(pichia_campaign(30, seed=1)), frames(tb)
     truth_test = [b.truth for b in tb]
-    ex, targets = ["DCW [g/L]", "titre [mg/L]", "MeOH [g/L]"], ["titre [mg/L]", "DCW [g/L]"]
+    ex, targets = list(OFFLINE_COLUMNS["pichia"]), ["titre [mg/L]", "DCW [g/L]"]
 elif proc == "bacillus":
     tb = bacillus_campaign(10, seed=2)
     train, test = frames(bacillus_campaign(30, seed=1)), frames(tb)
     truth_test = [b.truth for b in tb]
-    ex, targets = ["OD600 [-]", "protease [U/mL]", "glucose [g/L]"], ["protease [U/mL]", "OD600 [-]"]
+    ex, targets = list(OFFLINE_COLUMNS["bacillus"]), ["protease [U/mL]", "OD600 [-]"]
 else:
     train, test = frames(monod_campaign(30, seed=1)), frames(monod_campaign(10, seed=2))
-    ex, targets = ["biomass [g/L]", "product [g/L]", "glucose [g/L]"], ["product [g/L]", "biomass [g/L]"]
+    ex, targets = list(OFFLINE_COLUMNS["monod"]), ["product [g/L]", "biomass [g/L]"]
 limit = {0: 5.0, 1: 8.0}
 out: dict = {"process": proc, "targets": {}}
 for k_t, tgt in enumerate(targets):

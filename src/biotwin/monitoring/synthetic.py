@@ -38,6 +38,12 @@ MONOD_FAULTS = ("feed_stop", "temperature", "aeration", "overfeed")
 PICHIA_FAULTS = ("methanol_overfeed", "aeration", "temperature", "feed_stop")
 BACILLUS_FAULTS = ("feed_stop", "aeration", "temperature", "overfeed")
 
+#: Offline (assay) columns of each generator: what a soft sensor infers and a monitor leaves out.
+OFFLINE = {"cho": ("mAb [mg/L]", "Xv [cells/L]", "Glc [mM]", "Lac [mM]"),
+           "monod": ("biomass [g/L]", "product [g/L]", "glucose [g/L]"),
+           "pichia": ("DCW [g/L]", "titre [mg/L]", "MeOH [g/L]"),
+           "bacillus": ("OD600 [-]", "protease [U/mL]", "glucose [g/L]")}
+
 
 @dataclass
 class SyntheticBatch:
@@ -95,7 +101,7 @@ def add_drift(batch: SyntheticBatch, column: str, rate_per_h: float, onset_h: fl
 _CHO_ONLINE = {"OUR [mM/h]": 0.02, "CER [mM/h]": 0.02, "DO [%]": 0.01, "pH [-]": 0.0005,
                "dCO2 [mM]": 0.01, "Osmolality [mOsm/kg]": 0.003, "Na [mM]": 0.01, "T [degC]": 0.001,
                "V [L]": 0.002}
-_CHO_OFFLINE = ("mAb [mg/L]", "Xv [cells/L]", "Glc [mM]", "Lac [mM]")
+_CHO_OFFLINE = OFFLINE["cho"]
 
 
 def cho_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: int = 0, dt_h: float = 1.0,
