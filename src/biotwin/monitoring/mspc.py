@@ -405,24 +405,16 @@ def _warp_shift(ref: np.ndarray, x: np.ndarray, band: int) -> np.ndarray:
 
 
 def _interp_columns(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """:func:`numpy.interp` of every column of ``fp`` (shape (len(xp), n)) at ``x``, in one pass.
+    """:func:`numpy.interp` of every column of ``fp`` (shape (len(xp), n)) at ``x`` at once: linear
+    between the points of ``xp``, the end values outside it."""
+    from scipy.interpolate import interp1d
 
-    The same arithmetic as :func:`numpy.interp` (``slope * (x - xp[j]) + fp[j]`` with ``xp[j] <= x <
-    xp[j + 1]``, the end values outside ``xp``), so that a wide table is interpolated without a
-    Python loop over its columns.
-    """
-    x, xp, fp = np.asarray(x, float), np.asarray(xp, float), np.asarray(fp, float)
-    n = len(xp)
-    if n == 1:
+    fp = np.asarray(fp, float)
+    if len(xp) == 1:
         return np.repeat(fp[:1], len(x), axis=0)
-    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])[:, None]
-        out = slope * (x - xp[j])[:, None] + fp[j]
-    out = np.where((x == xp[j])[:, None], fp[j], out)
-    out[x <= xp[0]] = fp[0]
-    out[x >= xp[-1]] = fp[-1]
-    return out
+    f = interp1d(np.asarray(xp, float), fp, axis=0, bounds_error=False, fill_value=(fp[0], fp[-1]),
+                 assume_sorted=True, copy=False)
+    return np.asarray(f(np.asarray(x, float)))
 
 
 def _one_blas_thread() -> Any:
