@@ -29,7 +29,6 @@ the limit) alarms on at most ``batch_alpha`` of new normal batches, all charts t
 
 from __future__ import annotations
 
-import itertools
 import re
 import warnings
 from collections.abc import Sequence
@@ -78,82 +77,25 @@ def _tv_limit(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float,
     """Time-varying limit: the ``q`` quantile of the values within ``halfwidth`` grid steps of each point.
 
     Floored at the overall 90 % quantile so quiet phases keep a sensible limit; shape
-    ``(n_grid,) + values.shape[1:]``. The quantiles are those of :func:`numpy.quantile` (linear
-    interpolation), found from the top of each window only (:func:`_window_top_quantiles`).
+    ``(n_grid,) + values.shape[1:]``. A window with fewer than 20 values takes the overall quantile.
     """
     step = grid[1] - grid[0] if len(grid) > 1 else 1.0
     flat = values.reshape(len(values), -1)
-    out = np.empty((len(grid), flat.shape[1]))
-    if not np.all(np.isfinite(flat)) or not np.all(np.isfinite(times)):
-        floor = np.quantile(values, 0.9, axis=0)
-        for g, tg in enumerate(grid):
-            sel = np.abs(times - tg) <= halfwidth * step
-            if g == len(grid) - 1:
-                sel |= times > tg
-            out[g] = np.quantile(flat[sel], q, axis=0) if sel.sum() >= 20 else np.quantile(flat, q, axis=0)
-        return np.maximum(out.reshape(len(grid), *values.shape[1:]), floor)
     order = np.argsort(times, kind="stable")
     ts = times[order]
-    # one row per column, in time order (transposed in blocks of rows: quantiles then run along
-    # memory); the floor does not depend on the order of the rows
-    vt = np.concatenate([np.ascontiguousarray(flat[order[i:i + 2048]].T) for i in range(0, len(order), 2048)],
-                        axis=1)
-    floor = np.quantile(vt, 0.9, axis=1).reshape(values.shape[1:])
-    # each window is a run of the time-sorted rows (|t - tg| is monotone on either side of tg;
-    # the last one also takes every later row)
-    spans: list[tuple[int, int] | None] = []
+    # one row per column, in time order: each window is then a contiguous run of columns
+    # (|t - tg| is monotone on either side of tg; the last window also takes every later row)
+    vt = np.ascontiguousarray(flat[order].T)
+    floor = np.quantile(vt, 0.9, axis=1)
+    overall = np.quantile(vt, q, axis=1)
+    out = np.empty((len(grid), flat.shape[1]))
     for g, tg in enumerate(grid):
         sel = np.abs(ts - tg) <= halfwidth * step
         if g == len(grid) - 1:
             sel |= ts > tg
         idx = np.flatnonzero(sel)
-        spans.append((int(idx[0]), int(idx[-1]) + 1) if idx.size >= 20 else None)
-    big = [g for g, sp in enumerate(spans) if sp is not None]
-    if big:
-        out[big] = _window_top_quantiles(vt, [sp for sp in spans if sp is not None], q)
-    small = [g for g, sp in enumerate(spans) if sp is None]
-    if small:
-        out[small] = np.quantile(flat, q, axis=0)
-    return np.maximum(out.reshape(len(grid), *values.shape[1:]), floor)
-
-
-def _window_top_quantiles(vt: np.ndarray, spans: list[tuple[int, int]], q: float) -> np.ndarray:
-    """``numpy.quantile(vt[:, s:e], q, axis=1)`` (linear method) for each span ``(s, e)``, shape (n_spans, d).
-
-    A high quantile of ``n`` values needs only their ``n - floor(q (n - 1))`` largest. The rows
-    are cut at every span boundary into segments; each segment keeps its ``K`` largest values per
-    column (``K`` the most any span needs), once; a span's quantile then comes from the union of
-    its segments' tops, which holds its own top ``K`` values. With overlapping windows (each row in
-    several) this partitions each value once plus a few per window instead of every window in full.
-    """
-    n_w = np.array([e - s for s, e in spans])
-    h = (n_w - 1) * q
-    lo = np.floor(h).astype(int)
-    K = int(np.max(n_w - lo)) + 1
-    cuts = np.unique(np.array([b for sp in spans for b in sp]))
-    tops: dict[int, np.ndarray] = {}
-    for a, b in itertools.pairwise(cuts):
-        seg = vt[:, a:b].copy()
-        if seg.shape[1] > K:
-            seg.partition(seg.shape[1] - K, axis=1)
-            seg = seg[:, seg.shape[1] - K:]
-        tops[int(a)] = seg
-    where = {int(c): i for i, c in enumerate(cuts)}
-    out = np.empty((len(spans), vt.shape[0]))
-    for w, (s, e) in enumerate(spans):
-        C = np.concatenate([tops[int(c)] for c in cuts[where[s]:where[e]]], axis=1)
-        n, c = int(n_w[w]), C.shape[1]
-        if h[w] >= n - 1:
-            out[w] = np.max(C, axis=1)
-            continue
-        i0 = int(lo[w]) - (n - c)
-        part = np.partition(C, [i0, i0 + 1], axis=1)
-        a_, b_ = part[:, i0], part[:, i0 + 1]
-        t = h[w] - lo[w]
-        d = b_ - a_
-        # numpy's _lerp: a + d t, or b - d (1 - t) from t = 0.5 on
-        out[w] = b_ - d * (1 - t) if t >= 0.5 else a_ + d * t
-    return out
+        out[g] = np.quantile(vt[:, idx[0]:idx[-1] + 1], q, axis=1) if idx.size >= 20 else overall
+    return np.maximum(out, floor).reshape(len(grid), *values.shape[1:])
 
 
 def _batch_factor(maxima: np.ndarray, alpha: float) -> float:
