@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, RegressorMixin, clone
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.feature_selection import SelectKBest, f_regression
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.model_selection import GroupKFold, KFold
@@ -177,12 +178,7 @@ def _screen(X: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` columns of ``X`` most correlated (absolute) with ``y``, in column order."""
     if X.shape[1] <= k:
         return np.arange(X.shape[1])
-    Xc = X - X.mean(axis=0)
-    yc = y - y.mean()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.abs(Xc.T @ yc) / (np.sqrt((Xc**2).sum(axis=0) * (yc**2).sum()) + 1e-300)
-    r = np.nan_to_num(r, nan=0.0)
-    return np.sort(np.argsort(-r, kind="stable")[:k])
+    return np.asarray(SelectKBest(f_regression, k=k).fit(X, y).get_support(indices=True))
 
 
 class BoostingRegressor(RegressorMixin, BaseEstimator):
