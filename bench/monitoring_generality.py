@@ -15,8 +15,8 @@ a baseline, the same numbers for the monitor restricted to the T2 and SPE charts
 MPCA (Nomikos & MacGregor 1995), with the same out-of-fold limits, fitted on the same batches.
 """
 
+import argparse
 import json
-import sys
 import time
 
 import numpy as np
@@ -26,13 +26,12 @@ from biotwin.monitoring import BatchMonitor
 
 GEN = {"monod": (S.monod_campaign, S.MONOD_FAULTS), "pichia": (S.pichia_campaign, S.PICHIA_FAULTS),
        "bacillus": (S.bacillus_campaign, S.BACILLUS_FAULTS)}
-argv = sys.argv[1:]
-out_file = None
-if "--out" in argv:
-    i = argv.index("--out")
-    out_file = argv[i + 1]
-    del argv[i:i + 2]
-procs = argv[0].split(",") if argv else list(GEN)
+cli = argparse.ArgumentParser(description="Monitor generality benchmark")
+cli.add_argument("processes", nargs="?", default=",".join(GEN), help="comma-separated: monod,pichia,bacillus")
+cli.add_argument("--out", help="also write the JSON to this file")
+opts = cli.parse_args()
+out_file = opts.out
+procs = opts.processes.split(",")
 
 
 def evaluate(mon: BatchMonitor, normal: list, faulty: list) -> dict:

@@ -11,9 +11,9 @@ otherwise run, a PLS on the raw inputs with its components chosen by grouped 5-f
 ``ratio`` is the soft sensor's fit time over the baseline's). Peak memory is the process's.
 """
 
+import argparse
 import json
 import resource
-import sys
 import time
 
 import numpy as np
@@ -25,13 +25,12 @@ from biotwin.monitoring import BatchMonitor
 from biotwin.monitoring.synthetic import OFFLINE, bacillus_campaign, frames
 from biotwin.softsensors import SoftSensor
 
-argv = sys.argv[1:]
-out_file = None
-if "--out" in argv:
-    i = argv.index("--out")
-    out_file = argv[i + 1]
-    del argv[i:i + 2]
-sizes = [int(a) for a in argv] or [0, 300, 1000]
+cli = argparse.ArgumentParser(description="Wide-input benchmark")
+cli.add_argument("sizes", nargs="*", type=int, default=[0, 300, 1000], help="numbers of extra columns")
+cli.add_argument("--out", help="also write the JSON to this file")
+opts = cli.parse_args()
+out_file = opts.out
+sizes = opts.sizes
 target, ex = "protease [U/mL]", list(OFFLINE["bacillus"])
 train0, test0 = frames(bacillus_campaign(30, seed=1)), frames(bacillus_campaign(2, seed=2))
 signals = [c for c in train0[0].columns if c not in ex and c != "time_h"]
