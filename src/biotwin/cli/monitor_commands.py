@@ -97,9 +97,9 @@ def monitor_fit(
         "Share of normal batches allowed any alarm, split over all charts (default: the monitor's).")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
-    """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, parity
-    checks between columns that measure the same quantity) with limits estimated out of fold and one
-    false-alarm budget split over all charts."""
+    """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
+    variable against its own trailing trend, parity checks between columns that measure the same
+    quantity) with limits estimated out of fold and one false-alarm budget split over all charts."""
     from biotwin.batchdata import read_batches
     from biotwin.monitoring import BatchMonitor
     from biotwin.softsensors import persist
