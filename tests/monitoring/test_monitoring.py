@@ -110,6 +110,15 @@ def test_cli_monitor(tmp_path, monitor):
     assert out["first_alarm_h"] is not None
     assert set(out["alarms"][0]) == {"time_h", "kind", "statistic", "contributions"}
     assert (tmp_path / "m.png").exists()
+    # families and parity charts chosen at fit; an unknown family is refused by name
+    sub = [*args[:4], "--detectors", "T2", "--detectors", "SPE", "--detectors", "trend", "--no-pairs", "--json"]
+    sub += args[4:]
+    r = CliRunner().invoke(app, sub)
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout)
+    assert meta["detectors"] == ["T2", "SPE", "trend"] and meta["pairs"] == 0
+    r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--detectors", "wavelet", *args[4:]])
+    assert r.exit_code != 0 and "wavelet" in r.output
 
 
 def test_cusum_recentre_and_response_on_scalars():

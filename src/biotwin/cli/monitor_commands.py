@@ -95,6 +95,10 @@ def monitor_fit(
         "'vibration>11', 'flow ratio<0.7' (repeatable); alarms of kind 'equipment' with RUL.")),
     false_alarm_rate: float = typer.Option(None, "--false-alarm-rate", help=(
         "Share of normal batches allowed any alarm, split over all charts (default: the monitor's).")),
+    detectors: list[str] = typer.Option([], "--detectors", help=(
+        "Chart families to use (default: T2 SPE value residual cusum trend; also rate, response).")),
+    no_pairs: bool = typer.Option(False, "--no-pairs", help=(
+        "No parity charts between columns found to measure the same quantity.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
@@ -110,8 +114,18 @@ def monitor_fit(
     mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment))
     if false_alarm_rate is not None:
         mon.set_params(batch_alpha=false_alarm_rate)
+    if detectors:
+        from biotwin.monitoring.mspc import FAMILIES
+
+        unknown = sorted(set(detectors) - set(FAMILIES))
+        if unknown:
+            raise DataError(f"--detectors: unknown families {unknown}; expected some of {list(FAMILIES)}")
+        mon.set_params(detectors=tuple(detectors))
+    if no_pairs:
+        mon.set_params(pairs=False)
     mon.fit(data)
-    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha}
+    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
+            "pairs": len(mon.pairs_)}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)
