@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from biotwin.connect import (
@@ -98,3 +99,29 @@ def test_lims_bad_rows(tmp_path):
     f.write_text("batch_id,assay,value\nB1,Glc,1\n")
     with pytest.raises(DataError, match="missing column"):
         read_lims_samples(f)
+
+
+def _semicolon_decimal_comma(text: str) -> str:
+    """The same export as a spreadsheet in a decimal-comma locale writes it."""
+    return "\n".join(line.replace(",", ";").replace(".", ",") for line in text.splitlines()) + "\n"
+
+
+def test_semicolon_and_decimal_comma_exports_read_as_the_comma_ones(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "BR01-B7.csv").write_text(PI)
+    (b / "BR01-B7.csv").write_text(_semicolon_decimal_comma(PI))
+    ref, got = read_historian(a / "BR01-B7.csv"), read_historian(b / "BR01-B7.csv")
+    pd.testing.assert_frame_equal(got.timeseries.to_pandas(), ref.timeseries.to_pandas())
+    (a / "lims.csv").write_text(LIMS)
+    (b / "lims.csv").write_text(_semicolon_decimal_comma(LIMS))
+    ref_s, got_s = read_lims_samples(a / "lims.csv").samples, read_lims_samples(b / "lims.csv").samples
+    np.testing.assert_allclose(got_s["value"], ref_s["value"])
+    assert list(got_s["unit"]) == list(ref_s["unit"])
+    # a value with a point and a comma in such a file is refused, named by line and column
+    bad = b / "bad.csv"
+    bad.write_text("timestamp;tag;value\n2024-03-01T08:00:00Z;pH;7,02\n2024-03-01T09:00:00Z;pH;1.007,5\n")
+    with pytest.raises(DataError) as err:
+        read_historian(bad)
+    assert err.value.line == 3 and err.value.column == "value" and "ambiguous" in str(err.value)

@@ -140,3 +140,29 @@ def test_round_trip_values(tmp_path_factory, values):
     text = "time_h,V [L]\n" + "".join(f"{i},{v!r}\n" for i, v in enumerate(values))
     ts = read_wide_batch(_write(tmp, "rt.csv", text)).timeseries
     assert ts["value"].to_pylist() == values
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_separators_and_decimal_commas_read_as_the_comma_file(tmp_path, sep):
+    rows = [(i * 0.5, 7 + i / 100, 6 - i / 10) for i in range(20)]
+    ref = read_wide_batch(_write(tmp_path, "A.csv", HEADER + "".join(f"{t},{p},{d}\n" for t, p, d in rows)))
+    head = HEADER.replace(",", sep)
+    point = head + "".join(f"{t}{sep}{p}{sep}{d}\n" for t, p, d in rows)
+    comma = point.replace(".", ",") if sep != "," else point
+    for name, text in (("A.csv", point), ("A.csv.gz", comma)):
+        b = read_wide_batch(_write(tmp_path, name, text))
+        assert b.timeseries.drop(["time_h"]).equals(ref.timeseries.drop(["time_h"]))
+        np.testing.assert_allclose(b.timeseries["time_h"].to_numpy(), ref.timeseries["time_h"].to_numpy())
+
+
+def test_decimal_comma_file_names_a_bad_cell_and_quarantines_it(tmp_path):
+    text = "time_h;pH [-];DO2 [mg/L]\n0;7,01;6\n0,5;7,02;x\n1;1.234,5;6\n1,5;7,03;5,9\n"
+    f = _write(tmp_path, "dc.csv", text)
+    with pytest.raises(DataError) as err:
+        read_wide_batch(f)
+    assert err.value.line == 3 and err.value.column == "DO2 [mg/L]"
+    b = read_wide_batch(f, quarantine=True)
+    assert [(r.line, r.column) for r in b.rejections] == [(3, "DO2 [mg/L]"), (4, "pH [-]")]
+    assert "ambiguous" in b.rejections[1].reason
+    ts = b.timeseries.to_pandas()
+    np.testing.assert_allclose(ts[ts.tag == "pH"].value, [7.01, 7.03])

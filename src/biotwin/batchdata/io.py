@@ -9,7 +9,6 @@ the first row when the column holds timestamps). Non-numeric columns are dropped
 
 from __future__ import annotations
 
-import gzip
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from biotwin import units
+from biotwin.connect.rows import sniff_dialect
 from biotwin.connect.wide import DEFAULT_TIME_COLUMN, batch_id_from_path, is_parquet
 from biotwin.errors import DataError
 
@@ -162,25 +162,6 @@ def _merge_same_time(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return frame.groupby(TIME, sort=True, as_index=False).last()
 
 
-def _csv_dialect(path: Path) -> tuple[str, str]:
-    """Field separator and decimal mark of a text file, from its first lines.
-
-    Accepts ``,``, ``;``, tab and ``|`` separators; with ``;`` or tab a decimal comma
-    (``7,01``) is recognised, as written by spreadsheet exports in many plants.
-    """
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
-            sample = "".join(fh.readline() for _ in range(20))
-    except OSError as exc:
-        raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
-    header = sample.splitlines()[0] if sample else ""
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    sep = max(counts, key=counts.__getitem__) if max(counts.values()) > 0 else ","
-    decimal = "," if sep in (";", "\t", "|") and re.search(r"\d,\d", sample) else "."
-    return sep, decimal
-
-
 def read_batch(path: str | Path, time_col: str | None = None) -> pd.DataFrame:
     """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``; ``,``, ``;``, tab or ``|``
     separated, decimal comma recognised) into a frame.
@@ -197,8 +178,8 @@ def read_batch(path: str | Path, time_col: str | None = None) -> pd.DataFrame:
         if is_parquet(path):
             raw = pd.read_parquet(path)
         else:
-            sep, decimal = _csv_dialect(path)
-            raw = pd.read_csv(path, sep=sep, decimal=decimal)
+            dialect = sniff_dialect(path)
+            raw = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
     return to_frame(raw, time_col, file=str(path))

@@ -25,7 +25,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from biotwin import units
-from biotwin.connect.rows import RawRow, parse_float, parse_timestamp, scan_csv_with_header, timestamps_to_us
+from biotwin.connect.rows import (
+    RawRow,
+    parse_float,
+    parse_timestamp,
+    scan_csv_with_header,
+    sniff_dialect,
+    timestamps_to_us,
+)
 from biotwin.connect.wide import batch_id_from_path, is_parquet
 from biotwin.errors import DataError
 from biotwin.lake.records import (
@@ -137,8 +144,11 @@ def _fast(path: Path) -> pd.DataFrame | None:
         if is_parquet(path):
             table = pq.read_table(path)
         else:
-            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-                null_values=[""], strings_can_be_null=True))
+            dialect = sniff_dialect(path)
+            if dialect.decimal != ".":
+                return None  # Arrow reads points only: the exact scan reads decimal commas
+            table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=dialect.sep),
+                                   convert_options=pacsv.ConvertOptions(null_values=[""], strings_can_be_null=True))
     except (pa.ArrowInvalid, OSError, EOFError, UnicodeDecodeError):
         return None
     try:
@@ -192,6 +202,7 @@ def _fast(path: Path) -> pd.DataFrame | None:
 def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.DataFrame:
     """Validate line by line: keep the good rows, reject (or raise on) the bad ones."""
     file = str(path)
+    decimal = "."
     if is_parquet(path):
         try:
             table = pq.read_table(path)
@@ -204,7 +215,9 @@ def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.Data
                 for i in range(table.num_rows))
         file = file + " (Parquet; line = row)"
     else:
-        header, rows = scan_csv_with_header(path)
+        dialect = sniff_dialect(path)
+        decimal = dialect.decimal
+        header, rows = scan_csv_with_header(path, delimiter=dialect.sep)
     cols = _columns(header, file)
     out: dict[str, list[object]] = {"tag": [], "time_us": [], "value": [], "quality": [], "unit": []}
     last: dict[str, int] = {}
@@ -235,7 +248,7 @@ def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.Data
         if not tag:
             reject(row.line, "tag", "missing tag name", row.text)
             continue
-        value, why = parse_float(f[cols["value"]])
+        value, why = parse_float(f[cols["value"]], decimal)
         if value is None:
             reject(row.line, "value", why or "missing value", row.text)
             continue

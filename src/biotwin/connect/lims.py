@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from biotwin import units
-from biotwin.connect.rows import parse_float, parse_timestamp, scan_csv_with_header
+from biotwin.connect.rows import parse_float, parse_timestamp, scan_csv_with_header, sniff_dialect
 from biotwin.errors import DataError
 from biotwin.lake.records import SAMPLE_COLUMNS, Batch, Bundle, Rejection
 
@@ -35,7 +35,8 @@ def read_lims_samples(path: str | Path, *, quarantine: bool = False) -> Bundle:
     """
     path = Path(path)
     file = str(path)
-    fields, rows = scan_csv_with_header(path)
+    dialect = sniff_dialect(path)
+    fields, rows = scan_csv_with_header(path, delimiter=dialect.sep)
     header = [h.strip().lower() for h in fields]
     missing = [c for c in REQUIRED if c not in header]
     if "sample_time" not in header and "sample_time_h" not in header:
@@ -61,7 +62,7 @@ def read_lims_samples(path: str | Path, *, quarantine: bool = False) -> Bundle:
             reject(row.line, None, f"malformed row: expected {len(header)} fields, found {len(f)}",
                    row.text)
             continue
-        rec, problem = _record(f, col)
+        rec, problem = _record(f, col, dialect.decimal)
         if problem is not None:
             reject(row.line, problem[0], problem[1], row.text)
             continue
@@ -86,7 +87,8 @@ def read_lims_samples(path: str | Path, *, quarantine: bool = False) -> Bundle:
                   rejections=rejections)
 
 
-def _record(f: list[str], col: dict[str, int]) -> tuple[dict[str, object], tuple[str, str] | None]:
+def _record(f: list[str], col: dict[str, int],
+            decimal: str = ".") -> tuple[dict[str, object], tuple[str, str] | None]:
     def get(name: str) -> str:
         return f[col[name]].strip() if name in col else ""
 
@@ -95,10 +97,10 @@ def _record(f: list[str], col: dict[str, int]) -> tuple[dict[str, object], tuple
         if not get(name):
             return rec, (name, f"missing {name}")
         rec[name] = get(name)
-    value, why = parse_float(get("value"))
+    value, why = parse_float(get("value"), decimal)
     if value is None:
         return rec, ("value", why or "missing value")
-    std, why = parse_float(get("std"))
+    std, why = parse_float(get("std"), decimal)
     if why is not None:
         return rec, ("std", why)
     try:
@@ -125,7 +127,7 @@ def _record(f: list[str], col: dict[str, int]) -> tuple[dict[str, object], tuple
         rec["sample_time_utc"] = ts
         rec["sample_time_h"] = np.nan
     else:
-        t, why = parse_float(get("sample_time_h"))
+        t, why = parse_float(get("sample_time_h"), decimal)
         if t is None:
             return rec, ("sample_time_h", why or "missing sample time")
         rec["sample_time_h"] = t

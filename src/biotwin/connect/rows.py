@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,7 +50,39 @@ def open_binary(path: Path) -> IO[bytes]:
     return cast(IO[bytes], gzip.open(path, "rb") if is_gzip(path) else open(path, "rb"))
 
 
-def scan_csv(path: Path, *, encoding: str = "utf-8") -> Iterator[RawRow]:
+@dataclass(frozen=True)
+class Dialect:
+    """How a delimited text export is written: field separator and decimal mark."""
+
+    sep: str = ","
+    decimal: str = "."
+
+
+def sniff_dialect(path: Path) -> Dialect:
+    """Field separator and decimal mark of a text export (plain or gzip), from its first lines.
+
+    The separator is the one of ``,``, ``;``, tab and ``|`` that the header line holds most
+    often (``,`` if none); with ``;``, tab or ``|`` a decimal comma (``7,01``) is recognised
+    when a digit-comma-digit appears in the first 20 lines, as spreadsheet exports in
+    many plants write them.
+    """
+    lines: list[str] = []
+    with open_binary(path) as fh:
+        try:
+            for raw in fh:
+                lines.append(raw.decode("utf-8", errors="replace"))
+                if len(lines) >= 20:
+                    break
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            pass  # the scan names the place
+    header = lines[0].lstrip("\ufeff") if lines else ""
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    sep = max(counts, key=counts.__getitem__) if max(counts.values()) > 0 else ","
+    decimal = "," if sep != "," and re.search(r"\d,\d", "".join(lines)) else "."
+    return Dialect(sep, decimal)
+
+
+def scan_csv(path: Path, *, encoding: str = "utf-8", delimiter: str = ",") -> Iterator[RawRow]:
     """Yield every non-blank line of a CSV file (plain or gzip) with its line number.
 
     Undecodable bytes and a truncated or corrupt compressed stream come back as rows with
@@ -66,13 +99,13 @@ def scan_csv(path: Path, *, encoding: str = "utf-8") -> Iterator[RawRow]:
                     text = raw.decode(encoding)
                 except UnicodeDecodeError as exc:
                     yield RawRow(line, None, f"byte 0x{raw[exc.start]:02x} is not valid {encoding} "
-                                 "(wrong encoding?)", raw[: exc.start].count(b","))
+                                 "(wrong encoding?)", raw[: exc.start].count(delimiter.encode()))
                     continue
                 text = text.rstrip("\r\n")
                 if not text.strip():
                     continue
                 try:
-                    fields = next(csv.reader([text], strict=True))
+                    fields = next(csv.reader([text], delimiter=delimiter, strict=True))
                 except csv.Error as exc:
                     yield RawRow(line, None, f"malformed CSV: {exc}", None, text)
                     continue
@@ -81,14 +114,15 @@ def scan_csv(path: Path, *, encoding: str = "utf-8") -> Iterator[RawRow]:
             yield RawRow(line + 1, None, f"file is truncated or corrupt ({exc})")
 
 
-def scan_csv_with_header(path: Path, *, encoding: str = "utf-8") -> tuple[list[str], Iterator[RawRow]]:
+def scan_csv_with_header(path: Path, *, encoding: str = "utf-8",
+                         delimiter: str = ",") -> tuple[list[str], Iterator[RawRow]]:
     """The header fields of a CSV file and an iterator over its data rows.
 
     Raises :class:`DataError` naming the file (and line) when the file is empty or its
     header line cannot be read.
     """
     file = str(path)
-    rows = scan_csv(path, encoding=encoding)
+    rows = scan_csv(path, encoding=encoding, delimiter=delimiter)
     first = next(rows, None)
     if first is None:
         raise DataError("empty file: expected a header line", file=file, line=1)
@@ -97,10 +131,18 @@ def scan_csv_with_header(path: Path, *, encoding: str = "utf-8") -> tuple[list[s
     return first.fields, rows
 
 
-def parse_float(text: str) -> tuple[float | None, str | None]:
-    """Parse a numeric cell: ``(value, None)``; ``(None, None)`` if empty; ``(None, why)``."""
+def parse_float(text: str, decimal: str = ".") -> tuple[float | None, str | None]:
+    """Parse a numeric cell: ``(value, None)``; ``(None, None)`` if empty; ``(None, why)``.
+
+    With ``decimal=","`` the cell's one comma is its decimal mark (``7,01``); a cell with a
+    point as well (``1.234,5``, a thousands separator) is refused rather than guessed.
+    """
     if text == "":
         return None, None
+    if decimal == "," and "," in text:
+        if "." in text or text.count(",") > 1:
+            return None, f"ambiguous number {text!r} (decimal comma expected, no thousands separator)"
+        text = text.replace(",", ".")
     try:
         value = float(text)
     except ValueError:

@@ -31,7 +31,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from biotwin import units
-from biotwin.connect.rows import parse_float, parse_timestamp, scan_csv_with_header, timestamps_to_us
+from biotwin.connect.rows import (
+    Dialect,
+    parse_float,
+    parse_timestamp,
+    scan_csv_with_header,
+    sniff_dialect,
+    timestamps_to_us,
+)
 from biotwin.errors import DataError
 from biotwin.lake.records import QUALITY_GOOD, TIMESERIES_SCHEMA, Batch, Bundle, Rejection, Tag
 
@@ -218,29 +225,46 @@ def _read_csv(
     path: Path, time_col: str | None, quarantine: bool, rejections: list[Rejection]
 ) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
     file = str(path)
-    header, rows = scan_csv_with_header(path)
+    dialect = sniff_dialect(path)
+    header, rows = scan_csv_with_header(path, delimiter=dialect.sep)
     plan = _plan(header, time_col, file, rejections if quarantine else None)
-    fast = _fast_csv(path, header, plan)
+    fast = _fast_csv(path, header, plan, dialect)
     if fast is not None:
         return (plan, *fast)
-    return (plan, *_exact_rows(rows, header, plan, file, quarantine, rejections))
+    return (plan, *_exact_rows(rows, header, plan, file, quarantine, rejections, dialect.decimal))
 
 
 def _fast_csv(
-    path: Path, header: list[str], plan: _Plan
+    path: Path, header: list[str], plan: _Plan, dialect: Dialect | None = None
 ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]] | None:
-    """Arrow's multi-threaded reader; None if anything is off (the exact scan then says what)."""
+    """Arrow's multi-threaded reader; None if anything is off (the exact scan then says what).
+
+    With a decimal comma the numeric columns are read as text, their comma turned into a
+    point, then cast (Arrow's parser knows only the point).
+    """
+    dialect = dialect or Dialect()
+    comma = dialect.decimal == ","
     names = [h.strip() for h in header]
-    types: dict[str, pa.DataType] = {c.header: pa.float64() for c in plan.columns}
-    types[plan.time_header] = pa.float64() if plan.time_unit else pa.string()
+    numeric = pa.string() if comma else pa.float64()
+    types: dict[str, pa.DataType] = {c.header: numeric for c in plan.columns}
+    types[plan.time_header] = numeric if plan.time_unit else pa.string()
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=dialect.sep),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, null_values=[""], strings_can_be_null=True,
                 include_columns=[plan.time_header] + [c.header for c in plan.columns]),
         )
+        if comma:
+            cols = [c.header for c in plan.columns] + ([plan.time_header] if plan.time_unit else [])
+            for name in cols:
+                text = table[name]
+                if pc.any(pc.match_substring(text, ".")).as_py():
+                    return None  # a point as well: the exact scan names the cell
+                fixed = pc.cast(pc.replace_substring(text, ",", "."), pa.float64())
+                table = table.set_column(table.schema.get_field_index(name), name, fixed)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError, UnicodeDecodeError):
         return None
     return _check_arrays(table, plan)
@@ -295,6 +319,7 @@ def _exact_rows(
     file: str,
     quarantine: bool,
     rejections: list[Rejection],
+    decimal: str = ".",
 ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
     """Validate row by row; keep the good rows, reject (or raise on) the bad ones."""
     times: list[float] = []
@@ -320,7 +345,7 @@ def _exact_rows(
         t_text = f[plan.time_index]
         t: float | None
         if plan.time_unit:
-            t, why = parse_float(t_text)
+            t, why = parse_float(t_text, decimal)
             if t is None:
                 reject(row.line, plan.time_header, why or "missing time", row.text)
                 continue
@@ -338,7 +363,7 @@ def _exact_rows(
         parsed: list[float] = []
         bad = None
         for c in plan.columns:
-            v, why = parse_float(f[c.index])
+            v, why = parse_float(f[c.index], decimal)
             if why is not None:
                 bad = (c.header, why)
                 break
