@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from biotwin.batchdata import align_batches, unfold_batchwise, unfold_observationwise
+from biotwin.errors import DataError
 from biotwin.monitoring import BatchMonitor, DegradationMonitor, golden_envelope
 from biotwin.monitoring.equipment import pump_flow_ratio, response_time, synthetic_degradation
 from biotwin.monitoring.results import alarm_rows
@@ -267,8 +268,9 @@ def test_self_starting_pair_chart_removes_batch_offsets():
         assert 10.0 < a["time_h"] <= 20.0
 
 
-def _widen(fs: list, n: int, seed: int = 0) -> list:
-    """Add ``n`` spectrum-like columns: fixed linear mixtures of the online signals plus noise."""
+def _widen(fs: list, n: int, seed: int = 0, scale: tuple | None = None) -> list:
+    """Add ``n`` spectrum-like columns: fixed linear mixtures of the online signals plus noise
+    (signals standardised per batch, or by the fixed ``scale = (mean, sd)``)."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
@@ -277,7 +279,8 @@ def _widen(fs: list, n: int, seed: int = 0) -> list:
     out = []
     for f in fs:
         Z = f[base].ffill().bfill().to_numpy(float)
-        Z = (Z - Z.mean(0)) / (Z.std(0) + 1e-9)
+        mu, sd = scale if scale is not None else (Z.mean(0), Z.std(0))
+        Z = (Z - mu) / (sd + 1e-9)
         S = Z @ W + rng.normal(0, 0.3, (len(f), n))
         out.append(pd.concat([f, pd.DataFrame(S, columns=[f"ch{i:04d} [a.u.]" for i in range(n)], index=f.index)],
                              axis=1))
@@ -289,7 +292,7 @@ def test_wide_monitor_fits_and_detects_a_fault():
     # stay linear in the pairs it keeps (no channel in more than two pairs) and still catch a
     # process fault after its onset
     train = _widen(frames(monod_campaign(8, seed=1)), 240, seed=1)
-    mon = BatchMonitor(exclude=OFFLINE).fit(train)
+    mon = BatchMonitor(exclude=OFFLINE, spectra=False).fit(train)
     assert len(mon.variables_) == 7 + 240
     partners: dict[str, int] = {}
     for p in mon.pairs_:
@@ -376,3 +379,44 @@ def test_trend_chart_catches_an_exponential_load_inside_the_envelope():
     # measured: trend 1.5-2.5 h, the five other families 3.0-3.25 h
     assert np.median(delays["trend"]) <= 2.5
     assert np.median(delays["trend"]) <= np.median(delays["plain"]) - 0.5
+
+
+def test_spectral_blocks_are_found_by_their_names():
+    from biotwin.batchdata.spectra import spectral_blocks
+
+    cols = ([str(2400 - i) for i in range(60)] + [f"wl{i}" for i in range(55)]
+            + [f"Raman_{1000 + i} [a.u.]" for i in range(50)] + [f"{400 + i} nm" for i in range(50)]
+            + [f"T{i} [degC]" for i in range(5)] + ["CO2 [%]", "Time (h)", "Temperature(T:K)", "1- No Raman spec"])
+    blocks = spectral_blocks(cols)
+    assert {k: len(v) for k, v in blocks.items()} == {"spectrum": 60, "wl": 55, "Raman [a.u.]": 50, "spectrum nm": 50}
+    assert blocks["spectrum"][:2] == ["2400", "2399"]
+
+
+def test_monitor_compresses_a_spectrum_and_still_catches_a_fault():
+    # 240 channels become a few principal component scores and the block's SPE; a fault that
+    # moves the process (and so the spectrum) is caught after its onset, none before; a channel
+    # that breaks away from the others shows in the block's SPE
+    plain = frames(monod_campaign(12, seed=1))
+    base = np.vstack([f.drop(columns=[*OFFLINE, "time_h"]).to_numpy(float) for f in plain])
+    scale = (np.nanmean(base, axis=0), np.nanstd(base, axis=0))
+    train = _widen(plain, 240, seed=1, scale=scale)
+    mon = BatchMonitor(exclude=OFFLINE).fit(train)
+    block = "ch [a.u.]"
+    assert set(mon.spectra_.blocks_) == {block} and len(mon.spectra_.blocks_[block]) == 240
+    assert f"{block} PC1" in mon.variables_ and f"{block} SPE" in mon.variables_
+    assert len(mon.variables_) <= 7 + 11
+    assert mon.metadata()["spectra"][block]["channels"] == 240
+    bad = monod_campaign(1, faults=("feed_stop",), seed=3)[0]
+    res = mon.score(_widen([bad.frame], 240, seed=3, scale=scale)[0])
+    assert res["first_alarm_h"] is not None and res["first_alarm_h"] >= bad.onset_h
+    normal = [_widen([f], 240, seed=s, scale=scale)[0] for s, f in enumerate(frames(monod_campaign(5, seed=4)))]
+    assert sum(mon.score(f)["first_alarm_h"] is not None for f in normal) <= 1
+    ok = normal[0]
+    broken = ok.copy()
+    t = broken["time_h"].to_numpy()
+    broken.loc[t >= 15.0, "ch0007 [a.u.]"] += 8.0  # a dead pixel / a spike on one channel
+    z_ok = mon.spectra_.transform(ok)[f"{block} SPE"].to_numpy()
+    z_bad = mon.spectra_.transform(broken)[f"{block} SPE"].to_numpy()
+    assert np.all(z_bad[t >= 15.0] > z_ok[t >= 15.0]) and np.allclose(z_bad[t < 15.0], z_ok[t < 15.0])
+    with pytest.raises(DataError, match="lacks 1 of its channels"):
+        mon.score(ok.drop(columns=["ch0100 [a.u.]"]))

@@ -41,6 +41,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold
 
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
+from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
 from biotwin.monitoring.stats import (
     cusum,
@@ -719,6 +720,13 @@ class BatchMonitor(BaseEstimator):
         raised monod's false alarms from 1 to 5 of 20 by tightening the out-of-fold limits.
     n_shifts : int
         Candidate shifts on each side within the window.
+    spectra : bool
+        Replace each block of spectral channels (50 or more columns named by a number, e.g. a
+        Raman spectrum's wavenumbers; :func:`~biotwin.batchdata.spectra.spectral_blocks`) by
+        its leading principal component scores and its reconstruction SPE
+        (:class:`~biotwin.batchdata.spectra.SpectrumCompressor`, fitted on the training
+        batches) before anything else: the charts then see a spectrum as a few variables
+        (``<block> PC1``, ..., ``<block> SPE``) instead of thousands.
     trend_window_h, trend_recent_h : float
         Windows of the ``trend`` family [h]: the trailing trend and the recent mean compared with
         its forecast; widened at fit to four and one sampling intervals of the training batches.
@@ -774,6 +782,8 @@ class BatchMonitor(BaseEstimator):
         families under the ``chart`` budget).
     atypical_batches_ : list of int
         Training batches far outside the others (indices).
+    spectra_ : SpectrumCompressor or None
+        The fitted compression of the spectral blocks (None without any).
     oof_batch_maxima_ : dict
         Per family, each training batch's out-of-fold worst ratio, shape (n_batches,) or
         (n_batches, n_variables).
@@ -790,7 +800,7 @@ class BatchMonitor(BaseEstimator):
                  budget: str = "chart", redundancy_scale: str = "pooled", phases: int = 1,
                  time_tolerance: float = 0.0, n_shifts: int = 4, pairs: bool = True,
                  trend_window_h: float = 4.0, trend_recent_h: float = 1.0, trend_limit_h: float = 1.0,
-                 trend_tolerance_h: float = 0.5) -> None:
+                 trend_tolerance_h: float = 0.5, spectra: bool = True) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -818,6 +828,7 @@ class BatchMonitor(BaseEstimator):
         self.trend_recent_h = trend_recent_h
         self.trend_limit_h = trend_limit_h
         self.trend_tolerance_h = trend_tolerance_h
+        self.spectra = spectra
 
     def _new_core(self) -> _Core:
         return _Core(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled", self.phases,
@@ -928,6 +939,12 @@ class BatchMonitor(BaseEstimator):
         frames, _ = _as_frames(batches)
         if len(frames) < 3:
             raise DataError("a monitor needs at least 3 normal training batches")
+        self.spectra_ = None
+        if getattr(self, "spectra", True):
+            comp = SpectrumCompressor(exclude=tuple(self.exclude)).fit(frames)
+            if comp.blocks_:
+                self.spectra_ = comp
+                frames = [comp.transform(f) for f in frames]
         unknown = set(self.detectors) - set(FAMILIES)
         if unknown:
             raise DataError(f"unknown detectors {sorted(unknown)}; expected some of {list(FAMILIES)}")
@@ -1094,6 +1111,11 @@ class BatchMonitor(BaseEstimator):
                 out[c] = dm
         return out
 
+    def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A new batch as the charts see it: spectral blocks replaced by their scores."""
+        comp = getattr(self, "spectra_", None)
+        return comp.transform(frame) if comp is not None else frame
+
     def _scored(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         missing = [v for v in self.variables_ if v not in frame]
         if missing:
@@ -1114,7 +1136,7 @@ class BatchMonitor(BaseEstimator):
             ``cusum(<variable>)``, ``rate-cusum(<variable>)``, ``response(<variable>)`` and
             ``trend(<variable>)`` (those of the families in use).
         """
-        t, r, _ = self._scored(frame)
+        t, r, _ = self._scored(self._prepare(frame))
         cols: dict[str, np.ndarray] = {TIME: t}
         for k, v in r.items():
             col = FAMILIES[k][2]
@@ -1163,6 +1185,7 @@ class BatchMonitor(BaseEstimator):
             difference, ``{denser: z, sparser: -z}``, or its self-starting z where that chart alarms);
             equipment alarms add ``rul_h`` (None without a failure level).
         """
+        frame = self._prepare(frame)
         t, r, Z = self._scored(frame)
         alarms: list[dict[str, Any]] = []
         k = self.persistence
@@ -1213,4 +1236,11 @@ class BatchMonitor(BaseEstimator):
                 "atypical_batches": self.atypical_batches_,
                 "equipment": {c: {"baseline": dm.baseline_mean_, "k_sd": dm.k_sd, "threshold": dm.threshold}
                               for c, dm in getattr(self, "equipment_", {}).items()},
-                "oof_false_alarm_rate": self.oof_false_alarm_rate_}
+                "oof_false_alarm_rate": self.oof_false_alarm_rate_,
+                "spectra": self._spectra_summary()}
+
+    def _spectra_summary(self) -> dict[str, dict[str, int]]:
+        comp = getattr(self, "spectra_", None)
+        if comp is None:
+            return {}
+        return {b: {"channels": len(c), "components": int(comp.pca_[b].n_components_)} for b, c in comp.blocks_.items()}
