@@ -1,6 +1,6 @@
 """Soft-sensor campaign benchmark: test RMSE as % of range against tuned PLS on the raw inputs.
 
-Run: .venv/bin/python bench/softsensor.py [plant|cho|monod|pichia|bacillus]   (prints JSON)
+Run: .venv/bin/python bench/softsensor.py [plant|cho|monod|pichia|bacillus|bacillus-raman]   (prints JSON)
 
 ``plant``: the virtual plant's offline campaign (:mod:`biotwin.plant.campaign`): fit on the
 30 normal training files, score on the 10 normal test files against the offline assays
@@ -8,7 +8,8 @@ Run: .venv/bin/python bench/softsensor.py [plant|cho|monod|pichia|bacillus]   (p
 ``pichia``: :func:`biotwin.monitoring.synthetic.pichia_campaign`, 30 training and 10 test
 batches with sparse, noisy assays, scored against the assays and the noise-free truth;
 ``bacillus`` the same with :func:`biotwin.monitoring.synthetic.bacillus_campaign` (10 m3, off-gas
-percentages instead of gas rates, feed as a rate).
+percentages instead of gas rates, feed as a rate); ``bacillus-raman`` the same batches with a
+Raman-like spectrum of 300 channels on every row, which the PLS baseline sees too.
 ``--out FILE`` also writes the JSON to FILE.
 """
 
@@ -49,6 +50,34 @@ elif proc == "pichia":
 elif proc == "bacillus":
     tb = bacillus_campaign(10, seed=2)
     train, test = frames(bacillus_campaign(30, seed=1)), frames(tb)
+    truth_test = [b.truth for b in tb]
+    ex, targets = list(OFFLINE_COLUMNS["bacillus"]), ["protease [U/mL]", "OD600 [-]"]
+elif proc == "bacillus-raman":
+    # the Bacillus batches with a Raman-like spectrum on every row (300 channels named by their
+    # wavenumber, 400-1800 1/cm): bands of glucose (1125), protein (1650, 1450) and a broad
+    # biomass background whose heights follow the true concentrations, a per-batch baseline
+    # offset and 1 % noise. The tuned PLS baseline sees the spectrum too, as a plant's
+    # Raman model would
+    def raman(batches: list, seed: int) -> list[pd.DataFrame]:
+        rng = np.random.default_rng(seed)
+        nu = np.linspace(400.0, 1800.0, 300)
+
+        def band(c: float, w: float) -> np.ndarray:
+            return np.exp(-0.5 * ((nu - c) / w) ** 2)
+
+        shapes = {"glucose [g/L]": band(1125, 15) * 40.0,
+                  "protease [U/mL]": (band(1650, 25) + 0.6 * band(1450, 20)) * 0.05,
+                  "DCW [g/L]": (1.0 + (nu - 400.0) / 1400.0) * 3.0}
+        out = []
+        for b in batches:
+            spec = sum(np.outer(np.nan_to_num(b.truth[k].to_numpy(float)), v) for k, v in shapes.items())
+            spec = spec + rng.normal(0.0, 5.0) + rng.normal(0.0, 0.01 * float(np.mean(spec)) + 0.5, spec.shape)
+            cols = pd.DataFrame(spec, columns=[f"{x:.1f}" for x in nu], index=b.frame.index)
+            out.append(pd.concat([b.frame, cols], axis=1))
+        return out
+
+    tb = bacillus_campaign(10, seed=2)
+    train, test = raman(bacillus_campaign(30, seed=1), 1), raman(tb, 2)
     truth_test = [b.truth for b in tb]
     ex, targets = list(OFFLINE_COLUMNS["bacillus"]), ["protease [U/mL]", "OD600 [-]"]
 else:
