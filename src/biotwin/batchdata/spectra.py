@@ -67,6 +67,8 @@ class SpectrumCompressor(TransformerMixin, BaseEstimator):
         Block name -> its channel columns.
     pca_ : dict
         Block name -> fitted :class:`~sklearn.decomposition.PCA` (on centred, unit-variance channels).
+    n_scores_ : dict
+        Block name -> scores kept (the leading components that reach ``n_components``).
     """
 
     def __init__(self, min_channels: int = 50, n_components: float = 0.99, max_components: int = 10,
@@ -82,6 +84,7 @@ class SpectrumCompressor(TransformerMixin, BaseEstimator):
         common = set.intersection(*(set(f.columns) for f in frames)) - set(self.exclude)
         self.blocks_ = spectral_blocks([c for c in frames[0].columns if c in common], self.min_channels)
         self.pca_: dict[str, PCA] = {}
+        self.n_scores_: dict[str, int] = {}
         self.scale_: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, cols in self.blocks_.items():
             X = np.vstack([f[cols].to_numpy(float) for f in frames])
@@ -92,21 +95,19 @@ class SpectrumCompressor(TransformerMixin, BaseEstimator):
             sd[sd <= 0] = 1.0
             Z = (X - mu) / sd
             k = min(self.max_components, Z.shape[1], max(len(Z) - 1, 1))
-            full = PCA(n_components=k, svd_solver="randomized", random_state=0).fit(Z)
+            pca = PCA(n_components=k, svd_solver="randomized", random_state=0).fit(Z)
             if isinstance(self.n_components, float) and self.n_components < 1:
-                cum = np.cumsum(full.explained_variance_ratio_)
-                keep = int(np.searchsorted(cum, self.n_components) + 1)
+                keep = int(np.searchsorted(np.cumsum(pca.explained_variance_ratio_), self.n_components) + 1)
             else:
                 keep = int(self.n_components)
-            self.pca_[name] = PCA(n_components=min(max(keep, 1), k), svd_solver="randomized",
-                                  random_state=0).fit(Z)
+            self.pca_[name] = pca
+            self.n_scores_[name] = min(max(keep, 1), k)
             self.scale_[name] = (mu, sd)
         return self
 
     def names(self, block: str) -> list[str]:
         """Output columns of one block: its scores, then its SPE."""
-        k = self.pca_[block].n_components_
-        return [f"{block} PC{i + 1}" for i in range(k)] + [f"{block} SPE"]
+        return [f"{block} PC{i + 1}" for i in range(self.n_scores_[block])] + [f"{block} SPE"]
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with each block's channels replaced by its scores and SPE (missing rows stay missing)."""
@@ -122,9 +123,10 @@ class SpectrumCompressor(TransformerMixin, BaseEstimator):
             X = frame[cols].to_numpy(float)
             ok = np.isfinite(X).all(axis=1)
             Z = (np.where(ok[:, None], X, mu) - mu) / sd
-            pca = self.pca_[name]
-            T = pca.transform(Z)
-            spe = np.sum((Z - pca.inverse_transform(T)) ** 2, axis=1) / Z.shape[1]
+            pca, k = self.pca_[name], self.n_scores_[name]
+            P = pca.components_[:k]
+            T = (Z - pca.mean_) @ P.T
+            spe = np.sum((Z - pca.mean_ - T @ P) ** 2, axis=1) / Z.shape[1]
             new = np.column_stack([T, spe])
             new[~ok] = np.nan
             out = out.drop(columns=cols)

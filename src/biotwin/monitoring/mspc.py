@@ -735,11 +735,12 @@ class BatchMonitor(BaseEstimator):
     trend_tolerance_h : float
         Each ``trend`` limit is the largest within +-``trend_tolerance_h`` [h] of its time
         (rounded to the fine grid): a recipe step a little earlier than in any training batch
-        is not an alarm. Measured: on the Pichia generator (induction at 22-29 h), with 0 two
-        normal batches (and one faulty batch, before its onset) whose induction came 0.4-0.7 h
-        before any training batch's alarmed on the temperature step, with 0.5 none did; on the
-        virtual plant 0.5 keeps the contamination delays of 0, while 1.0 let a bolus feed's
-        bend mask a contamination that began 3.5 h before the feed (delay 1.6 -> 3.6 h).
+        is not an alarm. Measured on the Pichia generator (induction at 22-29 h): with 0, two
+        normal batches whose induction came 0.4-0.7 h earlier than in any training batch
+        alarmed on the temperature step (and one faulty batch, before its onset); with 0.5,
+        none did. On the virtual plant 0.5 keeps the contamination delays of 0, while 1.0 let
+        a bolus feed's bend mask a contamination that began 3.5 h before the feed (delay 1.6
+        -> 3.6 h).
     budget : {"chart", "split", "joint"}
         ``chart`` (default): ``batch_alpha`` split evenly over every chart, each with its own
         factor; ``split``: split over the families, one factor per family (a variable whose
@@ -939,17 +940,17 @@ class BatchMonitor(BaseEstimator):
         frames, _ = _as_frames(batches)
         if len(frames) < 3:
             raise DataError("a monitor needs at least 3 normal training batches")
+        unknown = set(self.detectors) - set(FAMILIES)
+        if unknown:
+            raise DataError(f"unknown detectors {sorted(unknown)}; expected some of {list(FAMILIES)}")
+        if self.budget not in ("chart", "split", "joint"):
+            raise DataError(f"budget must be 'chart', 'split' or 'joint', not {self.budget!r}")
         self.spectra_ = None
         if getattr(self, "spectra", True):
             comp = SpectrumCompressor(exclude=tuple(self.exclude)).fit(frames)
             if comp.blocks_:
                 self.spectra_ = comp
                 frames = [comp.transform(f) for f in frames]
-        unknown = set(self.detectors) - set(FAMILIES)
-        if unknown:
-            raise DataError(f"unknown detectors {sorted(unknown)}; expected some of {list(FAMILIES)}")
-        if self.budget not in ("chart", "split", "joint"):
-            raise DataError(f"budget must be 'chart', 'split' or 'joint', not {self.budget!r}")
         self.variables_ = input_columns(frames, list(self.exclude))
         if len(self.variables_) < 2:
             raise DataError("a monitor needs at least 2 usable variables")
@@ -1243,4 +1244,4 @@ class BatchMonitor(BaseEstimator):
         comp = getattr(self, "spectra_", None)
         if comp is None:
             return {}
-        return {b: {"channels": len(c), "components": int(comp.pca_[b].n_components_)} for b, c in comp.blocks_.items()}
+        return {b: {"channels": len(c), "components": comp.n_scores_[b]} for b, c in comp.blocks_.items()}
