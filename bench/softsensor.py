@@ -55,9 +55,9 @@ elif proc == "bacillus":
 elif proc == "bacillus-raman":
     # the Bacillus batches with a Raman-like spectrum on every row (300 channels named by their
     # wavenumber, 400-1800 1/cm): bands of glucose (1125), protein (1650, 1450) and a broad
-    # biomass background whose heights follow the true concentrations, a per-batch baseline
-    # offset and 1 % noise. The tuned PLS baseline sees the spectrum too, as a plant's
-    # Raman model would
+    # biomass background whose heights follow the true concentrations, a drifting
+    # fluorescence baseline larger than the bands and 1 % noise. The tuned PLS baseline sees
+    # the spectrum too, as a plant's Raman model would
     def raman(batches: list, seed: int) -> list[pd.DataFrame]:
         rng = np.random.default_rng(seed)
         nu = np.linspace(400.0, 1800.0, 300)
@@ -71,7 +71,14 @@ elif proc == "bacillus-raman":
         out = []
         for b in batches:
             spec = sum(np.outer(np.nan_to_num(b.truth[k].to_numpy(float)), v) for k, v in shapes.items())
-            spec = spec + rng.normal(0.0, 5.0) + rng.normal(0.0, 0.01 * float(np.mean(spec)) + 0.5, spec.shape)
+            # fluorescence: a broad baseline, larger than the bands, its level and slope drifting
+            # within the batch (a random walk) and differing between batches
+            n = len(b.frame)
+            level = 800.0 * rng.lognormal(0.0, 0.3) + np.cumsum(rng.normal(0.0, 4.0, n))
+            slope = rng.normal(0.0, 0.3) + np.cumsum(rng.normal(0.0, 0.002, n))
+            x = (nu - 1100.0) / 700.0
+            spec = spec + level[:, None] * (1.0 + slope[:, None] * x + 0.3 * x**2)
+            spec = spec + rng.normal(0.0, 0.01 * float(np.mean(spec)) + 0.5, spec.shape)
             cols = pd.DataFrame(spec, columns=[f"{x:.1f}" for x in nu], index=b.frame.index)
             out.append(pd.concat([b.frame, cols], axis=1))
         return out

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -97,3 +98,35 @@ def test_missing_target_names_the_batch():
     bad = pd.DataFrame({"time_h": t, "OUR [mM/h]": t})
     with pytest.raises(DataError, match="'run07' has no target column"):
         SoftSensor(target="titre [mg/L]").fit(BatchSet([good, bad], ["run06", "run07"]))
+
+
+def test_spectrum_channels_get_values_and_a_derivative_not_integrals(campaign):
+    # 60 channels named by their wavenumber: each a band whose height follows the biomass,
+    # on an offset that differs by batch; the derivative along the channels removes the offset
+    from biotwin.batchdata.spectra import spectral_derivative
+
+    train, test = campaign
+    nu = np.linspace(800.0, 1800.0, 60)
+    band = np.exp(-0.5 * ((nu - 1300.0) / 60.0) ** 2)
+    rng = np.random.default_rng(0)
+
+    def with_spectrum(b):
+        f = b.frame.copy()
+        x = f["biomass [g/L]"].interpolate().bfill().ffill().to_numpy()
+        s = np.outer(x, band) + rng.normal(0.0, 50.0) + rng.normal(0.0, 0.2, (len(f), len(nu)))
+        return f.join(pd.DataFrame(s, columns=[f"{v:.0f}" for v in nu], index=f.index))
+
+    ss = SoftSensor(target="biomass [g/L]", exclude=OFFLINE, candidates=("pls", "rawpls")).fit(
+        [with_spectrum(b) for b in train])
+    assert ss.spectra_ == {"spectrum": [f"{v:.0f}" for v in nu]}
+    assert ss.metadata()["spectra"] == {"spectrum": 60}
+    names = set(ss.feature_names_)
+    assert "d1(800)" in names and "800" in names and "cum(800)" not in names and "rate(800)" not in names
+    assert "cum(OUR [mmol/L/h])" in names
+    f = with_spectrum(test[0])
+    err = ss.predict(f) - f["biomass [g/L]"].to_numpy()
+    assert float(np.sqrt(np.nanmean(err**2))) < 0.05 * float(np.nanmax(f["biomass [g/L]"]))
+    # an offset (fluorescence) adds nothing to the derivative, a band's slope survives
+    S = np.outer([1.0, 2.0], band)
+    np.testing.assert_allclose(spectral_derivative(S + 100.0), spectral_derivative(S), atol=1e-9)
+    assert np.abs(spectral_derivative(S)).max() > 0

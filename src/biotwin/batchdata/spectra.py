@@ -45,6 +45,24 @@ def spectral_blocks(columns: Sequence[str], min_channels: int = 50) -> dict[str,
     return {k: v for k, v in groups.items() if len(v) >= min_channels}
 
 
+def spectral_derivative(S: np.ndarray, window: int = 15, polyorder: int = 2) -> np.ndarray:
+    """First derivative of each row of ``S`` (rows: spectra, columns: channels in order).
+
+    Savitzky-Golay smoothing derivative (Savitzky & Golay 1964, Anal Chem 36:1627,
+    doi:10.1021/ac60214a047), window ``window`` channels (shortened to fit, odd), so an additive
+    offset drops out and a sloping baseline becomes a constant. Rows with a missing channel
+    stay missing.
+    """
+    from scipy.signal import savgol_filter
+
+    S = np.asarray(S, float)
+    n = S.shape[1]
+    w = min(window, n if n % 2 else n - 1)
+    if w <= polyorder:
+        return np.zeros_like(S)
+    return savgol_filter(S, w, polyorder, deriv=1, axis=1)
+
+
 class SpectrumCompressor(TransformerMixin, BaseEstimator):
     """Replace each block of spectral channels by its principal component scores and SPE.
 

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
+from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
 from biotwin.softsensors.estimators import (
     ApplicabilityDomain,
@@ -33,7 +34,7 @@ from biotwin.softsensors.estimators import (
     RidgeRegressor,
     out_of_fold,
 )
-from biotwin.softsensors.features import engineer, volume_like
+from biotwin.softsensors.features import engineer, ewma, hold, volume_like
 
 #: Regressors :class:`SoftSensor` can choose between: PLS and ridge on the engineered
 #: features (tuned over components / penalty), PLS on the raw inputs only, boosting, GP.
@@ -113,6 +114,13 @@ class SoftSensor(BaseEstimator):
     random_state : int, optional
     smooth_h : float
         Time constant [h] of the causal smoothing of the input values before the features.
+    spectra : bool
+        Treat blocks of spectral channels (:func:`~biotwin.batchdata.spectra.spectral_blocks`)
+        as spectra: each channel's value and the block's Savitzky-Golay first derivative along
+        the channels (:func:`~biotwin.batchdata.spectra.spectral_derivative`), which removes
+        additive baselines such as fluorescence (Rinnan, van den Berg & Engelsen 2009, Trends
+        Anal Chem 28:1201, doi:10.1016/j.trac.2009.07.007), instead of integrals and rates of
+        every channel.
 
     Attributes
     ----------
@@ -120,6 +128,8 @@ class SoftSensor(BaseEstimator):
         Input columns.
     volumes_ : list of str
         Inputs that behave like a broth volume or weight (they divide amounts into concentrations).
+    spectra_ : dict
+        Spectral blocks among the inputs: block name -> channel columns.
     feature_names_ : list of str
     cv_rmse_ : dict
         Out-of-fold RMSE of each candidate [target unit].
@@ -132,7 +142,7 @@ class SoftSensor(BaseEstimator):
 
     def __init__(self, target: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = CANDIDATES,
                  cv: int = 5, alpha: float = 0.1, rate_window_h: float = 2.0, max_rows: int = 6000,
-                 random_state: int | None = 0, smooth_h: float = 0.5) -> None:
+                 random_state: int | None = 0, smooth_h: float = 0.5, spectra: bool = True) -> None:
         self.target = target
         self.exclude = exclude
         self.candidates = candidates
@@ -142,10 +152,27 @@ class SoftSensor(BaseEstimator):
         self.max_rows = max_rows
         self.random_state = random_state
         self.smooth_h = smooth_h
+        self.spectra = spectra
 
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return engineer(frame, self.variables_, rate_window_h=self.rate_window_h, double_integrals=True,
-                        volumes=getattr(self, "volumes_", ()), smooth_h=getattr(self, "smooth_h", 0.0))
+        blocks: dict[str, list[str]] = getattr(self, "spectra_", {})
+        channels = {c for cols in blocks.values() for c in cols}
+        process = [v for v in self.variables_ if v not in channels]
+        smooth_h = getattr(self, "smooth_h", 0.0)
+        F = engineer(frame, process, rate_window_h=self.rate_window_h, double_integrals=True,
+                     volumes=getattr(self, "volumes_", ()), smooth_h=smooth_h)
+        if not blocks:
+            return F
+        # spectra: each channel's (smoothed) value, and the block's first derivative along the
+        # channels; no integrals or rates of single channels
+        t = frame[TIME].to_numpy(float)
+        extra: dict[str, np.ndarray] = {}
+        for cols in blocks.values():
+            S = np.column_stack([ewma(t, hold(frame[c].to_numpy(float)), smooth_h) for c in cols])
+            extra.update({c: S[:, j] for j, c in enumerate(cols)})
+            D = spectral_derivative(S)
+            extra.update({f"d1({c})": D[:, j] for j, c in enumerate(cols)})
+        return pd.concat([F, pd.DataFrame(extra, index=F.index)], axis=1)
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> SoftSensor:
         """Fit on training batches (each a frame with ``time_h``, the inputs and ``target``)."""
@@ -159,7 +186,9 @@ class SoftSensor(BaseEstimator):
         self.variables_ = input_columns(frames, [self.target, *self.exclude])
         if not self.variables_:
             raise DataError("no usable input column (all excluded, missing or constant)")
-        self.volumes_ = volume_like(frames, self.variables_)
+        self.spectra_ = spectral_blocks(self.variables_) if getattr(self, "spectra", True) else {}
+        channels = {c for cols in self.spectra_.values() for c in cols}
+        self.volumes_ = volume_like(frames, [v for v in self.variables_ if v not in channels])
         feats, raw, ys, groups, domain_rows = [], [], [], [], []
         per_batch = max(10, self.max_rows // len(frames))
         for b, f in enumerate(frames):
@@ -265,4 +294,5 @@ class SoftSensor(BaseEstimator):
                 "variables": self.variables_, "features": self.feature_names_, "chosen": self.chosen_,
                 "cv_rmse": self.cv_rmse_, "baseline_pls_raw": self.baseline_,
                 "baseline_pls_raw_rmse": self.baseline_rmse_, "alpha": self.alpha,
-                "n_train_rows": self.n_train_rows_}
+                "n_train_rows": self.n_train_rows_,
+                "spectra": {b: len(c) for b, c in getattr(self, "spectra_", {}).items()}}
