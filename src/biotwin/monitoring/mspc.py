@@ -807,7 +807,7 @@ class BatchMonitor(BaseEstimator):
                  budget: str = "chart", redundancy_scale: str = "pooled", phases: int = 1,
                  time_tolerance: float = 0.0, n_shifts: int = 4, pairs: bool = True,
                  trend_window_h: float = 4.0, trend_recent_h: float = 1.0, trend_limit_h: float = 1.0,
-                 trend_tolerance_h: float = 0.5, spectra: bool = True) -> None:
+                 trend_tolerance_h: float = 0.5, trend_persistence: int = 2, spectra: bool = True) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -835,6 +835,7 @@ class BatchMonitor(BaseEstimator):
         self.trend_recent_h = trend_recent_h
         self.trend_limit_h = trend_limit_h
         self.trend_tolerance_h = trend_tolerance_h
+        self.trend_persistence = trend_persistence
         self.spectra = spectra
 
     def _new_core(self) -> _Core:
@@ -928,6 +929,12 @@ class BatchMonitor(BaseEstimator):
                 lim[k] = _tv_limit(times, vals, grid, q) + 1e-12
         return lim
 
+    def _persistence(self, family: str) -> int:
+        """Consecutive points over the limit before a family's chart alarms."""
+        if family == "trend":
+            return int(getattr(self, "trend_persistence", self.persistence))
+        return self.persistence
+
     def _worst(self, t: np.ndarray, s: dict[str, np.ndarray], lim: dict[str, Any],
                fams: list[str]) -> dict[str, np.ndarray]:
         """Largest ratio to the limit that the persistence rule would act on: per family, and per
@@ -936,7 +943,7 @@ class BatchMonitor(BaseEstimator):
         out: dict[str, np.ndarray] = {}
         for k in fams:
             rk = r[k] if r[k].ndim == 2 else r[k][:, None]
-            rm = np.column_stack([running_min(rk[:, j], self.persistence) for j in range(rk.shape[1])])
+            rm = np.column_stack([running_min(rk[:, j], self._persistence(k)) for j in range(rk.shape[1])])
             w = np.max(rm, axis=0, initial=0.0)
             out[k] = w if r[k].ndim == 2 else np.asarray(w[0])
         return out
@@ -1198,8 +1205,10 @@ class BatchMonitor(BaseEstimator):
         k = self.persistence
         for fam, ratio in r.items():
             kind, stat, _ = FAMILIES[fam]
-            series = ratio if ratio.ndim == 1 else ratio.max(axis=1)
-            on = running_min(series, k) > 1.0
+            # each chart under the persistence rule (as the limits were calibrated), then any chart
+            rk = ratio if ratio.ndim == 2 else ratio[:, None]
+            held = np.column_stack([running_min(rk[:, j], self._persistence(fam)) for j in range(rk.shape[1])])
+            on = held.max(axis=1) > 1.0
             starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
             for i in starts:
                 vec = ratio[i] if ratio.ndim > 1 else None
