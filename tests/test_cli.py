@@ -99,3 +99,56 @@ def test_multi_value_options_take_several_values_after_one_flag(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths,
                         "--false-alarm-rate", "0.7", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode != 0 and "--false-alarm-rate" in (r.stderr + r.stdout)
+
+
+def test_foreign_semicolon_files_with_a_spectrum_through_the_console(tmp_path):
+    """Files as another plant may deliver them: ';' separated with decimal commas, headers of
+    the form ``Name(Symbol:unit)``, temperature in K, a batch-reference column and a Raman
+    spectrum whose 110 channels are named by their wavenumber. Both contract commands run
+    through the console script; one prediction per row; the spectrum is monitored as scores."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    from biotwin.monitoring.synthetic import bacillus_campaign
+
+    rng = np.random.default_rng(0)
+    nu = np.arange(2400, 200, -20)
+    names = {"time_h": "Time (h)", "temp [degC]": "Temperature(T:K)", "DO [%]": "Dissolved oxygen(DO2:%)",
+             "feed_rate [L/h]": "Sugar feed rate(Fs:L/h)", "O2_out [%]": "Oxygen in off-gas(O2:%)",
+             "protease [U/mL]": "Offline product(P_offline:g/L)", "OD600 [-]": "Offline biomass(X_offline:g/L)",
+             "glucose [g/L]": "Substrate(S:g/L)"}
+    paths = []
+    for i, b in enumerate(bacillus_campaign(7, seed=1)):
+        f = b.frame.rename(columns=names)
+        f["Temperature(T:K)"] += 273.15
+        band = np.exp(-0.5 * ((nu - 1650) / 30) ** 2)
+        spec = np.outer(b.truth["protease [U/mL]"].to_numpy() / 1000, band) + rng.normal(0, 0.05, (len(f), nu.size))
+        f = pd.concat([f, pd.DataFrame(spec + 1.0, columns=[str(v) for v in nu], index=f.index)], axis=1)
+        f["Batch reference(Batch_ref:Batch ref)"] = i + 1
+        paths.append(tmp_path / f"b{i}.csv")
+        f.iloc[::3].to_csv(paths[-1], sep=";", decimal=",", index=False)
+    target, others = "Offline product(P_offline:g/L)", ["Offline biomass(X_offline:g/L)", "Substrate(S:g/L)"]
+    code = "import sys; from biotwin.cli import main; sys.argv = ['biotwin', *sys.argv[1:]]; main()"
+
+    def run(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr + r.stdout
+        return r.stdout
+
+    train = [str(p) for p in paths[:6]]
+    fit = json.loads(run("softsensor", "fit", "--batches", *train, "--target", target, "--exclude", *others,
+                         "--out", str(tmp_path / "p.model"), "--json"))
+    assert fit["spectra"] == {"spectrum": 110} and target not in fit["variables"]
+    out = json.loads(run("softsensor", "predict", "--model", str(tmp_path / "p.model"), "--batch", str(paths[6]),
+                         "--json"))
+    n = sum(1 for _ in open(paths[6])) - 1
+    assert all(len(v) == n for v in out.values()) and np.all(np.isfinite(out["prediction"]))
+    meta = json.loads(run("monitor", "fit", "--batches", *train, "--exclude", target, *others,
+                          "--out", str(tmp_path / "m.mon"), "--json"))
+    assert meta["spectra"]["spectrum"]["channels"] == 110
+    assert "Batch reference(Batch_ref:Batch ref)" not in meta["variables"] and "2400" not in meta["variables"]
+    res = json.loads(run("monitor", "score", "--monitor", str(tmp_path / "m.mon"), "--batch", str(paths[6]), "--json"))
+    assert set(res) == {"first_alarm_h", "alarms"}
