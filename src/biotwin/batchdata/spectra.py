@@ -22,6 +22,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 
+from biotwin.errors import DataError
+
 #: a channel name: an optional stem, a number (the wavenumber or wavelength), an optional unit
 #: in brackets or one of nm, cm-1, cm^-1, 1/cm, a.u.
 _CHANNEL = re.compile(r"^\s*([A-Za-z_][A-Za-z_\s.-]*?)?[\s_-]*(\d+(?:\.\d+)?)\s*"
@@ -133,8 +135,6 @@ class SpectrumCompressor(TransformerMixin, BaseEstimator):
         for name, cols in self.blocks_.items():
             missing = [c for c in cols if c not in frame]
             if missing:
-                from biotwin.errors import DataError
-
                 raise DataError(f"spectrum block {name!r} lacks {len(missing)} of its channels "
                                 f"(first: {missing[0]!r})")
             mu, sd = self.scale_[name]
