@@ -420,3 +420,23 @@ def test_monitor_compresses_a_spectrum_and_still_catches_a_fault():
     assert np.all(z_bad[t >= 15.0] > z_ok[t >= 15.0]) and np.allclose(z_bad[t < 15.0], z_ok[t < 15.0])
     with pytest.raises(DataError, match="lacks 1 of its channels"):
         mon.score(ok.drop(columns=["ch0100 [a.u.]"]))
+
+
+def test_plot_shows_every_family_over_its_limit(monitor, tmp_path):
+    from biotwin.monitoring.plots import family_maxima, plot_monitor
+
+    mon, _ = monitor
+    bad = monod_campaign(1, faults=("feed_stop",), seed=3)[0].frame
+    traj = mon.trajectory(bad)
+    fm = family_maxima(traj)
+    assert set(fm.columns) == {"T2", "SPE", "value", "residual", "cusum", "trend"}
+    trend_cols = [c for c in traj.columns if c.startswith("trend(")]
+    np.testing.assert_allclose(fm["trend"], traj[trend_cols].max(axis=1))
+    res = mon.score(bad)
+    # the family that raised the first alarm is over 1 there in the plotted series
+    first = res["alarms"][0]
+    fam = {"rate-cusum": "rate"}.get(first["statistic"], first["statistic"])
+    if fam in fm:
+        i = int(np.searchsorted(traj["time_h"].to_numpy(), first["time_h"]))
+        assert fm[fam].iloc[i] > 1.0
+    assert plot_monitor(traj, res, tmp_path / "m.png").exists()

@@ -17,16 +17,25 @@ def _plt() -> Any:
     return plt
 
 
+def family_maxima(trajectory: pd.DataFrame) -> pd.DataFrame:
+    """Each chart family's statistic over its limit: ``T2``, ``SPE`` and, for the per-variable
+    families (``value(...)``, ``residual(...)``, ``trend(...)``, ...), the largest over the variables."""
+    out = {c: trajectory[c] for c in ("T2", "SPE") if c in trajectory}
+    families = dict.fromkeys(c.split("(", 1)[0] for c in trajectory.columns if "(" in c and c.endswith(")"))
+    for fam in families:
+        out[fam] = trajectory[[c for c in trajectory.columns if c.startswith(fam + "(")]].max(axis=1)
+    return pd.DataFrame(out, index=trajectory.index)
+
+
 def plot_monitor(trajectory: pd.DataFrame, result: dict[str, Any], path: str | Path) -> Path:
-    """T2, SPE and the largest redundancy residual (each over its limit) and the first alarm's contributions."""
+    """Every chart family over its limit (T2, SPE, the largest per-variable ratio of each other
+    family) and the first alarm's contributions."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     t = trajectory["time_h"]
-    res = [c for c in trajectory.columns if c.startswith("residual(")]
-    axes[0].semilogy(t, trajectory["T2"], label="T2 / limit")
-    axes[0].semilogy(t, trajectory["SPE"], label="SPE / limit")
-    if res:
-        axes[0].semilogy(t, trajectory[res].max(axis=1).clip(lower=1e-3), label="max residual / limit")
+    for fam, v in family_maxima(trajectory).items():
+        label = f"{fam} / limit" if fam in ("T2", "SPE") else f"max {fam} / limit"
+        axes[0].semilogy(t, v.clip(lower=1e-3), label=label)
     axes[0].axhline(1.0, color="k", ls="--", lw=1)
     if result.get("first_alarm_h") is not None:
         axes[0].axvline(result["first_alarm_h"], color="r", lw=1)
