@@ -115,17 +115,11 @@ def monitor_fit(
     if false_alarm_rate is not None:
         mon.set_params(batch_alpha=false_alarm_rate)
     if detectors:
-        from biotwin.monitoring.mspc import FAMILIES
-
-        unknown = sorted(set(detectors) - set(FAMILIES))
-        if unknown:
-            raise DataError(f"--detectors: unknown families {unknown}; expected some of {list(FAMILIES)}")
-        mon.set_params(detectors=tuple(detectors))
+        mon.set_params(detectors=tuple(detectors))  # unknown families are refused by fit, by name
     if no_pairs:
         mon.set_params(pairs=False)
     mon.fit(data)
-    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
-            "pairs": len(mon.pairs_)}
+    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)

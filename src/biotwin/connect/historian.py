@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from biotwin import units
 from biotwin.connect.rows import (
+    Dialect,
     RawRow,
     parse_float,
     parse_timestamp,
@@ -103,9 +104,10 @@ def read_historian(
     file = str(path)
     batch_id = batch_id or batch_id_from_path(path)
     rejections: list[Rejection] = []
-    frame = _fast(path)
+    dialect = Dialect() if is_parquet(path) else sniff_dialect(path)
+    frame = _fast(path, dialect)
     if frame is None:
-        frame = _exact(path, quarantine, rejections)
+        frame = _exact(path, quarantine, rejections, dialect)
     tag_units: dict[str, str | None] = {}
     values = frame["value"].to_numpy(dtype=float).copy()
     groups = frame.groupby(["tag", "unit"], dropna=False, sort=False).indices
@@ -138,13 +140,12 @@ def read_historian(
     )
 
 
-def _fast(path: Path) -> pd.DataFrame | None:
+def _fast(path: Path, dialect: Dialect) -> pd.DataFrame | None:
     """Read and check with Arrow and pandas; None if anything is off."""
     try:
         if is_parquet(path):
             table = pq.read_table(path)
         else:
-            dialect = sniff_dialect(path)
             if dialect.decimal != ".":
                 return None  # Arrow reads points only: the exact scan reads decimal commas
             table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=dialect.sep),
@@ -199,10 +200,9 @@ def _fast(path: Path) -> pd.DataFrame | None:
     return frame
 
 
-def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.DataFrame:
+def _exact(path: Path, quarantine: bool, rejections: list[Rejection], dialect: Dialect) -> pd.DataFrame:
     """Validate line by line: keep the good rows, reject (or raise on) the bad ones."""
     file = str(path)
-    decimal = "."
     if is_parquet(path):
         try:
             table = pq.read_table(path)
@@ -215,8 +215,6 @@ def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.Data
                 for i in range(table.num_rows))
         file = file + " (Parquet; line = row)"
     else:
-        dialect = sniff_dialect(path)
-        decimal = dialect.decimal
         header, rows = scan_csv_with_header(path, delimiter=dialect.sep)
     cols = _columns(header, file)
     out: dict[str, list[object]] = {"tag": [], "time_us": [], "value": [], "quality": [], "unit": []}
@@ -248,7 +246,7 @@ def _exact(path: Path, quarantine: bool, rejections: list[Rejection]) -> pd.Data
         if not tag:
             reject(row.line, "tag", "missing tag name", row.text)
             continue
-        value, why = parse_float(f[cols["value"]], decimal)
+        value, why = parse_float(f[cols["value"]], dialect.decimal)
         if value is None:
             reject(row.line, "value", why or "missing value", row.text)
             continue

@@ -235,14 +235,13 @@ def _read_csv(
 
 
 def _fast_csv(
-    path: Path, header: list[str], plan: _Plan, dialect: Dialect | None = None
+    path: Path, header: list[str], plan: _Plan, dialect: Dialect
 ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]] | None:
     """Arrow's multi-threaded reader; None if anything is off (the exact scan then says what).
 
     With a decimal comma the numeric columns are read as text, their comma turned into a
     point, then cast (Arrow's parser knows only the point).
     """
-    dialect = dialect or Dialect()
     comma = dialect.decimal == ","
     names = [h.strip() for h in header]
     numeric = pa.string() if comma else pa.float64()

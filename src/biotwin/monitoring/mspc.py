@@ -1254,7 +1254,7 @@ class BatchMonitor(BaseEstimator):
                 "equipment": {c: {"baseline": dm.baseline_mean_, "k_sd": dm.k_sd, "threshold": dm.threshold}
                               for c, dm in getattr(self, "equipment_", {}).items()},
                 "oof_false_alarm_rate": self.oof_false_alarm_rate_,
-                "spectra": self._spectra_summary()}
+                "pairs": len(getattr(self, "pairs_", [])), "spectra": self._spectra_summary()}
 
     def _spectra_summary(self) -> dict[str, dict[str, int]]:
         comp = getattr(self, "spectra_", None)
