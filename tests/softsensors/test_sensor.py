@@ -43,6 +43,26 @@ def test_softsensor_beats_raw_pls_on_biomass(campaign):
     assert ss.predict_frame(far)["in_domain"].mean() < res["in_domain"].mean() - 0.2
 
 
+def test_rows_before_the_first_assay_are_outside_the_domain_and_predictions_bounded(campaign):
+    # assays only from 10 h on: the regressor is calibrated there, and earlier rows (culture
+    # time and running integrals below anything it saw) are extrapolation
+    train, test = campaign
+    late = [b.frame.assign(**{"product [g/L]": b.frame["product [g/L]"].where(b.frame["time_h"] >= 10.0)})
+            for b in train]
+    ss = SoftSensor(target="product [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(late)
+    assert ss.progress_range_["time_h"][0] == pytest.approx(10.0, abs=0.1 * np.ptp(test[0].frame["time_h"]))
+    res = ss.predict_frame(test[0].frame)
+    early = res["time_h"] < 5.0
+    assert early.any() and not res.loc[early, "in_domain"].any()
+    assert res.loc[res["time_h"] >= 12.0, "in_domain"].mean() > 0.9
+    lo, hi = ss.target_bounds_
+    ys = np.concatenate([f["product [g/L]"].dropna() for f in late])
+    assert lo == max(0.0, ys.min() - 0.25 * np.ptp(ys)) and hi == pytest.approx(ys.max() + 0.25 * np.ptp(ys))
+    assert (res[["prediction", "lower", "upper"]].to_numpy() >= lo).all()
+    assert (res[["prediction", "lower", "upper"]].to_numpy() <= hi).all()
+    assert ss.metadata()["target_bounds"] == [lo, hi]
+
+
 def test_final_quality(campaign):
     train, test = campaign
     fq = FinalQualityPredictor("product [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))

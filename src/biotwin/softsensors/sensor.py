@@ -138,6 +138,14 @@ class SoftSensor(BaseEstimator):
         Out-of-fold RMSE of the best PLS on the raw inputs (no engineered features).
     model_ : ConformalRegressor
     domain_ : ApplicabilityDomain
+        Fitted on the rows from each training batch's first to its last assayed row: rows
+        before the first assay or after the last (extrapolation in culture time) fall outside.
+    progress_range_ : dict
+        Calibrated range of culture time and of each running integral (feature name ->
+        (low, high), widened by 10 % of the range); a row outside it is outside the domain.
+    target_bounds_ : tuple of float
+        Predictions and intervals are clipped to the assayed range widened by 25 % of it on
+        each side (the lower bound never below 0 when no assay was negative).
     """
 
     def __init__(self, target: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = CANDIDATES,
@@ -190,16 +198,25 @@ class SoftSensor(BaseEstimator):
         channels = {c for cols in self.spectra_.values() for c in cols}
         self.volumes_ = volume_like(frames, [v for v in self.variables_ if v not in channels])
         feats, raw, ys, groups, domain_rows = [], [], [], [], []
+        lows: list[np.ndarray] = []
+        highs: list[np.ndarray] = []
         per_batch = max(10, self.max_rows // len(frames))
         for b, f in enumerate(frames):
             F = self._features(f)
             A = F.to_numpy()
-            # rows for the domain, every row of the batch alike: 20000 in all at most, fewer for
-            # wide inputs (about 4e7 values in memory at most)
-            n_dom = int(min(20000, max(2000, 4e7 // max(1, A.shape[1]))))
-            domain_rows.append(_even(A, max(2, n_dom // len(frames))))
             yv = f[self.target].to_numpy(float)
-            rows = _even(np.flatnonzero(np.isfinite(yv)), per_batch)
+            labelled = np.flatnonzero(np.isfinite(yv))
+            rows = _even(labelled, per_batch)
+            # rows for the domain: every row of the span the regressor was calibrated on (first
+            # to last assayed row of the batch), not the rows before the first assay or after
+            # the last, where the model extrapolates; 20000 rows in all at most, fewer for wide
+            # inputs (about 4e7 values in memory at most)
+            span = A[labelled[0]:labelled[-1] + 1] if len(labelled) else A[:0]
+            n_dom = int(min(20000, max(2000, 4e7 // max(1, A.shape[1]))))
+            if len(span):
+                domain_rows.append(_even(span, max(2, n_dom // len(frames))))
+                lows.append(span.min(axis=0))
+                highs.append(span.max(axis=0))
             feats.append(A[rows])
             raw.append(F[[TIME, *self.variables_]].to_numpy()[rows])
             ys.append(yv[rows])
@@ -210,6 +227,11 @@ class SoftSensor(BaseEstimator):
         self.feature_names_ = list(F.columns)
         self.n_train_rows_ = len(yy)
         self.target_range_ = float(np.ptp(yy))
+        # predictions are bounded to the assayed range widened by a quarter of it on each side,
+        # and never below 0 for a target never assayed below 0 (a concentration)
+        lo, hi = float(np.min(yy)), float(np.max(yy))
+        widen = 0.25 * max(hi - lo, abs(hi) * 1e-6, 1e-12)
+        self.target_bounds_ = (max(lo - widen, 0.0) if lo >= 0 else lo - widen, hi + widen)
 
         def rmse(p: np.ndarray) -> float:
             return float(np.sqrt(np.mean((yy - p) ** 2)))
@@ -251,6 +273,14 @@ class SoftSensor(BaseEstimator):
         self.fill_ = {v: float(np.nanmedian(np.concatenate([f[v].to_numpy(float) for f in frames])))
                       for v in self.variables_}
         self.domain_ = ApplicabilityDomain(alpha=0.001, margin=1.5).fit(np.vstack(domain_rows))
+        # the progress features (culture time and the running integrals) must also lie within
+        # their calibrated range widened by 10 % of it: T2 sums over components, so a row far
+        # beyond the data along one direction (before the first assay) can pass it
+        progress = [j for j, c in enumerate(self.feature_names_) if c == TIME or c.startswith(("cum(", "cum2("))]
+        lo_f, hi_f = np.min(lows, axis=0)[progress], np.max(highs, axis=0)[progress]
+        pad = 0.1 * (hi_f - lo_f)
+        self.progress_range_ = {self.feature_names_[j]: (float(a - d), float(b + d))
+                                for j, a, b, d in zip(progress, lo_f, hi_f, pad, strict=True)}
         return self
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -266,8 +296,9 @@ class SoftSensor(BaseEstimator):
         Returns
         -------
         DataFrame, shape (n_rows, 5)
-            ``time_h``, ``prediction``, ``lower``, ``upper`` (conformal, ``1 - alpha``) and
-            ``in_domain`` (bool: inside the applicability domain).
+            ``time_h``, ``prediction``, ``lower``, ``upper`` (conformal, ``1 - alpha``, each
+            bounded to ``target_bounds_``) and ``in_domain`` (bool: inside the applicability
+            domain, which spans the rows from each training batch's first to last assay).
         """
         if TIME not in frame.columns:
             frame = to_frame(frame)
@@ -280,7 +311,12 @@ class SoftSensor(BaseEstimator):
             frame = frame.assign(**{v: float(fill.get(v, 0.0)) for v in [*missing, *empty]})
         X = self._features(frame).to_numpy()
         p, lo, hi = self.model_.predict_interval(X)
+        bounds = getattr(self, "target_bounds_", (-np.inf, np.inf))
+        p, lo, hi = (np.clip(a, *bounds) for a in (p, lo, hi))
         ok = (self.domain_.predict(X) > 0) & (not missing and not empty)
+        for name, (a, b) in getattr(self, "progress_range_", {}).items():
+            v = X[:, self.feature_names_.index(name)]
+            ok &= (v >= a) & (v <= b)
         return pd.DataFrame({TIME: frame[TIME].to_numpy(float), "prediction": p, "lower": lo, "upper": hi,
                              "in_domain": ok})
 
@@ -295,4 +331,5 @@ class SoftSensor(BaseEstimator):
                 "cv_rmse": self.cv_rmse_, "baseline_pls_raw": self.baseline_,
                 "baseline_pls_raw_rmse": self.baseline_rmse_, "alpha": self.alpha,
                 "n_train_rows": self.n_train_rows_,
+                "target_bounds": list(getattr(self, "target_bounds_", (None, None))),
                 "spectra": {b: len(c) for b, c in getattr(self, "spectra_", {}).items()}}
