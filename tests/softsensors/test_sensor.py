@@ -63,6 +63,27 @@ def test_rows_before_the_first_assay_are_outside_the_domain_and_predictions_boun
     assert ss.metadata()["target_bounds"] == [lo, hi]
 
 
+def test_batch_logged_more_often_is_predicted_on_the_training_interval(campaign):
+    # trained on rows every 15 min: a batch logged every minute gets one prediction per row,
+    # each from a grid of 15-min ticks ending at or just before it, as calibrated
+    from biotwin.batchdata import regrid
+
+    train, _ = campaign
+    ss = SoftSensor(target="biomass [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))
+    assert ss.dt_ == pytest.approx(0.25)
+    fine = monod_campaign(1, seed=7, dt_h=1.0 / 60.0)[0].frame
+    res = ss.predict_frame(fine)
+    assert len(res) == len(fine) and np.array_equal(res["time_h"], fine["time_h"])
+    on_ticks = ss.predict_frame(regrid(fine, 0.25))
+    ticks = np.isin(np.round(fine["time_h"], 9), np.round(on_ticks["time_h"], 9))
+    # the same as on one 15-min grid at its ticks (but its last, partial one: the last row
+    # closes a full interval on another phase's grid)
+    np.testing.assert_allclose(res["prediction"][ticks][:-1], on_ticks["prediction"][:-1])
+    y = fine["biomass [g/L]"].to_numpy()
+    rmse = float(np.sqrt(np.mean((res["prediction"] - y) ** 2)))
+    assert rmse < 0.05 * np.ptp(y)
+
+
 def test_final_quality(campaign):
     train, test = campaign
     fq = FinalQualityPredictor("product [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))

@@ -4,7 +4,15 @@ Works on whatever numeric columns a process has: no variable names are assumed a
 from the time column (``time_h`` by default).
 """
 
-from biotwin.batchdata.align import align_batches, dtw_path, indicator_grid, unfold_batchwise, unfold_observationwise
+from biotwin.batchdata.align import (
+    align_batches,
+    dtw_path,
+    indicator_grid,
+    regrid,
+    sampling_interval,
+    unfold_batchwise,
+    unfold_observationwise,
+)
 from biotwin.batchdata.io import BatchSet, read_batch, read_batches, to_frame
 
 __all__ = [
@@ -14,6 +22,8 @@ __all__ = [
     "indicator_grid",
     "read_batch",
     "read_batches",
+    "regrid",
+    "sampling_interval",
     "to_frame",
     "unfold_batchwise",
     "unfold_observationwise",

@@ -26,6 +26,58 @@ from biotwin.batchdata.io import TIME
 from biotwin.errors import DataError
 
 
+def sampling_interval(frames: Sequence[pd.DataFrame]) -> float:
+    """Median positive step between successive rows of ``frames`` [h] (1.0 without any)."""
+    dts = np.concatenate([np.diff(f[TIME].to_numpy(float)) for f in frames]) if frames else np.zeros(0)
+    dts = dts[dts > 0]
+    return float(np.median(dts)) if dts.size else 1.0
+
+
+def regrid(frame: pd.DataFrame, dt_h: float, tolerance: float = 0.75, offset_h: float = 0.0) -> pd.DataFrame:
+    """One batch on a coarser sampling interval: rows every ``dt_h`` from its first row.
+
+    A model calibrated on rows every ``dt_h`` (a monitor's persistence rule, EWMA and CUSUM
+    charts, their false-alarm budget) counts rows, so a batch logged ten times as often would
+    meet ten times as many chances to cross its limits. Each new row at tick ``g`` takes, per
+    column, the last finite value in ``(g - dt_h, g]``: a point sample of each dense signal as
+    in training, and every sparse value (an at-line assay between two ticks) kept on the next
+    tick, never dropped. A last tick at the batch's last row keeps the newest data. Batches
+    sampled at ``tolerance * dt_h`` or coarser are returned unchanged.
+
+    Parameters
+    ----------
+    frame : DataFrame, shape (n_rows, n_columns)
+        One batch with ``time_h`` [h], sorted.
+    dt_h : float
+        Target sampling interval [h].
+    tolerance : float
+        Regrid only when the batch's own interval is below ``tolerance * dt_h``.
+    offset_h : float
+        Shift of the ticks after the first row [h], ``0 <= offset_h < dt_h``: ticks at the
+        first row's time and then every ``dt_h`` from ``offset_h`` after it (a grid per phase
+        lets every row of a finely logged batch close an interval of its own).
+
+    Returns
+    -------
+    DataFrame, shape (n_ticks, n_columns)
+    """
+    if dt_h <= 0 or len(frame) < 2 or sampling_interval([frame]) >= tolerance * dt_h:
+        return frame
+    t = frame[TIME].to_numpy(float)
+    start = t[0] + offset_h % dt_h
+    ticks = start + dt_h * np.arange(max(0, int(np.floor((t[-1] - start) / dt_h + 1e-9))) + 1)
+    if ticks[0] - t[0] > 1e-9:
+        ticks = np.insert(ticks, 0, t[0])
+    if t[-1] - ticks[-1] > 1e-9:
+        ticks = np.append(ticks, t[-1])
+    # row i belongs to the first tick at or after it: (g_{k-1}, g_k]
+    k = np.searchsorted(ticks, t - 1e-9, side="left")
+    out = frame.drop(columns=TIME).groupby(k).last()  # last non-missing value per column
+    out = out.reindex(np.arange(len(ticks)))
+    out.insert(0, TIME, ticks)
+    return out.reset_index(drop=True)
+
+
 def _filled(frame: pd.DataFrame, col: str) -> np.ndarray:
     """A column with gaps filled (interpolated inside, held at the ends)."""
     s = frame[col].astype(float)

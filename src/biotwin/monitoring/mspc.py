@@ -40,6 +40,7 @@ from scipy.ndimage import maximum_filter1d
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold
 
+from biotwin.batchdata.align import regrid, sampling_interval
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
 from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
@@ -788,6 +789,9 @@ class BatchMonitor(BaseEstimator):
     factors_ : dict
         Factor applied to each family's limits (an array, one per variable, for the vector
         families under the ``chart`` budget).
+    dt_ : float
+        Sampling interval of the training batches [h] (median step); batches logged more
+        often (in training or when scored) are put on it first.
     atypical_batches_ : list of int
         Training batches far outside the others (indices).
     spectra_ : SpectrumCompressor or None
@@ -968,8 +972,11 @@ class BatchMonitor(BaseEstimator):
         self.variables_ = input_columns(frames, list(self.exclude))
         if len(self.variables_) < 2:
             raise DataError("a monitor needs at least 2 usable variables")
-        dts = np.concatenate([np.diff(f[TIME].to_numpy(float)) for f in frames])
-        dt = float(np.median(dts[dts > 0])) if np.any(dts > 0) else 1.0
+        # one sampling interval: the charts count rows, so a batch logged more often than the
+        # others is put on the common interval (also when scoring, see ``_prepare``)
+        dt = sampling_interval(frames)
+        self.dt_ = dt
+        frames = [regrid(f, dt) for f in frames]
         # at least one row in the recent window and four in the trend window at the sampling interval
         self.trend_windows_ = (max(self.trend_window_h, 4.0 * dt), max(self.trend_recent_h, dt))
         # a trend needs a dense signal: columns measured on under half the rows (at-line samples)
@@ -1127,9 +1134,13 @@ class BatchMonitor(BaseEstimator):
         return out
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A new batch as the charts see it: spectral blocks replaced by their scores."""
+        """A new batch as the charts see it: spectral blocks replaced by their scores, and rows
+        logged more often than the training batches put on their interval ``dt_``
+        (:func:`~biotwin.batchdata.align.regrid`; an alarm is then dated at the tick that
+        closes the interval holding the data behind it)."""
         comp = getattr(self, "spectra_", None)
-        return comp.transform(frame) if comp is not None else frame
+        frame = comp.transform(frame) if comp is not None else frame
+        return regrid(frame, getattr(self, "dt_", 0.0)) if TIME in frame.columns else frame
 
     def _scored(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         missing = [v for v in self.variables_ if v not in frame]

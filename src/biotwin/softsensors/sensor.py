@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from biotwin.batchdata.align import regrid, sampling_interval
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
@@ -124,6 +125,8 @@ class SoftSensor(BaseEstimator):
 
     Attributes
     ----------
+    dt_ : float
+        Sampling interval of the training batches [h] (median step).
     variables_ : list of str
         Input columns.
     volumes_ : list of str
@@ -191,6 +194,11 @@ class SoftSensor(BaseEstimator):
             if self.target not in f:
                 raise DataError(f"training batch {ids[i]!r} has no target column {self.target!r}; "
                                 f"columns are {list(f.columns)}")
+        # one sampling interval: smoothing and noise in the features depend on how often a batch
+        # is logged, so a batch logged more often than the others is put on the common interval
+        # (also when predicting, see ``predict_frame``)
+        self.dt_ = sampling_interval(frames)
+        frames = [regrid(f, self.dt_) for f in frames]
         self.variables_ = input_columns(frames, [self.target, *self.exclude])
         if not self.variables_:
             raise DataError("no usable input column (all excluded, missing or constant)")
@@ -291,7 +299,10 @@ class SoftSensor(BaseEstimator):
         frame : DataFrame, shape (n_rows, n_columns)
             One batch with ``time_h`` [h] and the input columns. An input column that is
             missing or holds no value takes its training median, and then no row counts as
-            inside the domain.
+            inside the domain. A batch logged more often than the training batches is put on
+            their interval ``dt_`` (:func:`~biotwin.batchdata.align.regrid`), on up to 32
+            shifted grids, and each of its rows takes the prediction of the latest tick at or
+            before it.
 
         Returns
         -------
@@ -309,16 +320,41 @@ class SoftSensor(BaseEstimator):
         fill = getattr(self, "fill_", {})
         if missing or empty:  # a lost signal: its training median, and no row is in the domain
             frame = frame.assign(**{v: float(fill.get(v, 0.0)) for v in [*missing, *empty]})
+        dt = getattr(self, "dt_", 0.0)
+        if regrid(frame, dt) is frame:
+            t, p, lo, hi, ok = self._predict_rows(frame, bool(missing or empty))
+            return pd.DataFrame({TIME: t, "prediction": p, "lower": lo, "upper": hi, "in_domain": ok})
+        # logged more often than the training batches: on their interval, one grid per phase
+        # (at most 32), so each row takes the prediction of a tick at most dt / 32 before it
+        # and no row waits for the next tick of a single grid
+        own = sampling_interval([frame])
+        phases = int(min(32, max(1, round(dt / max(own, 1e-12)))))
+        rows_t = frame[TIME].to_numpy(float)
+        parts, regular = [], []
+        for k in range(phases):
+            part = self._predict_rows(regrid(frame, dt, offset_h=k * dt / phases), bool(missing or empty))
+            steps = (part[0] - rows_t[0] - k * dt / phases) / dt
+            regular.append(np.abs(steps - np.round(steps)) < 1e-6)  # not the first or last row added
+            parts.append(part)
+        t, p, lo, hi, ok = (np.concatenate(a) for a in zip(*parts, strict=True))
+        # in time order, and where grids share a time the one it is a regular tick of last
+        order = np.lexsort((np.concatenate(regular), t))
+        j = np.clip(np.searchsorted(t[order], rows_t + 1e-9, side="right") - 1, 0, len(t) - 1)
+        sel = order[j]
+        return pd.DataFrame({TIME: rows_t, "prediction": p[sel], "lower": lo[sel], "upper": hi[sel],
+                             "in_domain": ok[sel]})
+
+    def _predict_rows(self, frame: pd.DataFrame, lost: bool) -> tuple[np.ndarray, ...]:
+        """Times, prediction, lower, upper and in-domain flags of each row of ``frame``."""
         X = self._features(frame).to_numpy()
         p, lo, hi = self.model_.predict_interval(X)
         bounds = getattr(self, "target_bounds_", (-np.inf, np.inf))
         p, lo, hi = (np.clip(a, *bounds) for a in (p, lo, hi))
-        ok = (self.domain_.predict(X) > 0) & (not missing and not empty)
+        ok = (self.domain_.predict(X) > 0) & (not lost)
         for name, (a, b) in getattr(self, "progress_range_", {}).items():
             v = X[:, self.feature_names_.index(name)]
             ok &= (v >= a) & (v <= b)
-        return pd.DataFrame({TIME: frame[TIME].to_numpy(float), "prediction": p, "lower": lo, "upper": hi,
-                             "in_domain": ok})
+        return frame[TIME].to_numpy(float), p, lo, hi, ok
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Point predictions for every row of one batch, shape (n_rows,)."""
