@@ -6,7 +6,7 @@ Run: .venv/bin/python bench/monitoring_generality.py [monod,pichia,bacillus] [--
 For each synthetic process of :mod:`biotwin.monitoring.synthetic` (an E. coli-like Monod
 fed-batch, a methanol-induced Pichia fed-batch at 100 L, a Bacillus protease fed-batch at
 10 m3; other names and units), a :class:`~biotwin.monitoring.BatchMonitor` with its defaults
-is fitted on 30 normal batches (seed 1) and scored on 50 other normal batches (seeds 2, 5,
+is fitted on 30 normal batches (``--n-train``; seed 1) and scored on 50 other normal batches (seeds 2, 5,
 7, 8, 9) and on 6 distinct faulty batches per fault kind (seeds 30, 31, ...). Prints, per
 process: the share of normal batches with any alarm (criterion of the hidden acceptance set:
 at most 1 in 10), faulty batches detected after onset (criterion: at least 90 %), alarms
@@ -29,6 +29,7 @@ GEN = {"monod": (S.monod_campaign, S.MONOD_FAULTS), "pichia": (S.pichia_campaign
 cli = argparse.ArgumentParser(description="Monitor generality benchmark")
 cli.add_argument("processes", nargs="?", default=",".join(GEN), help="comma-separated: monod,pichia,bacillus")
 cli.add_argument("--out", help="also write the JSON to this file")
+cli.add_argument("--n-train", type=int, default=30, help="normal training batches (default 30)")
 opts = cli.parse_args()
 out_file = opts.out
 procs = opts.processes.split(",")
@@ -60,7 +61,7 @@ results: dict = {}
 for proc in procs:
     gen, faults = GEN[proc]
     ex = list(S.OFFLINE[proc])
-    train = S.frames(gen(30, seed=1))
+    train = S.frames(gen(opts.n_train, seed=1))
     normal = [b for s in (2, 5, 7, 8, 9) for b in gen(10, seed=s)]
     faulty = [b for k, f in enumerate(faults) for b in gen(6, faults=(f,), seed=30 + k)]
     t0 = time.perf_counter()

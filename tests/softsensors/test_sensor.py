@@ -123,6 +123,16 @@ def test_cli_fit_predict(tmp_path, campaign):
     out = json.loads(r.stdout)
     assert set(out) == {"time_h", "prediction", "lower", "upper", "in_domain"}
     assert all(len(v) == len(test[0].frame) for v in out.values())
+    # --update re-anchors on the file's own earlier biomass assays: the first row has none
+    r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(model), "--batch", str(tp), "--json",
+                                 "--update"])
+    assert r.exit_code == 0, r.output
+    upd = json.loads(r.stdout)
+    assert upd["prediction"][0] == out["prediction"][0] and len(upd["prediction"]) == len(out["prediction"])
+    assert meta["update"]["mode"] in ("none", "offset", "ratio")
+    y = test[0].frame["biomass [g/L]"].to_numpy()
+    err = [float(np.sqrt(np.mean((np.array(o["prediction"]) - y) ** 2))) for o in (out, upd)]
+    assert err[1] <= err[0] * 1.05
     r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(tmp_path / "nope"), "--batch", str(tp)])
     assert r.exit_code == 2
 

@@ -55,6 +55,9 @@ def softsensor_predict(
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
     as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
     lake_out: bool = typer.Option(False, "--to-lake", help="Also write the predictions to the lake."),
+    update: bool = typer.Option(False, "--update",
+                                help="Re-anchor each row on the batch's own earlier assays of the target "
+                                     "(its column in the file), as chosen at fit."),
 ) -> None:
     """Predict every row of one batch, with conformal intervals and the applicability domain."""
     from biotwin.batchdata import read_batch
@@ -68,7 +71,7 @@ def softsensor_predict(
 
         meta_time = json.loads(side.read_text()).get("time_col")
     frame = read_batch(batch, time_col or meta_time)
-    res = ss.predict_frame(frame)
+    res = ss.predict_frame(frame, update=update)
     if lake_out:
         from biotwin.monitoring.results import predictions_to_lake
 

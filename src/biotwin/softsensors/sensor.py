@@ -24,6 +24,7 @@ from biotwin.batchdata.align import regrid, sampling_interval
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
+from biotwin.softsensors import adapt
 from biotwin.softsensors.estimators import (
     ApplicabilityDomain,
     BoostingRegressor,
@@ -143,6 +144,11 @@ class SoftSensor(BaseEstimator):
     domain_ : ApplicabilityDomain
         Fitted on the rows from each training batch's first to its last assayed row: rows
         before the first assay or after the last (extrapolation in culture time) fall outside.
+    update_ : dict
+        How :meth:`predict_frame` with ``update=True`` re-anchors on a batch's earlier assays:
+        ``mode`` (``none``, ``offset``, ``ratio``), ``forget``, and the out-of-fold RMSE with
+        (``rmse``) and without (``rmse_none``) it, each assay predicted from the earlier
+        assays of its batch (:func:`biotwin.softsensors.adapt.choose`).
     progress_range_ : dict
         Calibrated range of culture time and of each running integral (feature name ->
         (low, high), widened by 10 % of the range); a row outside it is outside the domain.
@@ -276,6 +282,9 @@ class SoftSensor(BaseEstimator):
             oofs[key] = np.mean([oofs[n] for n in members], axis=0)
             self.cv_rmse_[key] = rmse(oofs[key])
         self.chosen_ = min(self.cv_rmse_, key=self.cv_rmse_.__getitem__)
+        # how to re-anchor on a batch's own earlier assays (used by predict_frame(update=True)),
+        # chosen on the out-of-fold predictions of each training batch in time order
+        self.update_ = adapt.choose([(yy[g == b], oofs[self.chosen_][g == b]) for b in np.unique(g)])
         self.model_ = ConformalRegressor(clone(cands[self.chosen_]), alpha=self.alpha, cv=self.cv).fit(
             X, yy, groups=g, oof=oofs[self.chosen_])
         self.fill_ = {v: float(np.nanmedian(np.concatenate([f[v].to_numpy(float) for f in frames])))
@@ -291,7 +300,7 @@ class SoftSensor(BaseEstimator):
                                 for j, a, b, d in zip(progress, lo_f, hi_f, pad, strict=True)}
         return self
 
-    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def predict_frame(self, frame: pd.DataFrame, update: bool = False) -> pd.DataFrame:
         """Predict every row of one batch.
 
         Parameters
@@ -303,6 +312,11 @@ class SoftSensor(BaseEstimator):
             their interval ``dt_`` (:func:`~biotwin.batchdata.align.regrid`), on up to 32
             shifted grids, and each of its rows takes the prediction of the latest tick at or
             before it.
+        update : bool
+            Re-anchor each row on the batch's own assays of the target (the ``target`` column
+            of ``frame``) taken strictly before it, in the form chosen at fit (``update_``;
+            :mod:`biotwin.softsensors.adapt`). Off by default: predictions then use the online
+            signals alone, as validated.
 
         Returns
         -------
@@ -320,9 +334,24 @@ class SoftSensor(BaseEstimator):
         fill = getattr(self, "fill_", {})
         if missing or empty:  # a lost signal: its training median, and no row is in the domain
             frame = frame.assign(**{v: float(fill.get(v, 0.0)) for v in [*missing, *empty]})
+        res = self._predict_all(frame, bool(missing or empty))
+        how = getattr(self, "update_", {"mode": "none"})
+        if update and self.target in frame and how["mode"] != "none":
+            y = frame[self.target].to_numpy(float)
+            m = np.isfinite(y)
+            cols = ["prediction", "lower", "upper"]
+            fixed = adapt.apply(res[TIME].to_numpy(), [res[c].to_numpy() for c in cols], res[TIME].to_numpy()[m],
+                                y[m], res["prediction"].to_numpy()[m], str(how["mode"]), float(how["forget"]))
+            bounds = getattr(self, "target_bounds_", (-np.inf, np.inf))
+            lo, hi = np.minimum(fixed[1], fixed[2]), np.maximum(fixed[1], fixed[2])
+            res = res.assign(prediction=np.clip(fixed[0], *bounds), lower=np.clip(lo, *bounds),
+                             upper=np.clip(hi, *bounds))
+        return res
+
+    def _predict_all(self, frame: pd.DataFrame, lost: bool) -> pd.DataFrame:
         dt = getattr(self, "dt_", 0.0)
         if regrid(frame, dt) is frame:
-            t, p, lo, hi, ok = self._predict_rows(frame, bool(missing or empty))
+            t, p, lo, hi, ok = self._predict_rows(frame, lost)
             return pd.DataFrame({TIME: t, "prediction": p, "lower": lo, "upper": hi, "in_domain": ok})
         # logged more often than the training batches: on their interval, one grid per phase
         # (at most 32), so each row takes the prediction of a tick at most dt / 32 before it
@@ -332,7 +361,7 @@ class SoftSensor(BaseEstimator):
         rows_t = frame[TIME].to_numpy(float)
         parts, regular = [], []
         for k in range(phases):
-            part = self._predict_rows(regrid(frame, dt, offset_h=k * dt / phases), bool(missing or empty))
+            part = self._predict_rows(regrid(frame, dt, offset_h=k * dt / phases), lost)
             steps = (part[0] - rows_t[0] - k * dt / phases) / dt
             regular.append(np.abs(steps - np.round(steps)) < 1e-6)  # not the first or last row added
             parts.append(part)
@@ -356,9 +385,9 @@ class SoftSensor(BaseEstimator):
             ok &= (v >= a) & (v <= b)
         return frame[TIME].to_numpy(float), p, lo, hi, ok
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Point predictions for every row of one batch, shape (n_rows,)."""
-        return self.predict_frame(frame)["prediction"].to_numpy()
+    def predict(self, frame: pd.DataFrame, update: bool = False) -> np.ndarray:
+        """Point predictions for every row of one batch, shape (n_rows,) (``update``: see :meth:`predict_frame`)."""
+        return self.predict_frame(frame, update=update)["prediction"].to_numpy()
 
     def metadata(self) -> dict[str, Any]:
         """What the JSON sidecar records."""
@@ -368,4 +397,5 @@ class SoftSensor(BaseEstimator):
                 "baseline_pls_raw_rmse": self.baseline_rmse_, "alpha": self.alpha,
                 "n_train_rows": self.n_train_rows_,
                 "target_bounds": list(getattr(self, "target_bounds_", (None, None))),
+                "update": getattr(self, "update_", None),
                 "spectra": {b: len(c) for b, c in getattr(self, "spectra_", {}).items()}}
