@@ -50,6 +50,13 @@ def test_single_column_file_names_the_file(tmp_path):
         read_batch(path)
 
 
+def test_header_only_file_names_the_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("time_h,pH [-]\n")
+    with pytest.raises(DataError, match=r"empty\.csv: batch has no rows"):
+        read_batch(path)
+
+
 def test_batch_identifiers_are_not_inputs():
     import pandas as pd
 

@@ -136,6 +136,11 @@ def test_cli_monitor(tmp_path, monitor):
     assert meta["detectors"] == ["T2", "SPE", "trend"] and meta["pairs"] == 0
     r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--detectors", "wavelet", *args[4:]])
     assert r.exit_code != 0 and "wavelet" in r.output
+    # a batch without one of the monitor's variables: the error names the file and the variable
+    lost = tmp_path / "lost.csv"
+    bad.frame.drop(columns=[*OFFLINE, "DOT [%]"]).to_csv(lost, index=False)
+    r = CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"), "--batch", str(lost)])
+    assert r.exit_code == 2 and "lost.csv" in r.output and "DOT [%]" in r.output
 
 
 def test_cusum_recentre_and_response_on_scalars():

@@ -137,6 +137,19 @@ def test_cli_fit_predict(tmp_path, campaign):
     assert r.exit_code == 2
 
 
+def test_too_few_assays_to_cross_validate_is_refused_by_name():
+    import pandas as pd
+
+    from biotwin.batchdata.io import BatchSet
+    from biotwin.errors import DataError
+
+    t = np.arange(10.0)
+    good = pd.DataFrame({"time_h": t, "OUR [mM/h]": t, "titre [mg/L]": 2 * t})
+    tiny = good.iloc[:1]
+    with pytest.raises(DataError, match=r"holding out \['run01'\] leaves 1"):
+        SoftSensor(target="titre [mg/L]", candidates=("pls",)).fit(BatchSet([good, tiny], ["run01", "run02"]))
+
+
 def test_missing_target_names_the_batch():
     import pandas as pd
 

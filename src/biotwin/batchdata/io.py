@@ -107,6 +107,8 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     """
     cols = [str(c).strip() for c in frame.columns]
     frame = frame.set_axis(cols, axis=1)
+    if frame.empty:
+        raise DataError(f"batch has no rows (columns {cols})", file=file)
     if time_col is None:
         found = [c for c in _TIME_GUESSES if c in cols]
         found += [c for c in cols if _header_unit(c)[0].strip().lower().replace(" ", "_") in _TIME_WORDS]

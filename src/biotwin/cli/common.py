@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
 import numpy as np
 import typer
 
-from biotwin.errors import BiotwinError
+from biotwin.errors import BiotwinError, DataError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,3 +49,14 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(code=2) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def about_file(path: Any) -> Iterator[None]:
+    """Name ``path`` in a :class:`DataError` raised inside that does not name a file yet."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.file is not None:
+            raise
+        raise DataError(str(exc), file=str(path)) from exc

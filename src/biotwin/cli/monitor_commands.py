@@ -8,7 +8,7 @@ from typing import cast
 import typer
 
 from biotwin.cli import app
-from biotwin.cli.common import handle_errors, print_json
+from biotwin.cli.common import about_file, handle_errors, print_json
 from biotwin.errors import DataError
 
 softsensor_app = typer.Typer(help="Soft sensors: virtual assays from online signals.", no_args_is_help=True)
@@ -71,7 +71,8 @@ def softsensor_predict(
 
         meta_time = json.loads(side.read_text()).get("time_col")
     frame = read_batch(batch, time_col or meta_time)
-    res = ss.predict_frame(frame, update=update)
+    with about_file(batch):
+        res = ss.predict_frame(frame, update=update)
     if lake_out:
         from biotwin.monitoring.results import predictions_to_lake
 
@@ -154,11 +155,12 @@ def monitor_score(
 
         meta_time = json.loads(side.read_text()).get("time_col")
     frame = read_batch(batch, time_col or meta_time)
-    result = mon.score(frame)
-    if plot is not None:
-        from biotwin.monitoring.plots import plot_monitor
+    with about_file(batch):
+        result = mon.score(frame)
+        if plot is not None:
+            from biotwin.monitoring.plots import plot_monitor
 
-        plot_monitor(mon.trajectory(frame), result, plot)
+            plot_monitor(mon.trajectory(frame), result, plot)
     if lake_out:
         from biotwin.monitoring.results import alarms_to_lake
 

@@ -34,6 +34,7 @@ from biotwin.softsensors.estimators import (
     MeanRegressor,
     PLSRegressor,
     RidgeRegressor,
+    _folds,
     out_of_fold,
 )
 from biotwin.softsensors.features import engineer, ewma, hold, volume_like
@@ -238,6 +239,11 @@ class SoftSensor(BaseEstimator):
         X, Xr, yy, g = np.vstack(feats), np.vstack(raw), np.concatenate(ys), np.concatenate(groups)
         if len(yy) < 5:
             raise DataError(f"only {len(yy)} rows have a value of {self.target!r}")
+        for tr, te in _folds(len(yy), g, self.cv):
+            if len(tr) < 3:
+                held = sorted({ids[int(b)] for b in np.unique(g[te])})
+                raise DataError(f"too few rows with a value of {self.target!r} to cross-validate: holding out "
+                                f"{held} leaves {len(tr)}; add batches or assays")
         self.feature_names_ = list(F.columns)
         self.n_train_rows_ = len(yy)
         self.target_range_ = float(np.ptp(yy))
