@@ -70,6 +70,14 @@ def test_batches_logged_more_often_than_training_are_scored_on_its_interval(moni
     assert np.allclose(np.diff(tr["time_h"].to_numpy())[:-1], 0.25)
 
 
+def test_a_truncated_training_batch_is_refused_by_name():
+    from biotwin.batchdata.io import BatchSet
+
+    fs = frames(monod_campaign(3, seed=1))
+    with pytest.raises(DataError, match=r"run03 \(1 rows\)"):
+        BatchMonitor(exclude=OFFLINE).fit(BatchSet([fs[0], fs[1], fs[2].iloc[:1]], ["run01", "run02", "run03"]))
+
+
 def test_sensor_drift_caught_before_spec(monitor):
     mon, _ = monitor
     b = add_drift(monod_campaign(1, seed=5)[0], "DOT [%]", -0.8, 10.0, spec=15.0)

@@ -955,9 +955,12 @@ class BatchMonitor(BaseEstimator):
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> BatchMonitor:
         """Fit on normal batches (frames with ``time_h`` and the process variables)."""
-        frames, _ = _as_frames(batches)
+        frames, ids = _as_frames(batches)
         if len(frames) < 3:
             raise DataError("a monitor needs at least 3 normal training batches")
+        short = [f"{ids[i]} ({len(f)} rows)" for i, f in enumerate(frames) if len(f) < 5]
+        if short:  # a truncated export is no reference trajectory
+            raise DataError(f"training batches too short to be a reference: {', '.join(short)}; 5 rows at least")
         unknown = set(self.detectors) - set(FAMILIES)
         if unknown:
             raise DataError(f"unknown detectors {sorted(unknown)}; expected some of {list(FAMILIES)}")
