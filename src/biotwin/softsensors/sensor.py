@@ -356,7 +356,8 @@ class SoftSensor(BaseEstimator):
 
     def _predict_all(self, frame: pd.DataFrame, lost: bool) -> pd.DataFrame:
         dt = getattr(self, "dt_", 0.0)
-        if regrid(frame, dt) is frame:
+        first = regrid(frame, dt)
+        if first is frame:
             t, p, lo, hi, ok = self._predict_rows(frame, lost)
             return pd.DataFrame({TIME: t, "prediction": p, "lower": lo, "upper": hi, "in_domain": ok})
         # logged more often than the training batches: on their interval, one grid per phase
@@ -367,7 +368,7 @@ class SoftSensor(BaseEstimator):
         rows_t = frame[TIME].to_numpy(float)
         parts, regular = [], []
         for k in range(phases):
-            part = self._predict_rows(regrid(frame, dt, offset_h=k * dt / phases), lost)
+            part = self._predict_rows(first if k == 0 else regrid(frame, dt, offset_h=k * dt / phases), lost)
             steps = (part[0] - rows_t[0] - k * dt / phases) / dt
             regular.append(np.abs(steps - np.round(steps)) < 1e-6)  # not the first or last row added
             parts.append(part)
