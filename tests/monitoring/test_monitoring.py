@@ -144,6 +144,13 @@ def test_cli_monitor(tmp_path, monitor):
     assert meta["detectors"] == ["T2", "SPE", "trend"] and meta["pairs"] == 0
     r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--detectors", "wavelet", *args[4:]])
     assert r.exit_code != 0 and "wavelet" in r.output
+    # an analyser outage is listed beside the alarms in the text output
+    gap = tmp_path / "gap.csv"
+    g = bad.frame.drop(columns=OFFLINE)
+    g.loc[(g["time_h"] > 3.0) & (g["time_h"] < 5.0), "OUR [mmol/L/h]"] = np.nan
+    g.to_csv(gap, index=False)
+    r = CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"), "--batch", str(gap)])
+    assert r.exit_code == 0 and "data gap: OUR [mmol/L/h] missing from 3.25 to 5.00 h" in r.output, r.output
     # a batch without one of the monitor's variables: the error names the file and the variable
     lost = tmp_path / "lost.csv"
     bad.frame.drop(columns=[*OFFLINE, "DOT [%]"]).to_csv(lost, index=False)

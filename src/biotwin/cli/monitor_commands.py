@@ -167,12 +167,15 @@ def monitor_score(
         alarms_to_lake(_lake(ctx), result, batch_id=batch.name)
     if as_json:
         print_json(result)
-    elif result["first_alarm_h"] is None:
+        return
+    if result["first_alarm_h"] is None:
         typer.echo("no alarm")
-    else:
-        for a in result["alarms"]:
-            top = ", ".join(list(a["contributions"])[:3])
-            typer.echo(f"{a['time_h']:8.2f} h  {a['kind']:8} {a['statistic']:8} {top}")
+    for a in result["alarms"]:
+        top = ", ".join(list(a["contributions"])[:3])
+        typer.echo(f"{a['time_h']:8.2f} h  {a['kind']:8} {a['statistic']:8} {top}")
+    for g in mon.data_gaps(frame):  # alarms just after an outage may come from it
+        typer.echo(f"data gap: {g['variable']} missing from {g['from_h']:.2f} to {g['to_h']:.2f} h "
+                   f"({g['rows']} rows)")
 
 
 def _lake(ctx: typer.Context | None):  # type: ignore[no-untyped-def]

@@ -41,6 +41,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold
 
 from biotwin.batchdata.align import regrid, sampling_interval
+from biotwin.batchdata.gaps import find_gaps
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
 from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
@@ -1212,7 +1213,8 @@ class BatchMonitor(BaseEstimator):
             ``contributions`` ({variable: contribution}, the five largest; for the per-variable
             families each variable's ratio to its limit; for ``pair`` the two columns' standardised
             difference, ``{denser: z, sparser: -z}``, or its self-starting z where that chart alarms);
-            equipment alarms add ``rul_h`` (None without a failure level).
+            equipment alarms add ``rul_h`` (None without a failure level). Outages of a signal
+            are listed by :meth:`data_gaps`.
         """
         frame = self._prepare(frame)
         t, r, Z = self._scored(frame)
@@ -1255,6 +1257,17 @@ class BatchMonitor(BaseEstimator):
                                "rul_h": rul if np.isfinite(rul) else None})
         alarms.sort(key=lambda a: a["time_h"])
         return {"first_alarm_h": alarms[0]["time_h"] if alarms else None, "alarms": alarms}
+
+    def data_gaps(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """Runs of two or more missing rows in the variables logged on most training rows.
+
+        The charts hold a variable's last value through such a run, so an alarm just after it
+        may come from the outage rather than the process
+        (:func:`~biotwin.batchdata.gaps.find_gaps`; ``monitor score`` prints them).
+        """
+        frame = self._prepare(frame)
+        dense = [v for v, d in zip(self.variables_, getattr(self, "trend_dense_", []), strict=False) if d]
+        return find_gaps(frame, dense)
 
     def metadata(self) -> dict[str, Any]:
         """What the JSON sidecar records."""

@@ -1,0 +1,53 @@
+"""Gaps in a batch's dense signals: where a signal logged on most rows stopped for a while.
+
+An analyser taken off line for calibration, a lost fieldbus link or a historian outage
+leaves a run of missing values in a signal that is otherwise on every row. Models that hold
+the last value through the run (sample-and-hold) and integrate it see a flat stretch that
+the process never had, and what follows the gap (a jump, a running integral that lags) can
+look like a fault. Reporting the gaps beside the alarms tells the reader which alarms
+follow a data outage rather than a process change (data integrity, ALCOA+: complete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from biotwin.batchdata.io import TIME
+
+
+def find_gaps(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) -> list[dict[str, Any]]:
+    """Runs of at least ``min_rows`` consecutive missing values in each of ``variables``.
+
+    Parameters
+    ----------
+    frame : DataFrame, shape (n_rows, n_columns)
+        One batch with ``time_h`` [h], sorted.
+    variables : sequence of str
+        Signals expected on every row (dense signals); absent columns are skipped.
+    min_rows : int
+        Shortest run reported [rows].
+
+    Returns
+    -------
+    list of dict
+        ``variable``, ``from_h`` (first missing row), ``to_h`` (next row with a value, or the
+        last row when the signal never came back) and ``rows`` (missing rows), in time order.
+    """
+    t = frame[TIME].to_numpy(float)
+    out: list[dict[str, Any]] = []
+    for v in variables:
+        if v not in frame:
+            continue
+        miss = ~np.isfinite(frame[v].to_numpy(float))
+        if not miss.any():
+            continue
+        edges = np.diff(np.r_[0, miss.astype(np.int8), 0])
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            if b - a >= min_rows:
+                out.append({"variable": v, "from_h": float(t[a]), "to_h": float(t[min(b, len(t) - 1)]),
+                            "rows": int(b - a)})
+    return sorted(out, key=lambda g: (g["from_h"], g["variable"]))

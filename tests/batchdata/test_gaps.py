@@ -1,0 +1,21 @@
+"""Gaps in dense signals."""
+
+import numpy as np
+import pandas as pd
+
+from biotwin.batchdata.gaps import find_gaps
+
+
+def test_runs_of_missing_rows_are_found_per_variable():
+    t = np.arange(0.0, 10.0, 0.5)
+    our = np.ones(len(t))
+    our[4:8] = np.nan  # 2.0 .. 3.5 h, back at 4.0 h
+    our[10] = np.nan  # one row: not a gap
+    do = np.ones(len(t))
+    do[-3:] = np.nan  # never came back
+    f = pd.DataFrame({"time_h": t, "OUR [mM/h]": our, "DO [%]": do})
+    gaps = find_gaps(f, ["OUR [mM/h]", "DO [%]", "absent"])
+    assert gaps == [{"variable": "OUR [mM/h]", "from_h": 2.0, "to_h": 4.0, "rows": 4},
+                    {"variable": "DO [%]", "from_h": 8.5, "to_h": 9.5, "rows": 3}]
+    assert find_gaps(f, ["OUR [mM/h]"], min_rows=1)[1] == {"variable": "OUR [mM/h]", "from_h": 5.0, "to_h": 5.5,
+                                                           "rows": 1}
