@@ -46,8 +46,9 @@ def find_gaps(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) 
         if not miss.any():
             continue
         edges = np.diff(np.r_[0, miss.astype(np.int8), 0])
-        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # ends: first row back
+        back = np.minimum(ends, len(t) - 1)
+        for a, b, r in zip(starts, ends, back, strict=True):
             if b - a >= min_rows:
-                out.append({"variable": v, "from_h": float(t[a]), "to_h": float(t[int(min(b, len(t) - 1))]),
-                            "rows": int(b - a)})
+                out.append({"variable": v, "from_h": float(t[a]), "to_h": float(t[r]), "rows": int(b - a)})
     return sorted(out, key=lambda g: (g["from_h"], g["variable"]))
