@@ -596,6 +596,11 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: Training batches the ``trend`` family's time tolerance is calibrated for (the virtual-plant
+#: campaign's 30); fewer widen it in proportion.
+REFERENCE_BATCHES = 30
+
+
 class BatchMonitor(BaseEstimator):
     """Golden-batch MSPC monitor for batches of any process.
 
@@ -749,7 +754,10 @@ class BatchMonitor(BaseEstimator):
         alarmed on the temperature step (and one faulty batch, before its onset); with 0.5,
         none did. On the virtual plant 0.5 keeps the contamination delays of 0, while 1.0 let
         a bolus feed's bend mask a contamination that began 3.5 h before the feed (delay 1.6
-        -> 3.6 h).
+        -> 3.6 h). It holds for 30 training batches (``REFERENCE_BATCHES``) and widens as
+        ``30 / n_batches`` for fewer (``trend_tolerance_``): with 15 Pichia training batches
+        7 of 50 normal batches alarmed at 0.5 h, 1 of 50 at 1.0 h; with 10, 8 and 3 of 50
+        at 0.5 and 1.5 h.
     budget : {"chart", "split", "joint"}
         ``chart`` (default): ``batch_alpha`` split evenly over every chart, each with its own
         factor; ``split``: split over the families, one factor per family (a variable whose
@@ -793,6 +801,9 @@ class BatchMonitor(BaseEstimator):
     dt_ : float
         Sampling interval of the training batches [h] (median step); batches logged more
         often (in training or when scored) are put on it first.
+    trend_tolerance_ : float
+        The ``trend`` limits' time tolerance in use [h]: ``trend_tolerance_h`` widened for
+        fewer than ``REFERENCE_BATCHES`` training batches.
     atypical_batches_ : list of int
         Training batches far outside the others (indices).
     spectra_ : SpectrumCompressor or None
@@ -1006,7 +1017,13 @@ class BatchMonitor(BaseEstimator):
         grid = np.linspace(0.0, float(np.quantile([f[TIME].iloc[-1] for f in frames], 0.75)), self.n_grid)
         step = max(self.trend_limit_h, dt) / 2.0
         fine = np.arange(0.0, grid[-1] + step, step)
-        dilate = round(getattr(self, "trend_tolerance_h", 0.0) / step)
+        # the tolerance holds for 30 training batches; fewer batches sample the timing of normal
+        # events (an induction, a setpoint step) more sparsely, and the gap between a new batch's
+        # event and the nearest training one grows as 1 / n_batches (the spacing of n order
+        # statistics), so the tolerance widens in proportion
+        self.trend_tolerance_ = float(getattr(self, "trend_tolerance_h", 0.0)) * max(1.0, REFERENCE_BATCHES
+                                                                                    / len(frames))
+        dilate = round(self.trend_tolerance_ / step)
         tlist = [f[TIME].to_numpy(float) for f in feats]
         fams = [k for k in FAMILIES if k in self.detectors]
         scale: dict[str, Any] = {}
