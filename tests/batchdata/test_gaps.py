@@ -19,3 +19,20 @@ def test_runs_of_missing_rows_are_found_per_variable():
                     {"variable": "DO [%]", "from_h": 8.5, "to_h": 9.5, "rows": 3}]
     assert find_gaps(f, ["OUR [mM/h]"], min_rows=1)[1] == {"variable": "OUR [mM/h]", "from_h": 5.0, "to_h": 5.5,
                                                            "rows": 1}
+
+
+def test_bridge_fills_interior_outages_only():
+    from biotwin.batchdata.gaps import bridge
+
+    t = np.arange(0.0, 5.0, 0.5)
+    x = np.arange(len(t), dtype=float)
+    x[2:5] = np.nan  # an outage: bridged
+    x[7] = np.nan  # one missing row: held by the models, not bridged
+    x[-1] = np.nan  # trailing: the signal has not come back yet
+    f = pd.DataFrame({"time_h": t, "OUR [mM/h]": x, "pH_atline [-]": x})
+    out = bridge(f, ["OUR [mM/h]"])
+    np.testing.assert_allclose(out["OUR [mM/h]"].to_numpy()[:7], np.arange(7.0))
+    assert np.isnan(out["OUR [mM/h]"].iloc[7]) and np.isnan(out["OUR [mM/h]"].iloc[-1])
+    assert out["pH_atline [-]"].isna().sum() == 5  # not named: untouched
+    assert f["OUR [mM/h]"].isna().sum() == 5  # the input is not altered
+    assert bridge(f, ["DO [%]"]) is f

@@ -70,6 +70,20 @@ def test_batches_logged_more_often_than_training_are_scored_on_its_interval(moni
     assert np.allclose(np.diff(tr["time_h"].to_numpy())[:-1], 0.25)
 
 
+def test_an_analyser_outage_is_bridged_not_alarmed(monitor):
+    # two hours without OUR: held flat, the OUR trajectory, its integral and rate were off
+    # when it came back and 2 of 8 normal batches alarmed; bridged, the gap is still listed
+    mon, _ = monitor
+    normal = monod_campaign(8, seed=2)
+    n = 0
+    for b in normal:
+        f = b.frame.assign(**{"OUR [mmol/L/h]": b.frame["OUR [mmol/L/h]"].where(
+            (b.frame["time_h"] < 10.0) | (b.frame["time_h"] > 12.0))})
+        n += mon.score(f)["first_alarm_h"] is not None
+        assert mon.data_gaps(f) == [{"variable": "OUR [mmol/L/h]", "from_h": 10.0, "to_h": 12.25, "rows": 9}]
+    assert n <= 1
+
+
 def test_a_truncated_training_batch_is_refused_by_name():
     from biotwin.batchdata.io import BatchSet
 

@@ -41,7 +41,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold
 
 from biotwin.batchdata.align import regrid, sampling_interval
-from biotwin.batchdata.gaps import find_gaps
+from biotwin.batchdata.gaps import bridge, find_gaps
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
 from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
@@ -998,6 +998,9 @@ class BatchMonitor(BaseEstimator):
         # keep a zero trend chart
         self.trend_dense_ = np.array([np.mean(np.concatenate([np.isfinite(f[v].to_numpy(float)) for f in frames]))
                                       >= 0.5 for v in self.variables_])
+        # an outage of a dense signal is bridged (also when scoring): held through it, the signal
+        # would be flat and its running integral and rate off once it comes back
+        frames = [bridge(f, self._dense()) for f in frames]
         feats = [self._feats(f) for f in frames]
         self.feature_names_ = [c for c in feats[0].columns if c != TIME]
         names = self.feature_names_
@@ -1154,14 +1157,23 @@ class BatchMonitor(BaseEstimator):
                 out[c] = dm
         return out
 
-    def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A new batch as the charts see it: spectral blocks replaced by their scores, and rows
+    def _prepare(self, frame: pd.DataFrame, bridged: bool = True) -> pd.DataFrame:
+        """A new batch as the charts see it: spectral blocks replaced by their scores, rows
         logged more often than the training batches put on their interval ``dt_``
         (:func:`~biotwin.batchdata.align.regrid`; an alarm is then dated at the tick that
-        closes the interval holding the data behind it)."""
+        closes the interval holding the data behind it), and interior outages of the dense
+        signals bridged (:func:`~biotwin.batchdata.gaps.bridge`; a batch scored while an
+        outage lasts holds the last value until the signal is back)."""
         comp = getattr(self, "spectra_", None)
         frame = comp.transform(frame) if comp is not None else frame
-        return regrid(frame, getattr(self, "dt_", 0.0)) if TIME in frame.columns else frame
+        if TIME not in frame.columns:
+            return frame
+        frame = regrid(frame, getattr(self, "dt_", 0.0))
+        return bridge(frame, self._dense()) if bridged else frame
+
+    def _dense(self) -> list[str]:
+        """Variables logged on at least half the training rows."""
+        return [v for v, d in zip(self.variables_, getattr(self, "trend_dense_", []), strict=False) if d]
 
     def _scored(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         missing = [v for v in self.variables_ if v not in frame]
@@ -1278,13 +1290,11 @@ class BatchMonitor(BaseEstimator):
     def data_gaps(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         """Runs of two or more missing rows in the variables logged on most training rows.
 
-        The charts hold a variable's last value through such a run, so an alarm just after it
-        may come from the outage rather than the process
-        (:func:`~biotwin.batchdata.gaps.find_gaps`; ``monitor score`` prints them).
+        The charts bridge such a run once the signal is back and hold the last value while it
+        lasts, so an alarm during or just after it may come from the outage rather than the
+        process (:func:`~biotwin.batchdata.gaps.find_gaps`; ``monitor score`` prints them).
         """
-        frame = self._prepare(frame)
-        dense = [v for v, d in zip(self.variables_, getattr(self, "trend_dense_", []), strict=False) if d]
-        return find_gaps(frame, dense)
+        return find_gaps(self._prepare(frame, bridged=False), self._dense())
 
     def metadata(self) -> dict[str, Any]:
         """What the JSON sidecar records."""
