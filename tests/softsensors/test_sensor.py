@@ -84,6 +84,19 @@ def test_batch_logged_more_often_is_predicted_on_the_training_interval(campaign)
     assert rmse < 0.05 * np.ptp(y)
 
 
+def test_an_input_outage_is_bridged(campaign):
+    # two hours without OUR: held flat, its running integral lagged for the rest of the batch
+    train, test = campaign
+    ss = SoftSensor(target="biomass [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))
+    assert "OUR [mmol/L/h]" in ss.dense_
+    f = test[0].frame
+    gap = f.assign(**{"OUR [mmol/L/h]": f["OUR [mmol/L/h]"].where((f["time_h"] < 8.0) | (f["time_h"] > 10.0))})
+    after = f["time_h"].to_numpy() > 10.0
+    full, bridged = ss.predict(f)[after], ss.predict(gap)[after]
+    held = ss.predict(gap.assign(**{"OUR [mmol/L/h]": gap["OUR [mmol/L/h]"].ffill()}))[after]
+    assert np.abs(bridged - full).max() < 0.3 * np.abs(held - full).max()
+
+
 def test_final_quality(campaign):
     train, test = campaign
     fq = FinalQualityPredictor("product [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))

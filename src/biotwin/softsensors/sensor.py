@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from biotwin.batchdata.align import regrid, sampling_interval
+from biotwin.batchdata.gaps import bridge
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
@@ -131,6 +132,9 @@ class SoftSensor(BaseEstimator):
         Sampling interval of the training batches [h] (median step).
     variables_ : list of str
         Input columns.
+    dense_ : list of str
+        Inputs logged on at least half the training rows; an outage of one of them (two or
+        more missing rows) is bridged by interpolation once it is back.
     volumes_ : list of str
         Inputs that behave like a broth volume or weight (they divide amounts into concentrations).
     spectra_ : dict
@@ -177,6 +181,7 @@ class SoftSensor(BaseEstimator):
         channels = {c for cols in blocks.values() for c in cols}
         process = [v for v in self.variables_ if v not in channels]
         smooth_h = getattr(self, "smooth_h", 0.0)
+        frame = bridge(frame, getattr(self, "dense_", []))
         F = engineer(frame, process, rate_window_h=self.rate_window_h, double_integrals=True,
                      volumes=getattr(self, "volumes_", ()), smooth_h=smooth_h)
         if not blocks:
@@ -212,6 +217,10 @@ class SoftSensor(BaseEstimator):
         self.spectra_ = spectral_blocks(self.variables_) if getattr(self, "spectra", True) else {}
         channels = {c for cols in self.spectra_.values() for c in cols}
         self.volumes_ = volume_like(frames, [v for v in self.variables_ if v not in channels])
+        # signals logged on at least half the rows: their outages are bridged, not held flat
+        # (batchdata.gaps.bridge), so running integrals and rates are right once they are back
+        self.dense_ = [v for v in self.variables_ if v not in channels and np.mean(
+            np.concatenate([np.isfinite(f[v].to_numpy(float)) for f in frames])) >= 0.5]
         feats, raw, ys, groups, domain_rows = [], [], [], [], []
         lows: list[np.ndarray] = []
         highs: list[np.ndarray] = []
