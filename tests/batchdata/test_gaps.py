@@ -36,3 +36,16 @@ def test_bridge_fills_interior_outages_only():
     assert out["pH_atline [-]"].isna().sum() == 5  # not named: untouched
     assert f["OUR [mM/h]"].isna().sum() == 5  # the input is not altered
     assert bridge(f, ["DO [%]"]) is f
+
+
+def test_gap_rows_marks_runs_of_any_variable():
+    from biotwin.batchdata.gaps import gap_rows
+
+    t = np.arange(0.0, 4.0, 0.5)
+    a = np.ones(len(t))
+    a[1:3] = np.nan
+    b = np.ones(len(t))
+    b[5] = np.nan  # one row: not an outage
+    b[-2:] = np.nan  # trailing outage
+    f = pd.DataFrame({"time_h": t, "a": a, "b": b})
+    assert gap_rows(f, ["a", "b", "absent"]).tolist() == [False, True, True, False, False, False, True, True]

@@ -54,6 +54,25 @@ def find_gaps(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) 
     return sorted(out, key=lambda g: (g["from_h"], g["variable"]))
 
 
+def gap_rows(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) -> np.ndarray:
+    """Rows inside a run of ``min_rows`` or more missing values of any of ``variables``, shape (n_rows,)."""
+    out = np.zeros(len(frame), bool)
+    for v in variables:
+        if v in frame:
+            out |= _runs(~np.isfinite(frame[v].to_numpy(float)), min_rows)
+    return out
+
+
+def _runs(miss: np.ndarray, min_rows: int) -> np.ndarray:
+    """``miss`` with its runs shorter than ``min_rows`` cleared."""
+    out = miss.copy()
+    edges = np.diff(np.r_[0, miss.astype(np.int8), 0])
+    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if b - a < min_rows:
+            out[a:b] = False
+    return out
+
+
 def bridge(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) -> pd.DataFrame:
     """Interior gaps of ``variables`` (``min_rows`` or more missing rows) filled by linear
     interpolation in time.
@@ -92,10 +111,7 @@ def bridge(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) -> 
         inside = ~ok
         inside[: idx[0]] = False
         inside[idx[-1] + 1:] = False
-        edges = np.diff(np.r_[0, inside.astype(np.int8), 0])
-        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-            if b - a < min_rows:
-                inside[a:b] = False
+        inside = _runs(inside, min_rows)
         if inside.any():
             x = x.copy()
             x[inside] = np.interp(t[inside], t[ok], x[ok])

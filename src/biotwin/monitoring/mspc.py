@@ -41,7 +41,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold
 
 from biotwin.batchdata.align import regrid, sampling_interval
-from biotwin.batchdata.gaps import bridge, find_gaps
+from biotwin.batchdata.gaps import bridge, find_gaps, gap_rows
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
 from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
@@ -874,7 +874,7 @@ class BatchMonitor(BaseEstimator):
             return np.interp(t, grid, lim)
         return np.column_stack([np.interp(t, grid, lim[:, j]) for j in range(lim.shape[1])])
 
-    def _raw(self, core: _Core, f: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _raw(self, core: _Core, f: pd.DataFrame, outage: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each family's input before its chart, shape (n_rows,) or (n_rows, n_variables).
 
         Each observation is judged against the reference over a window of culture times
@@ -892,6 +892,10 @@ class BatchMonitor(BaseEstimator):
         t2 = np.min(np.stack([o[0] for o in outs]), axis=0)
         spe = np.min(np.stack([o[1] for o in outs]), axis=0)
         R = _smallest(np.stack([o[2] for o in outs]))
+        if outage is not None and outage.any():
+            # during an outage every redundancy residual leans on a bridged signal (each variable
+            # is regressed on all the others): no evidence there, for the EWMA and the CUSUM
+            R = np.where(outage[:, None], 0.0, R)
         raw = {"T2": t2, "SPE": spe, "residual": R, "value": _smallest(Zs[:, :, core.value_idx])}
         if "cusum" in self.detectors:
             raw["cusum"] = recentre(t, R, self.cusum_window_h)
@@ -918,8 +922,9 @@ class BatchMonitor(BaseEstimator):
             return np.maximum(0.0, -ewma(x, self.ewma_lambda))
         return x
 
-    def _stats(self, core: _Core, f: pd.DataFrame, scale: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {k: self._chart(k, x / scale[k]) for k, x in self._raw(core, f).items()}
+    def _stats(self, core: _Core, f: pd.DataFrame, scale: dict[str, np.ndarray],
+               outage: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        return {k: self._chart(k, x / scale[k]) for k, x in self._raw(core, f, outage).items()}
 
     def _ratios(self, t: np.ndarray, st: dict[str, np.ndarray], lim: dict[str, Any]) -> dict[str, np.ndarray]:
         return {k: v / self._at(t, lim.get(f"grid_{k}", lim["grid"]), lim[k]) for k, v in st.items()}
@@ -1157,32 +1162,40 @@ class BatchMonitor(BaseEstimator):
                 out[c] = dm
         return out
 
-    def _prepare(self, frame: pd.DataFrame, bridged: bool = True) -> pd.DataFrame:
-        """A new batch as the charts see it: spectral blocks replaced by their scores, rows
-        logged more often than the training batches put on their interval ``dt_``
+    def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A new batch on the training's footing: spectral blocks replaced by their scores, and
+        rows logged more often than the training batches put on their interval ``dt_``
         (:func:`~biotwin.batchdata.align.regrid`; an alarm is then dated at the tick that
-        closes the interval holding the data behind it), and interior outages of the dense
-        signals bridged (:func:`~biotwin.batchdata.gaps.bridge`; a batch scored while an
-        outage lasts holds the last value until the signal is back)."""
+        closes the interval holding the data behind it)."""
         comp = getattr(self, "spectra_", None)
         frame = comp.transform(frame) if comp is not None else frame
-        if TIME not in frame.columns:
-            return frame
-        frame = regrid(frame, getattr(self, "dt_", 0.0))
-        return bridge(frame, self._dense()) if bridged else frame
+        return regrid(frame, getattr(self, "dt_", 0.0)) if TIME in frame.columns else frame
+
+    def _prepared(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """The batch as the charts see it, and its rows inside an outage of a dense signal.
+
+        Interior outages are bridged (:func:`~biotwin.batchdata.gaps.bridge`; a batch scored
+        while an outage lasts holds the last value until the signal is back), and on the
+        outage rows the redundancy residuals carry no evidence (``_raw``).
+        """
+        raw = self._prepare(frame)
+        if TIME not in raw.columns:
+            return raw, None
+        return bridge(raw, self._dense()), gap_rows(raw, self._dense())
 
     def _dense(self) -> list[str]:
         """Variables logged on at least half the training rows."""
         return [v for v, d in zip(self.variables_, getattr(self, "trend_dense_", []), strict=False) if d]
 
-    def _scored(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    def _scored(self, frame: pd.DataFrame,
+                outage: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         missing = [v for v in self.variables_ if v not in frame]
         if missing:
             raise DataError(f"batch lacks the monitor's variables {missing}")
         f = self._feats(frame)
         t = f[TIME].to_numpy(float)
         scale = {k: self.limits_[f"scale_{k}"] for k in self.limits_ if k in FAMILIES}
-        r = self._ratios(t, self._stats(self.core_, f, scale), self.limits_)
+        r = self._ratios(t, self._stats(self.core_, f, scale, outage), self.limits_)
         return t, r, self.core_.standardise(f, self.feature_names_)
 
     def trajectory(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -1195,7 +1208,7 @@ class BatchMonitor(BaseEstimator):
             ``cusum(<variable>)``, ``rate-cusum(<variable>)``, ``response(<variable>)`` and
             ``trend(<variable>)`` (those of the families in use).
         """
-        t, r, _ = self._scored(self._prepare(frame))
+        t, r, _ = self._scored(*self._prepared(frame))
         cols: dict[str, np.ndarray] = {TIME: t}
         for k, v in r.items():
             col = FAMILIES[k][2]
@@ -1245,8 +1258,8 @@ class BatchMonitor(BaseEstimator):
             equipment alarms add ``rul_h`` (None without a failure level). Outages of a signal
             are listed by :meth:`data_gaps`.
         """
-        frame = self._prepare(frame)
-        t, r, Z = self._scored(frame)
+        frame, outage = self._prepared(frame)
+        t, r, Z = self._scored(frame, outage)
         alarms: list[dict[str, Any]] = []
         k = self.persistence
         for fam, ratio in r.items():
@@ -1262,6 +1275,9 @@ class BatchMonitor(BaseEstimator):
                                "contributions": self._contributions(Z[i], stat, vec)})
         for pr in getattr(self, "pairs_", []):
             tp, d = _pair_diff(frame, pr["a"], pr["b"])
+            if outage is not None and outage.any():  # no comparison with a bridged signal
+                keep = ~outage[np.searchsorted(t, tp)]
+                tp, d = tp[keep], d[keep]
             z = (d - pr["mean"]) / pr["sd"]
             charts = [(z, pr["limit"])]
             if "sd_within" in pr:
@@ -1294,7 +1310,7 @@ class BatchMonitor(BaseEstimator):
         lasts, so an alarm during or just after it may come from the outage rather than the
         process (:func:`~biotwin.batchdata.gaps.find_gaps`; ``monitor score`` prints them).
         """
-        return find_gaps(self._prepare(frame, bridged=False), self._dense())
+        return find_gaps(self._prepare(frame), self._dense())
 
     def metadata(self) -> dict[str, Any]:
         """What the JSON sidecar records."""
