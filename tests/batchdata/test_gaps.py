@@ -45,7 +45,7 @@ def test_gap_rows_marks_runs_of_any_variable():
     a = np.ones(len(t))
     a[1:3] = np.nan
     b = np.ones(len(t))
-    b[5] = np.nan  # one row: not an outage
+    b[4] = np.nan  # one row: not an outage
     b[-2:] = np.nan  # trailing outage
     f = pd.DataFrame({"time_h": t, "a": a, "b": b})
     assert gap_rows(f, ["a", "b", "absent"]).tolist() == [False, True, True, False, False, False, True, True]
