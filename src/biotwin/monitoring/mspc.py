@@ -892,11 +892,17 @@ class BatchMonitor(BaseEstimator):
         t2 = np.min(np.stack([o[0] for o in outs]), axis=0)
         spe = np.min(np.stack([o[1] for o in outs]), axis=0)
         R = _smallest(np.stack([o[2] for o in outs]))
+        V = _smallest(Zs[:, :, core.value_idx])
         if outage is not None and outage.any():
-            # during an outage every redundancy residual leans on a bridged signal (each variable
-            # is regressed on all the others): no evidence there, for the EWMA and the CUSUM
-            R = np.where(outage[:, None], 0.0, R)
-        raw = {"T2": t2, "SPE": spe, "residual": R, "value": _smallest(Zs[:, :, core.value_idx])}
+            # ``outage`` (n_rows, n_variables): each variable's own outage rows. A variable's
+            # deviation there is its bridge's, not its own; every redundancy residual leans on a
+            # bridged signal (each variable is regressed on all the others, their rates over
+            # ``rate_window_h`` included): no evidence there, nor for a rate window after
+            V = np.where(outage, 0.0, V)
+            anyo = outage.any(axis=1)
+            last = np.maximum.accumulate(np.where(anyo, t, -np.inf))
+            R = np.where((t - last <= self.rate_window_h)[:, None], 0.0, R)
+        raw = {"T2": t2, "SPE": spe, "residual": R, "value": V}
         if "cusum" in self.detectors:
             raw["cusum"] = recentre(t, R, self.cusum_window_h)
         if "rate" in self.detectors:
@@ -1172,16 +1178,19 @@ class BatchMonitor(BaseEstimator):
         return regrid(frame, getattr(self, "dt_", 0.0)) if TIME in frame.columns else frame
 
     def _prepared(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
-        """The batch as the charts see it, and its rows inside an outage of a dense signal.
+        """The batch as the charts see it, and each variable's outage rows, shape (n_rows, n_variables).
 
-        Interior outages are bridged (:func:`~biotwin.batchdata.gaps.bridge`; a batch scored
-        while an outage lasts holds the last value until the signal is back), and on the
-        outage rows the redundancy residuals carry no evidence (``_raw``).
+        Interior outages of the dense signals are bridged (:func:`~biotwin.batchdata.gaps.bridge`;
+        a batch scored while an outage lasts holds the last value until the signal is back), and
+        the charts that lean on a bridged signal take no evidence from it (``_raw``).
         """
         raw = self._prepare(frame)
         if TIME not in raw.columns:
             return raw, None
-        return bridge(raw, self._dense()), gap_rows(raw, self._dense())
+        dense = self._dense()
+        outage = np.column_stack([gap_rows(raw, [v]) if v in dense else np.zeros(len(raw), bool)
+                                  for v in self.variables_])
+        return bridge(raw, dense), outage
 
     def _dense(self) -> list[str]:
         """Variables logged on at least half the training rows."""
@@ -1276,7 +1285,7 @@ class BatchMonitor(BaseEstimator):
         for pr in getattr(self, "pairs_", []):
             tp, d = _pair_diff(frame, pr["a"], pr["b"])
             if outage is not None and outage.any():  # no comparison with a bridged signal
-                keep = ~outage[np.searchsorted(t, tp)]
+                keep = ~np.asarray(outage.any(axis=1))[np.searchsorted(t, tp)]
                 tp, d = tp[keep], d[keep]
             z = (d - pr["mean"]) / pr["sd"]
             charts = [(z, pr["limit"])]
