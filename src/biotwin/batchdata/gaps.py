@@ -4,8 +4,9 @@ An analyser taken off line for calibration, a lost fieldbus link or a historian 
 leaves a run of missing values in a signal that is otherwise on every row. Models that hold
 the last value through the run (sample-and-hold) and integrate it see a flat stretch that
 the process never had, and what follows the gap (a jump, a running integral that lags) can
-look like a fault. Reporting the gaps beside the alarms tells the reader which alarms
-follow a data outage rather than a process change (data integrity, ALCOA+: complete).
+look like a fault. Here the gaps are found (to report them beside the alarms: data
+integrity, ALCOA+ "complete"), marked row by row, and bridged by interpolation once the
+signal is back.
 """
 
 from __future__ import annotations
@@ -42,12 +43,8 @@ def find_gaps(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) 
     for v in variables:
         if v not in frame:
             continue
-        miss = ~np.isfinite(frame[v].to_numpy(float))
-        if not miss.any():
-            continue
-        edges = np.diff(np.r_[0, miss.astype(np.int8), 0])
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # ends: first row back
-        back = np.minimum(ends, len(t) - 1)
+        starts, ends = _run_bounds(~np.isfinite(frame[v].to_numpy(float)))
+        back = np.minimum(ends, len(t) - 1)  # the first row with a value again (or the last row)
         for a, b, r in zip(starts, ends, back, strict=True):
             if b - a >= min_rows:
                 out.append({"variable": v, "from_h": float(t[a]), "to_h": float(t[r]), "rows": int(b - a)})
@@ -63,11 +60,16 @@ def gap_rows(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) -
     return out
 
 
+def _run_bounds(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index and one past the last of each run of True in ``flags``."""
+    edges = np.diff(np.r_[0, flags.astype(np.int8), 0])
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def _runs(miss: np.ndarray, min_rows: int) -> np.ndarray:
     """``miss`` with its runs shorter than ``min_rows`` cleared."""
     out = miss.copy()
-    edges = np.diff(np.r_[0, miss.astype(np.int8), 0])
-    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+    for a, b in zip(*_run_bounds(miss), strict=True):
         if b - a < min_rows:
             out[a:b] = False
     return out
