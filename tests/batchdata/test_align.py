@@ -2,8 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from biotwin.batchdata import regrid, sampling_interval
+from biotwin.batchdata.align import warn_if_coarser
 
 
 def _fine() -> pd.DataFrame:
@@ -33,3 +35,14 @@ def test_regrid_phases_cover_every_row():
     assert np.isin(np.round(f["time_h"].to_numpy(), 9), np.round(ticks, 9)).all()
     g = regrid(f, 0.25, offset_h=0.1)
     assert g["time_h"].iloc[0] == 0.0 and abs(g["time_h"].iloc[1] - 0.1) < 1e-12
+
+
+def test_a_coarser_batch_is_warned_about():
+    f = _fine().iloc[::30]  # every 30 min
+    with pytest.warns(UserWarning, match="logged every 0.5 h, more coarsely than the 0.25 h"):
+        warn_if_coarser(f, 0.25)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_coarser(f, 0.4)  # within 1.5 times: no warning

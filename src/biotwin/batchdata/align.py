@@ -16,6 +16,7 @@ Unfolding (Wold et al. 1998, Chemom Intell Lab Syst 44:331): batch-wise gives
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +32,20 @@ def sampling_interval(frames: Sequence[pd.DataFrame]) -> float:
     dts = np.concatenate([np.diff(f[TIME].to_numpy(float)) for f in frames]) if frames else np.zeros(0)
     dts = dts[dts > 0]
     return float(np.median(dts)) if dts.size else 1.0
+
+
+def warn_if_coarser(frame: pd.DataFrame, dt_h: float, factor: float = 1.5) -> None:
+    """Warn when ``frame`` is logged more than ``factor`` times as coarsely as ``dt_h``.
+
+    A model calibrated on rows every ``dt_h`` cannot put a coarser batch on its footing (a
+    finer one is regridded): its smoothing, rates and persistence rules then span more time
+    than they were calibrated for.
+    """
+    if dt_h > 0 and len(frame) >= 2:
+        own = sampling_interval([frame])
+        if own > factor * dt_h:
+            warnings.warn(f"batch logged every {own:.3g} h, more coarsely than the {dt_h:.3g} h the model was "
+                          "calibrated on: its results may differ from those validated", stacklevel=3)
 
 
 def regrid(frame: pd.DataFrame, dt_h: float, tolerance: float = 0.75, offset_h: float = 0.0) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from scipy.ndimage import maximum_filter1d
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold
 
-from biotwin.batchdata.align import regrid, sampling_interval
+from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
 from biotwin.batchdata.gaps import bridge, find_gaps, gap_rows
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
 from biotwin.batchdata.spectra import SpectrumCompressor
@@ -1175,7 +1175,10 @@ class BatchMonitor(BaseEstimator):
         closes the interval holding the data behind it)."""
         comp = getattr(self, "spectra_", None)
         frame = comp.transform(frame) if comp is not None else frame
-        return regrid(frame, getattr(self, "dt_", 0.0)) if TIME in frame.columns else frame
+        if TIME not in frame.columns:
+            return frame
+        warn_if_coarser(frame, getattr(self, "dt_", 0.0))
+        return regrid(frame, getattr(self, "dt_", 0.0))
 
     def _prepared(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
         """The batch as the charts see it, and each variable's outage rows, shape (n_rows, n_variables).

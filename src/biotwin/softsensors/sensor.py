@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from biotwin.batchdata.align import regrid, sampling_interval
+from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
 from biotwin.batchdata.gaps import bridge
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
@@ -365,6 +365,7 @@ class SoftSensor(BaseEstimator):
 
     def _predict_all(self, frame: pd.DataFrame, lost: bool) -> pd.DataFrame:
         dt = getattr(self, "dt_", 0.0)
+        warn_if_coarser(frame, dt)
         first = regrid(frame, dt)
         if first is frame:
             t, p, lo, hi, ok = self._predict_rows(frame, lost)
