@@ -146,6 +146,10 @@ def test_cli_fit_predict(tmp_path, campaign):
     y = test[0].frame["biomass [g/L]"].to_numpy()
     err = [float(np.sqrt(np.mean((np.array(o["prediction"]) - y) ** 2))) for o in (out, upd)]
     assert err[1] <= err[0] * 1.05
+    blind = tmp_path / "blind.csv"
+    pd.read_csv(tp).drop(columns=["biomass [g/L]"]).to_csv(blind, index=False)
+    r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(model), "--batch", str(blind), "--update"])
+    assert r.exit_code == 0 and "blind.csv has no values of 'biomass [g/L]': nothing to re-anchor on" in r.output
     r = CliRunner().invoke(app, ["softsensor", "predict", "--model", str(tmp_path / "nope"), "--batch", str(tp)])
     assert r.exit_code == 2
 

@@ -71,6 +71,8 @@ def softsensor_predict(
 
         meta_time = json.loads(side.read_text()).get("time_col")
     frame = read_batch(batch, time_col or meta_time)
+    if update and (ss.target not in frame or not frame[ss.target].notna().any()):
+        typer.echo(f"note: {batch.name} has no values of {ss.target!r}: nothing to re-anchor on", err=True)
     with about_file(batch):
         res = ss.predict_frame(frame, update=update)
     if lake_out:
