@@ -20,6 +20,16 @@ import pandas as pd
 from biotwin.batchdata.io import TIME
 
 
+def dense_columns(frames: Sequence[pd.DataFrame], variables: Sequence[str], min_share: float = 0.5) -> list[str]:
+    """Those of ``variables`` measured on at least ``min_share`` of the rows of ``frames`` together.
+
+    Online signals are dense; at-line and offline assays, measured on a few rows, are not (and
+    are never bridged: an assay interpolated between samples would move a later sample earlier).
+    """
+    return [v for v in variables
+            if np.mean(np.concatenate([np.isfinite(f[v].to_numpy(float)) for f in frames])) >= min_share]
+
+
 def find_gaps(frame: pd.DataFrame, variables: Sequence[str], min_rows: int = 2) -> list[dict[str, Any]]:
     """Runs of at least ``min_rows`` consecutive missing values in each of ``variables``.
 

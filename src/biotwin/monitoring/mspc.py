@@ -41,7 +41,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupKFold
 
 from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
-from biotwin.batchdata.gaps import bridge, find_gaps, gap_rows
+from biotwin.batchdata.gaps import bridge, dense_columns, find_gaps, gap_rows
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
 from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
@@ -1007,8 +1007,8 @@ class BatchMonitor(BaseEstimator):
         self.trend_windows_ = (max(self.trend_window_h, 4.0 * dt), max(self.trend_recent_h, dt))
         # a trend needs a dense signal: columns measured on under half the rows (at-line samples)
         # keep a zero trend chart
-        self.trend_dense_ = np.array([np.mean(np.concatenate([np.isfinite(f[v].to_numpy(float)) for f in frames]))
-                                      >= 0.5 for v in self.variables_])
+        dense = set(dense_columns(frames, self.variables_))
+        self.trend_dense_ = np.array([v in dense for v in self.variables_])
         # an outage of a dense signal is bridged (also when scoring): held through it, the signal
         # would be flat and its running integral and rate off once it comes back
         frames = [bridge(f, self._dense()) for f in frames]

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
-from biotwin.batchdata.gaps import bridge
+from biotwin.batchdata.gaps import bridge, dense_columns
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
@@ -219,8 +219,7 @@ class SoftSensor(BaseEstimator):
         self.volumes_ = volume_like(frames, [v for v in self.variables_ if v not in channels])
         # signals logged on at least half the rows: their outages are bridged, not held flat
         # (batchdata.gaps.bridge), so running integrals and rates are right once they are back
-        self.dense_ = [v for v in self.variables_ if v not in channels and np.mean(
-            np.concatenate([np.isfinite(f[v].to_numpy(float)) for f in frames])) >= 0.5]
+        self.dense_ = dense_columns(frames, [v for v in self.variables_ if v not in channels])
         feats, raw, ys, groups, domain_rows = [], [], [], [], []
         lows: list[np.ndarray] = []
         highs: list[np.ndarray] = []
