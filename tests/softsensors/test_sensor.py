@@ -97,6 +97,34 @@ def test_an_input_outage_is_bridged(campaign):
     assert np.abs(bridged - full).max() < 0.3 * np.abs(held - full).max()
 
 
+def test_an_input_far_beyond_training_is_limited_and_flagged(campaign):
+    # a probe reading 20 times its largest training value for an hour: limited to the
+    # training range widened by a quarter, those rows out of the domain, and the running
+    # integrals after it no longer carry the excursion
+    train, test = campaign
+    ss = SoftSensor(target="biomass [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))
+    col = "OUR [mmol/L/h]"
+    x = np.concatenate([b.frame[col].to_numpy(float) for b in train])
+    x = x[np.isfinite(x)]
+    lo, hi = ss.input_bounds_[col]
+    assert lo == pytest.approx(x.min() - 0.25 * np.ptp(x)) and hi == pytest.approx(x.max() + 0.25 * np.ptp(x))
+    assert ss.metadata()["input_bounds"][col] == [lo, hi]
+    f = test[0].frame
+    t = f["time_h"].to_numpy()
+    spike = (t >= 8.0) & (t < 9.0)
+    bad = f.assign(**{col: np.where(spike, 20.0 * x.max(), f[col])})
+    res = ss.predict_frame(bad)
+    assert not res.loc[spike, "in_domain"].any()
+    assert res.loc[~spike & (t > 12.0), "in_domain"].mean() > 0.9
+    at_bound = ss.predict(bad.assign(**{col: np.where(spike, hi, f[col])}))
+    np.testing.assert_allclose(res["prediction"], at_bound)
+    clean = ss.predict(f)
+    after = t > 9.0
+    ss.input_bounds_ = {}
+    unlimited = ss.predict(bad)
+    assert np.abs(at_bound - clean)[after].max() < 0.5 * np.abs(unlimited - clean)[after].max()
+
+
 def test_final_quality(campaign):
     train, test = campaign
     fq = FinalQualityPredictor("product [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))
