@@ -380,7 +380,8 @@ class SoftSensor(BaseEstimator):
         DataFrame, shape (n_rows, 5)
             ``time_h``, ``prediction``, ``lower``, ``upper`` (conformal, ``1 - alpha``, each
             bounded to ``target_bounds_``) and ``in_domain`` (bool: inside the applicability
-            domain, which spans the rows from each training batch's first to last assay).
+            domain, which spans the rows from each training batch's first to last assay, and
+            every input within ``input_bounds_``).
         """
         if TIME not in frame.columns:
             frame = to_frame(frame)
