@@ -213,12 +213,8 @@ class SoftSensor(BaseEstimator):
 
     def _limit_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with each input limited to ``input_bounds_`` (missing values stay missing)."""
-        bounds: dict[str, tuple[float, float]] = getattr(self, "input_bounds_", {})
-        beyond = [v for v, (a, b) in bounds.items() if v in frame
-                  and not frame[v].between(a, b).where(frame[v].notna(), True).all()]
-        if not beyond:
-            return frame
-        return frame.assign(**{v: frame[v].clip(*bounds[v]) for v in beyond})
+        limited = {v: frame[v].clip(a, b) for v, (a, b) in getattr(self, "input_bounds_", {}).items() if v in frame}
+        return frame.assign(**limited) if limited else frame
 
     def _beyond_inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows where an input lies beyond ``input_bounds_``, shape (n_rows,)."""
