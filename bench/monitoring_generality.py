@@ -39,6 +39,7 @@ def evaluate(mon: BatchMonitor, normal: list, faulty: list) -> dict:
     fa = sum(mon.score(b.frame)["first_alarm_h"] is not None for b in normal)
     pre = det = 0
     delays = []
+    per_fault: dict[str, list[float]] = {}
     for b in faulty:
         r = mon.score(b.frame)
         if r["first_alarm_h"] is not None and r["first_alarm_h"] < b.onset_h:
@@ -48,10 +49,12 @@ def evaluate(mon: BatchMonitor, normal: list, faulty: list) -> dict:
         if after:
             det += 1
             delays.append(min(after) - b.onset_h)
+            per_fault.setdefault(str(b.fault), []).append(min(after) - b.onset_h)
     return {"false_alarm_batches": f"{fa}/{len(normal)}", "detected_after_onset": f"{det}/{len(faulty)}",
             "alarm_before_onset": pre,
             "median_delay_h": round(float(np.median(delays)), 2) if delays else None,
             "p90_delay_h": round(float(np.quantile(delays, 0.9)), 2) if delays else None,
+            "median_delay_h_per_fault": {k: round(float(np.median(v)), 2) for k, v in per_fault.items()},
             "criteria": {"false_alarms<=10%": fa <= 0.1 * len(normal),
                          "detected>=90%": det >= 0.9 * len(faulty),
                          "median_delay<=2h": bool(delays) and float(np.median(delays)) <= 2.0}}

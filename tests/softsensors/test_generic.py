@@ -30,7 +30,27 @@ def test_pichia_generator_is_sparse_noisy_and_faultable():
     assert normal.truth is not None and len(normal.truth) == len(f)
     assert fault.fault == "methanol_overfeed" and fault.onset_h is not None
     assert fault.truth is not None and fault.truth["MeOH [g/L]"].max() > 5.0 > normal.truth["MeOH [g/L]"].max()
-    assert set(PICHIA_FAULTS) >= {"methanol_overfeed", "aeration", "temperature", "feed_stop"}
+    assert set(PICHIA_FAULTS) >= {"methanol_overfeed", "aeration", "temperature", "feed_stop", "contamination"}
+
+
+def test_pichia_contamination_takes_o2_and_makes_co2_and_acid():
+    # the contaminant's O2 uptake is 2 mmol/L/h at the onset and doubles in about an hour,
+    # with an RQ of 1 and acid that the pH loop neutralises with NH3
+    from biotwin.monitoring.synthetic import _pichia_rates, _pichia_rhs
+
+    p = {"mu_g": 0.22, "Y_xg": 0.55, "mu_m": 0.09, "Ks_m": 0.1, "Ki_m": 4.0, "Y_xm": 0.38, "m_m": 0.013,
+         "Y_xo_g": 1.1, "Y_xo_m": 0.42, "rq_g": 0.65, "rq_m": 0.5, "qp": 0.9, "otr_max": 330.0, "t_gfb": 20.0,
+         "t_ind": 25.0, "Fg": 0.8, "Fm0": 0.06, "mu_set": 0.03, "Fm_max": 0.55, "T_ind": 25.0}
+    y = np.array([30.0, 0.0, 0.5, 100.0, 70.0, 2.0, 3.0, 1.0])
+    onset = 60.0
+    for dt, q in ((0.0, 2.0), (1.0, 2.0 * np.exp(0.7))):
+        clean = _pichia_rates(onset + dt, y, p, None, onset)
+        dirty = _pichia_rates(onset + dt, y, p, "contamination", onset)
+        assert dirty["qc"] == pytest.approx(q) and clean["qc"] == 0.0
+        assert dirty["qO"] - clean["qO"] == pytest.approx(q)
+        assert dirty["CER"] - clean["CER"] == pytest.approx(q)
+    d_nh3 = _pichia_rhs(onset, y, p, "contamination", onset)[7] - _pichia_rhs(onset, y, p, None, onset)[7]
+    assert d_nh3 == pytest.approx(0.5 * 2.0 * 70.0 * 17e-6)
 
 
 def test_double_integrals_are_causal():

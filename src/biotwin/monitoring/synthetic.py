@@ -35,7 +35,7 @@ from scipy.integrate import solve_ivp
 #: Process faults each generator can inject.
 CHO_FAULTS = ("temperature", "aeration", "ph_setpoint", "missed_feed")
 MONOD_FAULTS = ("feed_stop", "temperature", "aeration", "overfeed")
-PICHIA_FAULTS = ("methanol_overfeed", "aeration", "temperature", "feed_stop")
+PICHIA_FAULTS = ("methanol_overfeed", "aeration", "temperature", "feed_stop", "contamination")
 BACILLUS_FAULTS = ("feed_stop", "aeration", "temperature", "overfeed")
 
 #: Offline (assay) columns of each generator: what a soft sensor infers and a monitor leaves out.
@@ -240,6 +240,14 @@ def monod_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: in
 # ----------------------------------------------------------------------------- Pichia
 
 _RHO_GLY, _RHO_MEOH = 1.13, 0.79  # 50 % w/w glycerol, pure methanol [kg/L]
+#: Bacterial contamination of a Pichia culture (engineering assumptions): the contaminant's O2
+#: uptake [mmol/L/h] is ``_CONTAM_Q0`` at the fault's onset (about the noise of the off-gas
+#: OUR, 3 %, at the methanol phase's 40-190 mmol/L/h) and grows at ``_CONTAM_MU`` [1/h]
+#: (doubling in 1 h) up to ``_CONTAM_CAP`` of the vessel's O2 transfer capacity, with a
+#: respiratory quotient of 1 and ``_CONTAM_ACID`` mmol of acid per mmol O2 (overflow
+#: metabolism), which the pH loop neutralises with NH3. Before the onset it is there too,
+#: below a tenth of ``_CONTAM_Q0`` from 3.3 h earlier.
+_CONTAM_Q0, _CONTAM_MU, _CONTAM_CAP, _CONTAM_ACID = 2.0, 0.7, 0.4, 0.5
 
 
 def _pichia_rates(t: float, y: np.ndarray, p: dict[str, float], fault: str | None, onset: float) -> dict[str, float]:
@@ -264,16 +272,19 @@ def _pichia_rates(t: float, y: np.ndarray, p: dict[str, float], fault: str | Non
     # O2 demand [mmol/L/h] and the vessel's transfer capacity: above it growth is O2-limited
     qO = (mu_g / p["Y_xo_g"] + mu_m / p["Y_xo_m"] + 0.01) * X * 1000.0 / 32.0
     cap = p["otr_max"] * (0.5 if (after and fault == "aeration") else 1.0)
-    lim = min(1.0, cap / max(qO, 1e-9))
-    mu_g, mu_m, qO = mu_g * lim, mu_m * lim, qO * lim
+    qc = 0.0
+    if fault == "contamination":
+        qc = min(_CONTAM_Q0 * np.exp(_CONTAM_MU * (t - onset)), _CONTAM_CAP * p["otr_max"])
+    lim = min(1.0, cap / max(qO + qc, 1e-9))
+    mu_g, mu_m, qO, qc = mu_g * lim, mu_m * lim, (qO + qc) * lim, qc * lim
     mu = mu_g + mu_m
     # product [mg/gX/h]: bell-shaped in growth rate, higher at low temperature, only when induced
     qp = p["qp"] * (mu_m / (0.01 + mu_m)) * np.exp(-mu_m / 0.06) * np.exp(-0.12 * (T - 25.0)) if induced else 0.0
     D = (Fg / _RHO_GLY + Fm / _RHO_MEOH) / max(V, 1e-9)
     return {"mu": mu, "mu_g": mu_g, "mu_m": mu_m, "qO": qO, "cap": cap, "qp": qp, "D": D, "Fg": Fg, "Fm": Fm,
-            "T": T, "X": X, "Sg": Sg, "Sm": Sm, "V": V,
+            "T": T, "X": X, "Sg": Sg, "Sm": Sm, "V": V, "qc": qc,
             "CER": (p["rq_g"] * mu_g / p["Y_xo_g"] + p["rq_m"] * mu_m / p["Y_xo_m"] + 0.008)
-            * X * lim * 1000.0 / 32.0}
+            * X * lim * 1000.0 / 32.0 + qc}
 
 
 def _pichia_rhs(t: float, y: np.ndarray, p: dict[str, float], fault: str | None, onset: float) -> np.ndarray:
@@ -284,7 +295,8 @@ def _pichia_rhs(t: float, y: np.ndarray, p: dict[str, float], fault: str | None,
     dSm = -(r["mu_m"] / p["Y_xm"] + p["m_m"] * (Sm / (0.05 + Sm))) * X + 1000.0 * r["Fm"] / V - r["D"] * Sm
     dP = r["qp"] * X - 0.002 * P - r["D"] * P
     dV = r["D"] * V
-    return np.array([dX, dSg, dSm, dP, dV, r["Fg"], r["Fm"], 0.12 * r["mu"] * X * V / 250.0])
+    dNH3 = 0.12 * r["mu"] * X * V / 250.0 + _CONTAM_ACID * r["qc"] * V * 17e-6  # [kg/h]
+    return np.array([dX, dSg, dSm, dP, dV, r["Fg"], r["Fm"], dNH3])
 
 
 def pichia_campaign(n: int, *, faults: tuple[str | None, ...] = (None,), seed: int = 0,
