@@ -10,7 +10,8 @@ batches with sparse, noisy assays, scored against the assays and the noise-free 
 ``bacillus`` the same with :func:`biotwin.monitoring.synthetic.bacillus_campaign` (10 m3, off-gas
 percentages instead of gas rates, feed as a rate); ``bacillus-raman`` the same batches with a
 Raman-like spectrum of 300 channels on every row, which the PLS baseline sees too.
-``--out FILE`` also writes the JSON to FILE. ``update``: the same soft sensor re-anchored on
+``--out FILE`` also writes the JSON to FILE; ``--test-seed N`` draws the synthetic test
+campaign from seed N instead of 2 (the training campaign stays seed 1). ``update``: the same soft sensor re-anchored on
 each test batch's own earlier assays (``predict_frame(update=True)``), reported beside the
 comparison with PLS, which sees the online inputs only.
 """
@@ -28,6 +29,8 @@ from biotwin.softsensors import PLSRegressor, SoftSensor
 from biotwin.softsensors.estimators import out_of_fold
 
 proc = sys.argv[1] if len(sys.argv) > 1 else "plant"
+#: seed of the synthetic processes' test campaign (the training campaign is seed 1)
+ts = int(sys.argv[sys.argv.index("--test-seed") + 1]) if "--test-seed" in sys.argv else 2
 truth_test = None
 if proc == "plant":
     from pathlib import Path
@@ -42,15 +45,15 @@ if proc == "plant":
     truth_test = [pd.read_csv(m["path"].rsplit(".", 1)[0] + ".truth.csv") for m in metas if m["split"] == "test"]
     ex, targets = OFFLINE, ["mAb [mg/L]", "Xv [cells/L]"]
 elif proc == "cho":
-    train, test = frames(cho_campaign(30, seed=1)), frames(cho_campaign(10, seed=2))
+    train, test = frames(cho_campaign(30, seed=1)), frames(cho_campaign(10, seed=ts))
     ex, targets = list(OFFLINE_COLUMNS["cho"]), ["mAb [mg/L]", "Xv [cells/L]"]
 elif proc == "pichia":
-    tb = pichia_campaign(10, seed=2)
+    tb = pichia_campaign(10, seed=ts)
     train, test = frames(pichia_campaign(30, seed=1)), frames(tb)
     truth_test = [b.truth for b in tb]
     ex, targets = list(OFFLINE_COLUMNS["pichia"]), ["titre [mg/L]", "DCW [g/L]"]
 elif proc == "bacillus":
-    tb = bacillus_campaign(10, seed=2)
+    tb = bacillus_campaign(10, seed=ts)
     train, test = frames(bacillus_campaign(30, seed=1)), frames(tb)
     truth_test = [b.truth for b in tb]
     ex, targets = list(OFFLINE_COLUMNS["bacillus"]), ["protease [U/mL]", "OD600 [-]"]
@@ -85,15 +88,17 @@ elif proc == "bacillus-raman":
             out.append(pd.concat([b.frame, cols], axis=1))
         return out
 
-    tb = bacillus_campaign(10, seed=2)
-    train, test = raman(bacillus_campaign(30, seed=1), 1), raman(tb, 2)
+    tb = bacillus_campaign(10, seed=ts)
+    train, test = raman(bacillus_campaign(30, seed=1), 1), raman(tb, ts)
     truth_test = [b.truth for b in tb]
     ex, targets = list(OFFLINE_COLUMNS["bacillus"]), ["protease [U/mL]", "OD600 [-]"]
 else:
-    train, test = frames(monod_campaign(30, seed=1)), frames(monod_campaign(10, seed=2))
+    train, test = frames(monod_campaign(30, seed=1)), frames(monod_campaign(10, seed=ts))
     ex, targets = list(OFFLINE_COLUMNS["monod"]), ["product [g/L]", "biomass [g/L]"]
 limit = {0: 5.0, 1: 8.0}
 out: dict = {"process": proc, "targets": {}}
+if proc != "plant":
+    out["test_seed"] = ts
 for k_t, tgt in enumerate(targets):
     t0 = time.perf_counter()
     ss = SoftSensor(target=tgt, exclude=ex).fit(train)
