@@ -11,9 +11,10 @@ batches with sparse, noisy assays, scored against the assays and the noise-free 
 percentages instead of gas rates, feed as a rate); ``bacillus-raman`` the same batches with a
 Raman-like spectrum of 300 channels on every row, which the PLS baseline sees too.
 ``--out FILE`` also writes the JSON to FILE; ``--test-seed N`` draws the synthetic test
-campaign from seed N instead of 2 (the training campaign stays seed 1). ``update``: the same soft sensor re-anchored on
-each test batch's own earlier assays (``predict_frame(update=True)``), reported beside the
-comparison with PLS, which sees the online inputs only.
+campaign from seed N instead of 2 (the training campaign stays seed 1). ``update``: the same
+soft sensor re-anchored on each test batch's own earlier assays
+(``predict_frame(update=True)``), reported beside the comparison with PLS, which sees the
+online inputs only.
 """
 
 import json
