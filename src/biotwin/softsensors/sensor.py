@@ -248,14 +248,13 @@ class SoftSensor(BaseEstimator):
             raise DataError("no usable input column (all excluded, missing or constant)")
         self.spectra_ = spectral_blocks(self.variables_) if getattr(self, "spectra", True) else {}
         channels = {c for cols in self.spectra_.values() for c in cols}
-        self.volumes_ = volume_like(frames, [v for v in self.variables_ if v not in channels])
+        process = [v for v in self.variables_ if v not in channels]
+        self.volumes_ = volume_like(frames, process)
         # signals logged on at least half the rows: their outages are bridged, not held flat
         # (batchdata.gaps.bridge), so running integrals and rates are right once they are back
-        self.dense_ = dense_columns(frames, [v for v in self.variables_ if v not in channels])
+        self.dense_ = dense_columns(frames, process)
         self.input_bounds_ = {}
-        for v in self.variables_:
-            if v in channels:
-                continue
+        for v in process:
             x = np.concatenate([f[v].to_numpy(float) for f in frames])
             x = x[np.isfinite(x)]
             if len(x):
