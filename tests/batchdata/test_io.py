@@ -78,3 +78,19 @@ def test_non_numeric_values_in_a_numeric_column_are_reported(tmp_path):
         frame = read_batch(path)
     np.testing.assert_allclose(frame["titre [mg/L]"], [np.nan, 12.5, 20.1])
     assert "operator" not in frame  # a text column is not a variable
+
+
+def test_a_time_column_named_otherwise_than_at_fit_is_found_with_a_warning(tmp_path):
+    # a model remembers its training files' time column; a later export writes timestamps
+    p = tmp_path / "later.csv"
+    p.write_text("Timestamp,pH [-]\n2026-03-01T08:00:00Z,7.0\n2026-03-01T08:15:00Z,6.9\n")
+    with pytest.raises(DataError, match="no time column 'Process time \\[min\\]'"):
+        read_batch(p, "Process time [min]")
+    with pytest.warns(UserWarning, match="reading time from 'Timestamp'"):
+        f = read_batch(p, "Process time [min]", fallback=True)
+    assert np.allclose(f["time_h"], [0.0, 0.25])
+    # a file with no time column at all is still refused by name
+    q = tmp_path / "none.csv"
+    q.write_text("pH [-],DO [%]\n7.0,40\n6.9,41\n")
+    with pytest.raises(DataError, match=r"none\.csv"):
+        read_batch(q, "Process time [min]", fallback=True)

@@ -165,11 +165,28 @@ def test_cli_monitor(tmp_path, monitor):
     g.to_csv(gap, index=False)
     r = CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"), "--batch", str(gap)])
     assert r.exit_code == 0 and "data gap: OUR [mmol/L/h] missing from 3.25 to 5.00 h" in r.output, r.output
-    # a batch without one of the monitor's variables: the error names the file and the variable
+    # and in the JSON, under data_gaps (absent for a batch without gaps)
+    r = CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"), "--batch", str(gap),
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["data_gaps"] == [{"variable": "OUR [mmol/L/h]", "from_h": 3.25, "to_h": 5.0,
+                                                  "rows": 7}]
+    # a batch without one of the monitor's variables is scored on the others: the warning names
+    # the file and the variable, data_gaps lists it over the whole batch, and the aeration fault
+    # (seen in DOT and OUR) is found as with the complete batch
     lost = tmp_path / "lost.csv"
-    bad.frame.drop(columns=[*OFFLINE, "DOT [%]"]).to_csv(lost, index=False)
-    r = CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"), "--batch", str(lost)])
-    assert r.exit_code == 2 and "lost.csv" in r.output and "DOT [%]" in r.output
+    bad.frame.drop(columns=[*OFFLINE, "temp [degC]"]).to_csv(lost, index=False)
+    with pytest.warns(UserWarning, match=r"lost.csv: batch has no values of \['temp \[degC\]'\]"):
+        r = CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"),
+                                     "--batch", str(lost), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    t = bad.frame["time_h"].to_numpy()
+    assert res["data_gaps"] == [{"variable": "temp [degC]", "from_h": t[0], "to_h": t[-1], "rows": len(t)}]
+    full = json.loads(CliRunner().invoke(app, ["monitor", "score", "--monitor", str(tmp_path / "m.joblib"),
+                                               "--batch", str(bp), "--json"]).stdout)
+    assert res["first_alarm_h"] is not None and full["first_alarm_h"] is not None
+    assert res["first_alarm_h"] - bad.onset_h <= full["first_alarm_h"] - bad.onset_h + 0.5
 
 
 def test_cusum_recentre_and_response_on_scalars():

@@ -95,6 +95,13 @@ def test_an_input_outage_is_bridged(campaign):
     full, bridged = ss.predict(f)[after], ss.predict(gap)[after]
     held = ss.predict(gap.assign(**{"OUR [mmol/L/h]": gap["OUR [mmol/L/h]"].ffill()}))[after]
     assert np.abs(bridged - full).max() < 0.3 * np.abs(held - full).max()
+    # the outage's own rows are predicted (bridged) but outside the domain; the rows after it
+    # are flagged as in the complete batch
+    t = f["time_h"].to_numpy()
+    inside = (t >= 8.0) & (t <= 10.0)
+    res, ref = ss.predict_frame(gap), ss.predict_frame(f)
+    assert inside.sum() >= 2 and not res.loc[inside, "in_domain"].any()
+    assert (res.loc[after, "in_domain"] == ref.loc[after, "in_domain"]).all()
 
 
 def test_an_input_far_beyond_training_is_limited_and_flagged(campaign):

@@ -89,6 +89,17 @@ def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
     return np.asarray(delta, dtype=float) / 3600.0
 
 
+def find_time_column(columns: Sequence[str]) -> str | None:
+    """The column that looks most like culture time: ``time_h`` and other usual names first, then
+    a header whose name is a time word (``EFT [h]``, ``Process time [min]``), then any header
+    with "time" in its name; None if there is none."""
+    cols = [str(c).strip() for c in columns]
+    found = [c for c in _TIME_GUESSES if c in cols]
+    found += [c for c in cols if _header_unit(c)[0].strip().lower().replace(" ", "_") in _TIME_WORDS]
+    found += [c for c in cols if "time" in _header_unit(c)[0].lower()]
+    return found[0] if found else None
+
+
 def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<frame>") -> pd.DataFrame:
     """Normalise an in-memory wide frame: ``time_h`` [h] first, numeric columns, sorted.
 
@@ -110,13 +121,10 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     if frame.empty:
         raise DataError(f"batch has no rows (columns {cols})", file=file)
     if time_col is None:
-        found = [c for c in _TIME_GUESSES if c in cols]
-        found += [c for c in cols if _header_unit(c)[0].strip().lower().replace(" ", "_") in _TIME_WORDS]
-        found += [c for c in cols if "time" in _header_unit(c)[0].lower()]
-        if not found:
+        time_col = find_time_column(cols)
+        if time_col is None:
             raise DataError(f"no time column: expected {DEFAULT_TIME_COLUMN!r} or pass --time-col; "
                             f"columns are {cols}", file=file)
-        time_col = found[0]
     elif time_col not in cols:
         raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
     t = _time_hours(frame[time_col], time_col, file)
@@ -164,9 +172,19 @@ def _merge_same_time(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return frame.groupby(TIME, sort=True, as_index=False).last()
 
 
-def read_batch(path: str | Path, time_col: str | None = None) -> pd.DataFrame:
+def read_batch(path: str | Path, time_col: str | None = None, *, fallback: bool = False) -> pd.DataFrame:
     """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``; ``,``, ``;``, tab or ``|``
     separated, decimal comma recognised) into a frame.
+
+    Parameters
+    ----------
+    path : str or Path
+    time_col : str, optional
+        The time column (default: found by name, see :func:`find_time_column`).
+    fallback : bool
+        When the file has no column ``time_col``, find one by name instead (with a warning):
+        a model remembers the time column of its training files, and a later export may name
+        time differently.
 
     Returns
     -------
@@ -184,6 +202,12 @@ def read_batch(path: str | Path, time_col: str | None = None) -> pd.DataFrame:
             raw = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
+    if fallback and time_col is not None and time_col not in [str(c).strip() for c in raw.columns]:
+        found = find_time_column([str(c) for c in raw.columns])
+        if found is not None:
+            warnings.warn(f"{path.name}: no time column {time_col!r} (that of the training files); "
+                          f"reading time from {found!r}", stacklevel=2)
+            time_col = found
     return to_frame(raw, time_col, file=str(path))
 
 

@@ -75,9 +75,17 @@ def expand_multi_values(args: list[str]) -> list[str]:
     return out
 
 
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  line: str | None = None) -> str:
+    """A warning as the console shows it: its message, not the source line that raised it."""
+    return f"warning: {message}\n"
+
+
 def main() -> None:
     """Entry point of the console script."""
     import sys
+    import warnings
 
+    warnings.formatwarning = _warning_line
     _register()
     app(args=expand_multi_values(sys.argv[1:]))

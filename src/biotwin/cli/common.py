@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -53,10 +54,19 @@ def handle_errors(func: F) -> F:
 
 @contextmanager
 def about_file(path: Any) -> Iterator[None]:
-    """Name ``path`` in a :class:`DataError` raised inside that does not name a file yet."""
-    try:
-        yield
-    except DataError as exc:
-        if exc.file is not None:
-            raise
-        raise DataError(str(exc), file=str(path)) from exc
+    """Name ``path`` in a :class:`DataError` raised inside that does not name a file yet, and in
+    the warnings raised inside."""
+    import warnings
+
+    name = Path(str(path)).name
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except DataError as exc:
+            if exc.file is not None:
+                raise
+            raise DataError(str(exc), file=str(path)) from exc
+    for w in caught:
+        msg = str(w.message)
+        warnings.warn(msg if name in msg else f"{name}: {msg}", w.category, stacklevel=3)

@@ -70,7 +70,7 @@ def softsensor_predict(
         import json
 
         meta_time = json.loads(side.read_text()).get("time_col")
-    frame = read_batch(batch, time_col or meta_time)
+    frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
     if update and (ss.target not in frame or not frame[ss.target].notna().any()):
         typer.echo(f"note: {batch.name} has no values of {ss.target!r}: nothing to re-anchor on", err=True)
     with about_file(batch):
@@ -156,7 +156,7 @@ def monitor_score(
         import json
 
         meta_time = json.loads(side.read_text()).get("time_col")
-    frame = read_batch(batch, time_col or meta_time)
+    frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
     with about_file(batch):
         result = mon.score(frame)
         if plot is not None:
@@ -167,15 +167,18 @@ def monitor_score(
         from biotwin.monitoring.results import alarms_to_lake
 
         alarms_to_lake(_lake(ctx), result, batch_id=batch.name)
+    gaps = mon.data_gaps(frame)
     if as_json:
-        print_json(result)
+        # outages of signals logged on every row, only where there are some: alarms during or
+        # just after one may come from it, and a signal that never came back raises no alarm
+        print_json({**result, "data_gaps": gaps} if gaps else result)
         return
     if result["first_alarm_h"] is None:
         typer.echo("no alarm")
     for a in result["alarms"]:
         top = ", ".join(list(a["contributions"])[:3])
         typer.echo(f"{a['time_h']:8.2f} h  {a['kind']:8} {a['statistic']:8} {top}")
-    for g in mon.data_gaps(frame):  # alarms just after an outage may come from it
+    for g in gaps:  # alarms just after an outage may come from it
         typer.echo(f"data gap: {g['variable']} missing from {g['from_h']:.2f} to {g['to_h']:.2f} h "
                    f"({g['rows']} rows)")
 

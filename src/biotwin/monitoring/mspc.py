@@ -1193,7 +1193,25 @@ class BatchMonitor(BaseEstimator):
         dense = self._dense()
         outage = np.column_stack([gap_rows(raw, [v]) if v in dense else np.zeros(len(raw), bool)
                                   for v in self.variables_])
+        lost = self._lost(raw)
+        if lost:
+            # a variable the batch never logged (absent, or no value at all) is set to its reference
+            # trajectory, i.e. no deviation: T2 and SPE then judge the other variables (the
+            # zero-replacement of missing variables, Nelson, Taylor & MacGregor 1996, Chemom
+            # Intell Lab Syst 35:45, doi:10.1016/S0169-7439(96)00007-X), and the charts that
+            # lean on it take no evidence, as in an outage
+            warnings.warn(f"batch has no values of {lost}: not monitored; the other variables are "
+                          f"judged with it at its reference trajectory", stacklevel=3)
+            t = raw[TIME].to_numpy(float)
+            core = self.core_
+            ref = core._ref_at(t, core.mean, [self.feature_names_.index(v) for v in lost])
+            raw = raw.assign(**{v: ref[:, j] for j, v in enumerate(lost)})
+            outage[:, [self.variables_.index(v) for v in lost]] = True
         return bridge(raw, dense), outage
+
+    def _lost(self, frame: pd.DataFrame) -> list[str]:
+        """Variables a batch never logged: absent, or without a single value."""
+        return [v for v in self.variables_ if v not in frame or not np.isfinite(frame[v].to_numpy(float)).any()]
 
     def _dense(self) -> list[str]:
         """Variables logged on at least half the training rows."""
@@ -1301,7 +1319,8 @@ class BatchMonitor(BaseEstimator):
                                    "contributions": {pr["a"]: round(float(zc[i]), 4),
                                                      pr["b"]: round(float(-zc[i]), 4)}})
         for col, dm in getattr(self, "equipment_", {}).items():
-            if col not in frame:
+            if col not in frame or (col in self.variables_ and outage is not None
+                                    and outage[:, self.variables_.index(col)].all()):
                 continue
             s = dm.score(t, frame[col].to_numpy(float))
             on = s["alarm"].to_numpy()
@@ -1322,7 +1341,15 @@ class BatchMonitor(BaseEstimator):
         lasts, so an alarm during or just after it may come from the outage rather than the
         process (:func:`~biotwin.batchdata.gaps.find_gaps`; ``monitor score`` prints them).
         """
-        return find_gaps(self._prepare(frame), self._dense())
+        raw = self._prepare(frame)
+        gaps = find_gaps(raw, self._dense())
+        if TIME in raw.columns and len(raw):
+            t = raw[TIME].to_numpy(float)
+            have = {g["variable"] for g in gaps}
+            gaps += [{"variable": v, "from_h": float(t[0]), "to_h": float(t[-1]), "rows": len(t)}
+                     for v in self._lost(raw) if v not in have]
+            gaps.sort(key=lambda g: (g["from_h"], g["variable"]))
+        return gaps
 
     def metadata(self) -> dict[str, Any]:
         """What the JSON sidecar records."""

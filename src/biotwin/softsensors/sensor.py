@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
-from biotwin.batchdata.gaps import bridge, dense_columns
+from biotwin.batchdata.gaps import bridge, dense_columns, gap_rows
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
@@ -138,7 +138,8 @@ class SoftSensor(BaseEstimator):
         Input columns.
     dense_ : list of str
         Inputs logged on at least half the training rows; an outage of one of them (two or
-        more missing rows) is bridged by interpolation once it is back.
+        more missing rows) is bridged by interpolation once it is back (held while it lasts),
+        and its rows are outside the domain: the input there is not measured.
     volumes_ : list of str
         Inputs that behave like a broth volume or weight (they divide amounts into concentrations).
     spectra_ : dict
@@ -378,8 +379,9 @@ class SoftSensor(BaseEstimator):
         DataFrame, shape (n_rows, 5)
             ``time_h``, ``prediction``, ``lower``, ``upper`` (conformal, ``1 - alpha``, each
             bounded to ``target_bounds_``) and ``in_domain`` (bool: inside the applicability
-            domain, which spans the rows from each training batch's first to last assay, and
-            every input within ``input_bounds_``).
+            domain, which spans the rows from each training batch's first to last assay, with
+            every input within ``input_bounds_`` and no row inside an outage of a ``dense_``
+            input).
         """
         if TIME not in frame.columns:
             frame = to_frame(frame)
@@ -438,6 +440,8 @@ class SoftSensor(BaseEstimator):
         bounds = getattr(self, "target_bounds_", (-np.inf, np.inf))
         p, lo, hi = (np.clip(a, *bounds) for a in (p, lo, hi))
         ok = (self.domain_.predict(X) > 0) & (not lost) & ~self._beyond_inputs(frame)
+        # inside an outage of a signal logged on every row the input is bridged or held, not measured
+        ok &= ~gap_rows(frame, getattr(self, "dense_", []))
         for name, (a, b) in getattr(self, "progress_range_", {}).items():
             v = X[:, self.feature_names_.index(name)]
             ok &= (v >= a) & (v <= b)
