@@ -68,5 +68,8 @@ def about_file(path: Any) -> Iterator[None]:
                 raise
             raise DataError(str(exc), file=str(path)) from exc
     for w in caught:
-        msg = str(w.message)
-        warnings.warn(msg if name in msg else f"{name}: {msg}", w.category, stacklevel=3)
+        if issubclass(w.category, UserWarning):  # biotwin's own: about the data, so about this file
+            msg = str(w.message)
+            warnings.warn(msg if name in msg else f"{name}: {msg}", w.category, stacklevel=3)
+        else:  # a library's, as it would have been shown (its filters still apply)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
