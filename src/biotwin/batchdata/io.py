@@ -245,6 +245,24 @@ def is_identifier(frames: Sequence[pd.DataFrame], column: str) -> bool:
     return len(values) >= 3 and len(set(values)) == len(values)
 
 
+def warn_unknown(frames: Sequence[pd.DataFrame], names: Sequence[str], what: str = "--exclude") -> None:
+    """Warn about ``names`` that are a column of none of ``frames``, with the nearest headers.
+
+    A column left out by name must be named exactly: ``Titre [mg/L]`` for a file's
+    ``titre [mg/L]`` would leave the assay among the inputs, silently.
+    """
+    import difflib
+
+    present = set().union(*(map(str, f.columns) for f in frames)) if frames else set()
+    lower = {c.lower(): c for c in present}
+    for n in names:
+        if n in present:
+            continue
+        near = difflib.get_close_matches(n.lower(), list(lower), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(lower[c]) for c in near)}?" if near else ""
+        warnings.warn(f"{what} {n!r} names no column of the batches{hint}", stacklevel=3)
+
+
 def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str]) -> list[str]:
     """Numeric columns in every batch, not in ``drop``, not all-missing, not constant and not
     batch identifiers (:func:`is_identifier`)."""

@@ -42,7 +42,7 @@ from sklearn.model_selection import GroupKFold
 
 from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
 from biotwin.batchdata.gaps import bridge, dense_columns, find_gaps, gap_rows
-from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
+from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, warn_unknown
 from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
 from biotwin.monitoring.stats import (
@@ -989,6 +989,7 @@ class BatchMonitor(BaseEstimator):
             raise DataError(f"unknown detectors {sorted(unknown)}; expected some of {list(FAMILIES)}")
         if self.budget not in ("chart", "split", "joint"):
             raise DataError(f"budget must be 'chart', 'split' or 'joint', not {self.budget!r}")
+        warn_unknown(frames, list(self.exclude))
         self.spectra_ = None
         if getattr(self, "spectra", True):
             comp = SpectrumCompressor(exclude=tuple(self.exclude)).fit(frames)

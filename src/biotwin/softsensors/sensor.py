@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, clone
 
 from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
 from biotwin.batchdata.gaps import bridge, dense_columns, gap_rows
-from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame
+from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame, warn_unknown
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
 from biotwin.softsensors import adapt
@@ -239,6 +239,7 @@ class SoftSensor(BaseEstimator):
             if self.target not in f:
                 raise DataError(f"training batch {ids[i]!r} has no target column {self.target!r}; "
                                 f"columns are {list(f.columns)}")
+        warn_unknown(frames, list(self.exclude))
         # one sampling interval: smoothing and noise in the features depend on how often a batch
         # is logged, so a batch logged more often than the others is put on the common interval
         # (also when predicting, see ``predict_frame``)
