@@ -13,6 +13,7 @@ residuals and fit an applicability domain on the inputs. No variable name is ass
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -392,6 +393,8 @@ class SoftSensor(BaseEstimator):
             raise DataError(f"batch has none of the soft sensor's input columns {self.variables_}")
         fill = getattr(self, "fill_", {})
         if missing or empty:  # a lost signal: its training median, and no row is in the domain
+            warnings.warn(f"batch has no values of {[*missing, *empty]}: they take their training median, and "
+                          f"no row is inside the domain", stacklevel=2)
             frame = frame.assign(**{v: float(fill.get(v, 0.0)) for v in [*missing, *empty]})
         res = self._predict_all(frame, bool(missing or empty))
         how = getattr(self, "update_", {"mode": "none"})
