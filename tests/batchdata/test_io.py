@@ -1,11 +1,13 @@
 """Reading generic wide batch files: separators, decimal marks, rows sharing a time."""
 
 import gzip
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from biotwin.batchdata.io import read_batch
+from biotwin.batchdata.io import read_batch, warn_unknown
 from biotwin.errors import DataError
 
 
@@ -97,15 +99,9 @@ def test_a_time_column_named_otherwise_than_at_fit_is_found_with_a_warning(tmp_p
 
 
 def test_an_exclude_that_names_no_column_is_warned_with_the_nearest_header():
-    import pandas as pd
-
-    from biotwin.batchdata.io import warn_unknown
-
     frames = [pd.DataFrame({"time_h": [0.0, 1.0], "titre [mg/L]": [1.0, 2.0], "pH [-]": [7.0, 7.1]})]
     with pytest.warns(UserWarning, match=r"'Titre \[mg/l\]' names no column.*did you mean 'titre \[mg/L\]'"):
         warn_unknown(frames, ["Titre [mg/l]", "pH [-]"])
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_unknown(frames, ["pH [-]", "titre [mg/L]"])  # all present: silent
