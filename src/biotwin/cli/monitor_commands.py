@@ -167,18 +167,15 @@ def monitor_score(
         from biotwin.monitoring.results import alarms_to_lake
 
         alarms_to_lake(_lake(ctx), result, batch_id=batch.name)
-    gaps = mon.data_gaps(frame)
     if as_json:
-        # outages of signals logged on every row, only where there are some: alarms during or
-        # just after one may come from it, and a signal that never came back raises no alarm
-        print_json({**result, "data_gaps": gaps} if gaps else result)
+        print_json(result)
         return
     if result["first_alarm_h"] is None:
         typer.echo("no alarm")
     for a in result["alarms"]:
         top = ", ".join(list(a["contributions"])[:3])
         typer.echo(f"{a['time_h']:8.2f} h  {a['kind']:8} {a['statistic']:8} {top}")
-    for g in gaps:  # alarms just after an outage may come from it
+    for g in result.get("data_gaps", []):  # alarms just after an outage may come from it
         typer.echo(f"data gap: {g['variable']} missing from {g['from_h']:.2f} to {g['to_h']:.2f} h "
                    f"({g['rows']} rows)")
 

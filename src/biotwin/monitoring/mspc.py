@@ -1181,8 +1181,9 @@ class BatchMonitor(BaseEstimator):
         warn_if_coarser(frame, getattr(self, "dt_", 0.0))
         return regrid(frame, getattr(self, "dt_", 0.0))
 
-    def _prepared(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
-        """The batch as the charts see it, and each variable's outage rows, shape (n_rows, n_variables).
+    def _prepared(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None, list[dict[str, Any]]]:
+        """The batch as the charts see it, each variable's outage rows, shape (n_rows, n_variables),
+        and its data gaps (:meth:`data_gaps`).
 
         Interior outages of the dense signals are bridged (:func:`~biotwin.batchdata.gaps.bridge`;
         a batch scored while an outage lasts holds the last value until the signal is back), and
@@ -1190,7 +1191,8 @@ class BatchMonitor(BaseEstimator):
         """
         raw = self._prepare(frame)
         if TIME not in raw.columns:
-            return raw, None
+            return raw, None, []
+        gaps = self._gaps(raw)
         dense = self._dense()
         outage = np.column_stack([gap_rows(raw, [v]) if v in dense else np.zeros(len(raw), bool)
                                   for v in self.variables_])
@@ -1208,7 +1210,7 @@ class BatchMonitor(BaseEstimator):
             ref = core._ref_at(t, core.mean, [self.feature_names_.index(v) for v in lost])
             raw = raw.assign(**{v: ref[:, j] for j, v in enumerate(lost)})
             outage[:, [self.variables_.index(v) for v in lost]] = True
-        return bridge(raw, dense), outage
+        return bridge(raw, dense), outage, gaps
 
     def _lost(self, frame: pd.DataFrame) -> list[str]:
         """Variables a batch never logged: absent, or without a single value."""
@@ -1220,9 +1222,8 @@ class BatchMonitor(BaseEstimator):
 
     def _scored(self, frame: pd.DataFrame,
                 outage: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        missing = [v for v in self.variables_ if v not in frame]
-        if missing:
-            raise DataError(f"batch lacks the monitor's variables {missing}")
+        """Times, each family's ratio to its limit and the standardised features of a batch from
+        :meth:`_prepared` (which sets a variable the batch lacks to its reference)."""
         f = self._feats(frame)
         t = f[TIME].to_numpy(float)
         scale = {k: self.limits_[f"scale_{k}"] for k in self.limits_ if k in FAMILIES}
@@ -1239,7 +1240,8 @@ class BatchMonitor(BaseEstimator):
             ``cusum(<variable>)``, ``rate-cusum(<variable>)``, ``response(<variable>)`` and
             ``trend(<variable>)`` (those of the families in use).
         """
-        t, r, _ = self._scored(*self._prepared(frame))
+        prepared, outage, _ = self._prepared(frame)
+        t, r, _ = self._scored(prepared, outage)
         cols: dict[str, np.ndarray] = {TIME: t}
         for k, v in r.items():
             col = FAMILIES[k][2]
@@ -1286,10 +1288,10 @@ class BatchMonitor(BaseEstimator):
             ``contributions`` ({variable: contribution}, the five largest; for the per-variable
             families each variable's ratio to its limit; for ``pair`` the two columns' standardised
             difference, ``{denser: z, sparser: -z}``, or its self-starting z where that chart alarms);
-            equipment alarms add ``rul_h`` (None without a failure level). Outages of a signal
-            are listed by :meth:`data_gaps`.
+            equipment alarms add ``rul_h`` (None without a failure level). A batch with outages
+            of its signals adds ``data_gaps`` (:meth:`data_gaps`).
         """
-        frame, outage = self._prepared(frame)
+        frame, outage, gaps = self._prepared(frame)
         t, r, Z = self._scored(frame, outage)
         alarms: list[dict[str, Any]] = []
         k = self.persistence
@@ -1333,7 +1335,10 @@ class BatchMonitor(BaseEstimator):
                                "contributions": {col: round(float(dev), 4)},
                                "rul_h": rul if np.isfinite(rul) else None})
         alarms.sort(key=lambda a: a["time_h"])
-        return {"first_alarm_h": alarms[0]["time_h"] if alarms else None, "alarms": alarms}
+        out: dict[str, Any] = {"first_alarm_h": alarms[0]["time_h"] if alarms else None, "alarms": alarms}
+        if gaps:  # alarms during or just after one may come from it; a signal that never came back raises none
+            out["data_gaps"] = gaps
+        return out
 
     def data_gaps(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         """Runs of two or more missing rows in the variables logged on most training rows.
@@ -1342,7 +1347,10 @@ class BatchMonitor(BaseEstimator):
         lasts, so an alarm during or just after it may come from the outage rather than the
         process (:func:`~biotwin.batchdata.gaps.find_gaps`; ``monitor score`` prints them).
         """
-        raw = self._prepare(frame)
+        return self._gaps(self._prepare(frame))
+
+    def _gaps(self, raw: pd.DataFrame) -> list[dict[str, Any]]:
+        """:meth:`data_gaps` of a batch already on the training's footing (:meth:`_prepare`)."""
         gaps = find_gaps(raw, self._dense())
         if TIME in raw.columns and len(raw):
             t = raw[TIME].to_numpy(float)
