@@ -85,7 +85,7 @@ def test_fault_changes_nothing_before_it_acts() -> None:
     # the pH loop answers the CO2 that is no longer stripped by sparging less CO2
     assert (bad.loc[after, "CO2_sparge [%]"].mean() < ref.loc[after, "CO2_sparge [%]"].mean() - 0.1)
     assert bad.attrs["fault_log"]["co2_accumulation"] == pytest.approx(30.0, abs=0.05)
-    # a base pump that fails is logged only when the pH loop asks it for base
+    # a base pump that fails is logged only once the base it did not deliver reaches the balance noise
     bp, _ = run_batch(PlannedBatch("bp", "fault", 7, [Fault("base_pump_failure", 1, 20.0, 1.0, 0.0)]), spec)
     t_ask = bp.attrs["fault_log"].get("base_pump_failure")
     if t_ask is not None:

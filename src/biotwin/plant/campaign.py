@@ -144,8 +144,11 @@ def _truth_onset(f: Fault, feeds: np.ndarray, logged: dict[str, float] | None = 
     are measured from:
 
     - ``missed_feed``: the first feed after the onset (the one not given);
-    - ``base_pump_failure``: the first time the pH loop asked the failed pump for base (the
-      plant's record); ``None`` if it never did (the failure never acted);
+    - ``base_pump_failure``: when the base the pH loop asked of the failed pump and did not get
+      first reaches the noise of the base-bottle balance (the plant's record, the same rule as
+      for a contamination); ``None`` if it never did (the failure never acted). A loop that
+      brushes the pump with a sub-microlitre demand and then goes back to CO2 for hours has not
+      acted yet;
     - ``contamination``: when the contaminant's O2 uptake, growing from its seeding load
       ``onset_h``, first reaches the noise of the off-gas OUR (the plant's record; see
       :mod:`biotwin.plant.reactor` for the load and growth rate);
@@ -164,7 +167,7 @@ def _truth_onset(f: Fault, feeds: np.ndarray, logged: dict[str, float] | None = 
     elif f.kind in LOGGED_EFFECT:
         effect = logged.get(f.kind)
         effect = round(float(effect), 4) if effect is not None else None
-        rule = {"base_pump_failure": "first base demand on the failed pump (plant record)",
+        rule = {"base_pump_failure": "undelivered base reaches the balance noise (plant record)",
                 "contamination": "contaminant O2 uptake reaches the OUR noise (plant record)",
                 "co2_accumulation": "stripping loss starts (plant record)"}[f.kind]
     spec_h = None

@@ -20,8 +20,9 @@ Kinds and their effect (engineering assumptions unless cited):
                         42-min doubling time; its O2 uptake, CO2 and acid (acetate overflow) add
                         to the culture's (constants in :mod:`biotwin.plant.reactor`).
 ``base_pump_failure``   the base pump delivers nothing after onset (nothing changes until the pH
-                        loop asks it for base; the plant records when it first does). Its
-                        totaliser still counts the command; the base-bottle balance stops.
+                        loop asks it for base; the plant records when the base it did not get
+                        reaches the balance noise). Its totaliser still counts the command; the
+                        base-bottle balance stops.
 ``missed_feed``         the first glucose/feed bolus after onset is not given.
 ``co2_accumulation``    CO2 stripping falls by 50 % x severity at once (a blocked vent filter or
                         sparger), then to 80 % at ``fail``: dCO2 rises, the off-gas CER dips, pH

@@ -452,9 +452,6 @@ class VirtualBioreactor:
         # weighs what left it (as feed_total / feed_delivered for the feed)
         self.base_cmd_rate = self.base_rate
         if self._fault("base_pump_failure") is not None:
-            if self.base_rate > 0.0:
-                # the first time the failed pump is asked to deliver: before it, no signal can differ
-                self.fault_log.setdefault("base_pump_failure", t)
             self.base_rate = 0.0
         agit, enrich = split_range(self.do_loop.make_step(do_meas, dt))
         self.N = 0.0 if self.failed_agitator else N_MIN + (N_MAX - N_MIN) * agit
@@ -519,6 +516,12 @@ class VirtualBioreactor:
         self.z_bg += self.base_rate * dt
         self.base_total_mL += self.base_cmd_rate * dt * float(self.y[cho.IV]) / BASE_M
         self.base_delivered_mL += self.base_rate * dt * float(self.y[cho.IV]) / BASE_M
+        if (self._fault("base_pump_failure") is not None
+                and self.base_total_mL - self.base_delivered_mL >= self.sensors["base_delivered"].noise_sd):
+            # the base the failed pump did not deliver reaches the balance's noise: the first time
+            # a signal can show it (as for a contamination, see above); a pH loop that only
+            # brushes the pump with a sub-microlitre demand has not yet changed anything
+            self.fault_log.setdefault("base_pump_failure", t)
         z = self.z_bg - float(self.y[cho.ILAC]) + float(self.y[cho.IAMM])
         self.ph = ph_from_charge(self.tic, z)
         self.co2 = self.tic * float(co2_fraction(10.0 ** -self.ph, K1_CO2_M))
