@@ -594,6 +594,8 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
     "response": ("sensor", "response", "response"),
     "trend": ("process", "trend", "trend"),
 }
+#: Families whose chart is a signed deviation (limits on its size, runs on one side).
+SIGNED = ("value", "trend")
 
 
 #: Training batches the ``trend`` family's time tolerance is calibrated for (the virtual-plant
@@ -824,7 +826,8 @@ class BatchMonitor(BaseEstimator):
                  budget: str = "chart", redundancy_scale: str = "pooled", phases: int = 1,
                  time_tolerance: float = 0.0, n_shifts: int = 4, pairs: bool = True,
                  trend_window_h: float = 4.0, trend_recent_h: float = 1.0, trend_limit_h: float = 1.0,
-                 trend_tolerance_h: float = 0.5, trend_persistence: int = 2, spectra: bool = True) -> None:
+                 trend_tolerance_h: float = 0.5, trend_persistence: int = 2, spectra: bool = True,
+                 same_side: bool = True) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -853,6 +856,7 @@ class BatchMonitor(BaseEstimator):
         self.trend_limit_h = trend_limit_h
         self.trend_tolerance_h = trend_tolerance_h
         self.trend_persistence = trend_persistence
+        self.same_side = same_side
         self.spectra = spectra
 
     def _new_core(self) -> _Core:
@@ -920,8 +924,8 @@ class BatchMonitor(BaseEstimator):
         """The monitored statistic of a family from its scaled input."""
         if family == "residual":
             return np.abs(ewma(x, self.ewma_lambda))
-        if family in ("value", "trend"):
-            return np.abs(x)
+        if family in SIGNED:
+            return np.asarray(x, float)  # signed: a run counts on one side (:meth:`_held`)
         if family in ("cusum", "rate"):
             return cusum(x, self.cusum_k)
         if family == "response":
@@ -947,7 +951,7 @@ class BatchMonitor(BaseEstimator):
         times = np.concatenate(tlist)
         lim: dict[str, Any] = {"grid": grid}
         for k in fams:
-            vals = np.concatenate([s[k] for s in st]) if st[0][k].ndim == 1 else np.vstack([s[k] for s in st])
+            vals = np.abs(np.concatenate([s[k] for s in st]) if st[0][k].ndim == 1 else np.vstack([s[k] for s in st]))
             if k == "trend" and fine is not None:
                 lim["grid_trend"] = fine
                 lim[k] = _tv_limit(times, vals, fine, q, halfwidth=2) + 1e-12
@@ -956,6 +960,21 @@ class BatchMonitor(BaseEstimator):
             else:
                 lim[k] = _tv_limit(times, vals, grid, q) + 1e-12
         return lim
+
+    def _held(self, family: str, ratio: np.ndarray) -> np.ndarray:
+        """Per chart, the ratio the persistence rule acts on: the smallest of the last k.
+
+        For the signed families (``value``, ``trend``) the last k must lie on one side of the
+        reference, as in the run rules of Western Electric (1956, Statistical Quality Control
+        Handbook; Montgomery 2019, ch. 5.3): a reading 3 sd low then one 3 sd high is noise,
+        not a shift. Shape ``(n_rows, n_charts)``.
+        """
+        k = self._persistence(family)
+        rk = ratio if ratio.ndim == 2 else ratio[:, None]
+        if family in SIGNED and getattr(self, "same_side_", False):
+            return np.column_stack([np.maximum(running_min(rk[:, j], k), running_min(-rk[:, j], k))
+                                    for j in range(rk.shape[1])])
+        return np.column_stack([running_min(np.abs(rk[:, j]), k) for j in range(rk.shape[1])])
 
     def _persistence(self, family: str) -> int:
         """Consecutive points over the limit before a family's chart alarms."""
@@ -970,9 +989,7 @@ class BatchMonitor(BaseEstimator):
         r = self._ratios(t, s, lim)
         out: dict[str, np.ndarray] = {}
         for k in fams:
-            rk = r[k] if r[k].ndim == 2 else r[k][:, None]
-            rm = np.column_stack([running_min(rk[:, j], self._persistence(k)) for j in range(rk.shape[1])])
-            w = np.max(rm, axis=0, initial=0.0)
+            w = np.max(self._held(k, r[k]), axis=0, initial=0.0)
             out[k] = w if r[k].ndim == 2 else np.asarray(w[0])
         return out
 
@@ -990,6 +1007,7 @@ class BatchMonitor(BaseEstimator):
         if self.budget not in ("chart", "split", "joint"):
             raise DataError(f"budget must be 'chart', 'split' or 'joint', not {self.budget!r}")
         warn_unknown(frames, list(self.exclude))
+        self.same_side_ = bool(getattr(self, "same_side", True))
         self.spectra_ = None
         if getattr(self, "spectra", True):
             comp = SpectrumCompressor(exclude=tuple(self.exclude)).fit(frames)
@@ -1245,6 +1263,7 @@ class BatchMonitor(BaseEstimator):
         cols: dict[str, np.ndarray] = {TIME: t}
         for k, v in r.items():
             col = FAMILIES[k][2]
+            v = np.abs(v)
             if v.ndim == 1:
                 cols[col] = v
             else:
@@ -1298,12 +1317,10 @@ class BatchMonitor(BaseEstimator):
         for fam, ratio in r.items():
             kind, stat, _ = FAMILIES[fam]
             # each chart under the persistence rule (as the limits were calibrated), then any chart
-            rk = ratio if ratio.ndim == 2 else ratio[:, None]
-            held = np.column_stack([running_min(rk[:, j], self._persistence(fam)) for j in range(rk.shape[1])])
-            on = held.max(axis=1) > 1.0
+            on = self._held(fam, ratio).max(axis=1) > 1.0
             starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
             for i in starts:
-                vec = ratio[i] if ratio.ndim > 1 else None
+                vec = np.abs(ratio[i]) if ratio.ndim > 1 else None
                 alarms.append({"time_h": float(t[i]), "kind": kind, "statistic": stat,
                                "contributions": self._contributions(Z[i], stat, vec)})
         for pr in getattr(self, "pairs_", []):
