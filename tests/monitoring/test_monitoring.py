@@ -507,3 +507,16 @@ def test_plot_shows_every_family_over_its_limit(monitor, tmp_path):
         i = int(np.searchsorted(traj["time_h"].to_numpy(), first["time_h"]))
         assert fm[fam].iloc[i] > 1.0
     assert plot_monitor(traj, res, tmp_path / "m.png").exists()
+
+
+def test_a_run_of_the_signed_charts_counts_on_one_side_only():
+    mon = BatchMonitor()
+    mon.same_side_ = True
+    zigzag = np.array([0.2, 1.5, -1.5, 1.5, -1.5, 0.1])  # ratio to the limit, signed
+    shift = np.array([0.2, -1.5, -1.2, 0.1, 0.0, 0.1])
+    assert mon._held("value", zigzag).max() < 1.0
+    assert mon._held("trend", shift).max() == pytest.approx(1.2)
+    # the unsigned families and a monitor saved before the rule count the size only
+    assert mon._held("cusum", np.abs(zigzag)).max() == pytest.approx(1.5)
+    mon.same_side_ = False
+    assert mon._held("value", zigzag).max() == pytest.approx(1.5)

@@ -669,6 +669,12 @@ class BatchMonitor(BaseEstimator):
         Points of the reference time grid.
     persistence : int
         Consecutive observations over a limit before an alarm.
+    same_side : bool
+        For the signed charts (``value``, ``trend``), the consecutive observations must lie on
+        one side of the reference (the run rules of the Western Electric handbook, 1956): a
+        reading far low and the next far high is noise, not a shift. The limits are calibrated
+        under the same rule. On the virtual plant logged every 6 min a normal batch's
+        feed-balance reading 399.94 then 400.06 mL (3 sd either side) had alarmed.
     obs_alpha : float
         Observation-level quantile of the out-of-fold statistics that sets each limit.
     batch_alpha : float
