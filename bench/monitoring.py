@@ -48,7 +48,7 @@ def first_after(alarms: list[dict], t0: float) -> float | None:
 
 if proc == "plant":
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    from _plant_campaign import OFFLINE, campaign
+    from _plant_campaign import OFFLINE, campaign, spec
     from biotwin.plant.campaign import DEGRADATIONS, SENSOR_FAULTS
 
     metas, gen_s = campaign(seed)
@@ -90,13 +90,13 @@ if proc == "plant":
     out["degradation_median_lead_h"] = float(np.median(leads)) if leads else None
     out["alarms_before_onset"] = early
     # does a base-pump failure change any signal? rerun the same plant seed without the fault
-    from biotwin.plant.campaign import CampaignSpec, PlannedBatch, run_batch
+    from biotwin.plant.campaign import PlannedBatch, run_batch
 
     effect = {}
     for m in metas:
         if m["split"] == "fault" and m["faults"][0]["kind"] == "base_pump_failure":
             f = read_batch(m["path"])
-            ref, _ = run_batch(PlannedBatch(m["batch_id"], "test", m["seed"], []), CampaignSpec(seed=seed))
+            ref, _ = run_batch(PlannedBatch(m["batch_id"], "test", m["seed"], []), spec(seed))
             on = f["time_h"].to_numpy() >= m["faults"][0]["onset_h"]
             cols = [c for c in f.columns if c != "time_h" and c not in OFFLINE]
             diff = {c: float(np.nanmax(np.abs(f[c].to_numpy()[on] - ref[c].to_numpy()[on]), initial=0.0))

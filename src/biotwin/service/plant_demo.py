@@ -43,7 +43,7 @@ class PlantDemo:
                 "twin": self.twin, "elapsed_s": self.elapsed_s}
 
 
-def run_plant_demo(out: Path, n_history: int = 12, fault: str = "missed_feed", seed: int = 7,
+def run_plant_demo(out: Path, n_history: int = 20, fault: str = "missed_feed", seed: int = 7,
                    members: int = 256) -> PlantDemo:
     """Run the plant part of the demo into ``out`` (figures, wide files, ``plant_demo.json``).
 
