@@ -520,3 +520,9 @@ def test_a_run_of_the_signed_charts_counts_on_one_side_only():
     assert mon._held("cusum", np.abs(zigzag)).max() == pytest.approx(1.5)
     mon.same_side_ = False
     assert mon._held("value", zigzag).max() == pytest.approx(1.5)
+
+
+def test_a_monitor_on_few_batches_warns_that_its_false_alarm_rate_is_a_guess():
+    batches = monod_campaign(8, seed=1)
+    with pytest.warns(UserWarning, match="fitted on 8 normal batches.*fit on 20 or more"):
+        BatchMonitor(exclude=["biomass [g/L]", "product [g/L]", "glucose [g/L]"], detectors=("T2", "SPE")).fit(frames(batches))

@@ -601,6 +601,8 @@ SIGNED = ("value", "trend")
 #: Training batches the ``trend`` family's time tolerance is calibrated for (the virtual-plant
 #: campaign's 30); fewer widen it in proportion.
 REFERENCE_BATCHES = 30
+#: Below this many training batches :meth:`BatchMonitor.fit` warns that its false-alarm rate is uncertain.
+FEW_BATCHES = 20
 
 
 class BatchMonitor(BaseEstimator):
@@ -1014,6 +1016,13 @@ class BatchMonitor(BaseEstimator):
         if self.budget not in ("chart", "split", "joint"):
             raise DataError(f"budget must be 'chart', 'split' or 'joint', not {self.budget!r}")
         warn_unknown(frames, list(self.exclude))
+        if len(frames) < FEW_BATCHES:
+            # each chart's factor is an extreme-value fit to one out-of-fold maximum per batch:
+            # with few batches its tail, and so the false-alarm rate, is a guess
+            warnings.warn(f"monitor fitted on {len(frames)} normal batches: its limits meet the false-alarm "
+                          f"budget from about {REFERENCE_BATCHES}; with 12 batches 0-4 of 10 normal batches "
+                          f"alarmed on the virtual plant (docs/monitoring.md); fit on {FEW_BATCHES} or more",
+                          UserWarning, stacklevel=2)
         self.same_side_ = bool(getattr(self, "same_side", True))
         self.spectra_ = None
         if getattr(self, "spectra", True):
