@@ -14,7 +14,6 @@ from biotwin.monitoring.equipment import pump_flow_ratio, response_time, synthet
 from biotwin.monitoring.results import alarm_rows
 from biotwin.monitoring.stats import persistent, self_starting, spe_limit, t2_limit
 from biotwin.monitoring.synthetic import MONOD_FAULTS, add_drift, frames, monod_campaign
-from biotwin.monitoring.synthetic import OFFLINE as SYNTHETIC_OFFLINE
 
 OFFLINE = ["biomass [g/L]", "product [g/L]", "glucose [g/L]"]
 
@@ -526,4 +525,4 @@ def test_a_run_of_the_signed_charts_counts_on_one_side_only():
 def test_a_monitor_on_few_batches_warns_that_its_false_alarm_rate_is_a_guess():
     batches = monod_campaign(8, seed=1)
     with pytest.warns(UserWarning, match="fitted on 8 normal batches.*fit on 20 or more"):
-        BatchMonitor(exclude=list(SYNTHETIC_OFFLINE["monod"]), detectors=("T2", "SPE")).fit(frames(batches))
+        BatchMonitor(exclude=OFFLINE, detectors=("T2", "SPE")).fit(frames(batches))
