@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from biotwin.batchdata.io import read_batch, warn_unknown
+from biotwin.batchdata.io import input_columns, read_batch, warn_unknown
 from biotwin.errors import DataError
 
 
@@ -105,3 +105,16 @@ def test_an_exclude_that_names_no_column_is_warned_with_the_nearest_header():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_unknown(frames, ["pH [-]", "titre [mg/L]"])  # all present: silent
+
+
+def test_a_column_only_some_training_batches_have_is_left_out_with_a_warning_naming_them():
+    t = np.arange(5.0)
+    full = [pd.DataFrame({"time_h": t, "pH [-]": 7 + 0.01 * t + k, "DO [%]": 40 - t + k}) for k in range(3)]
+    truth = pd.DataFrame({"time_h": t, "pH [-]": 7 + 0.02 * t})  # an assay export among the online files
+    with pytest.warns(UserWarning, match=r"1 column\(s\) not in every one of the 4 training batches.*"
+                                         r"'DO \[%\]' \(not in run3_truth\)"):
+        cols = input_columns([*full, truth], [], ids=["run0", "run1", "run2", "run3_truth"])
+    assert cols == ["pH [-]"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert input_columns(full, []) == ["pH [-]", "DO [%]"]  # all alike: no warning

@@ -263,10 +263,29 @@ def warn_unknown(frames: Sequence[pd.DataFrame], names: Sequence[str], what: str
         warnings.warn(f"{what} {n!r} names no column of the batches{hint}", stacklevel=3)
 
 
-def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str]) -> list[str]:
+def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str],
+                  ids: Sequence[str] | None = None) -> list[str]:
     """Numeric columns in every batch, not in ``drop``, not all-missing, not constant and not
-    batch identifiers (:func:`is_identifier`)."""
+    batch identifiers (:func:`is_identifier`).
+
+    A column that only some batches have is left out with a warning naming it and the batches
+    (``ids``) that lack it: a model learns from the columns every batch can give it, and a file
+    of another kind among the batches (a truth or assay export next to the online files)
+    otherwise shrinks the model to the few columns they share without a word.
+    """
     common = set.intersection(*(set(f.columns) for f in frames))
+    skip = set(drop) | {TIME}
+    partial = list(dict.fromkeys(c for f in frames for c in f.columns if c not in common and c not in skip))
+    if partial:
+        names = list(ids) if ids is not None else [f"batch{i:03d}" for i in range(len(frames))]
+        parts = []
+        for c in partial[:5]:
+            lack = [names[i] for i, f in enumerate(frames) if c not in f.columns]
+            more = f" and {len(lack) - 3} more" if len(lack) > 3 else ""
+            parts.append(f"{c!r} (not in {', '.join(lack[:3])}{more})")
+        rest = f"; and {len(partial) - 5} more columns" if len(partial) > 5 else ""
+        warnings.warn(f"{len(partial)} column(s) not in every one of the {len(frames)} training batches are not "
+                      f"used: {'; '.join(parts)}{rest}", UserWarning, stacklevel=3)
     cols = [c for c in frames[0].columns if c in common and c != TIME and c not in set(drop)]
     keep = []
     for c in cols:

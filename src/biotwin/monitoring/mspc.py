@@ -1030,7 +1030,7 @@ class BatchMonitor(BaseEstimator):
             if comp.blocks_:
                 self.spectra_ = comp
                 frames = [comp.transform(f) for f in frames]
-        self.variables_ = input_columns(frames, list(self.exclude))
+        self.variables_ = input_columns(frames, list(self.exclude), ids)
         if len(self.variables_) < 2:
             raise DataError("a monitor needs at least 2 usable variables")
         # one sampling interval: the charts count rows, so a batch logged more often than the

@@ -246,7 +246,7 @@ class SoftSensor(BaseEstimator):
         # (also when predicting, see ``predict_frame``)
         self.dt_ = sampling_interval(frames)
         frames = [regrid(f, self.dt_) for f in frames]
-        self.variables_ = input_columns(frames, [self.target, *self.exclude])
+        self.variables_ = input_columns(frames, [self.target, *self.exclude], ids)
         if not self.variables_:
             raise DataError("no usable input column (all excluded, missing or constant)")
         self.spectra_ = spectral_blocks(self.variables_) if getattr(self, "spectra", True) else {}
