@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from biotwin.batchdata import align_batches, unfold_batchwise, unfold_observationwise
 from biotwin.errors import DataError
 from biotwin.monitoring import BatchMonitor, DegradationMonitor, golden_envelope
-from biotwin.monitoring.equipment import pump_flow_ratio, response_time, synthetic_degradation
+from biotwin.monitoring.equipment import loop_activity_ratio, pump_flow_ratio, response_time, synthetic_degradation
 from biotwin.monitoring.results import alarm_rows
 from biotwin.monitoring.stats import persistent, self_starting, spe_limit, t2_limit
 from biotwin.monitoring.synthetic import MONOD_FAULTS, add_drift, frames, monod_campaign
@@ -526,3 +526,21 @@ def test_a_monitor_on_few_batches_warns_that_its_false_alarm_rate_is_a_guess():
     batches = monod_campaign(8, seed=1)
     with pytest.warns(UserWarning, match="fitted on 8 normal batches.*fit on 20 or more"):
         BatchMonitor(exclude=OFFLINE, detectors=("T2", "SPE")).fit(frames(batches))
+
+
+def test_loop_activity_ratio_falls_when_the_measurement_is_smoothed_and_skips_an_idle_loop():
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 48.0, 0.1)
+    stirrer = 100.0 + np.cumsum(rng.normal(0.0, 2.0, t.size))
+    do = 40.0 + rng.normal(0.0, 0.3, t.size)
+    fouled = do.copy()
+    for i in range(1, t.size):  # a 30-min first-order lag on the probe
+        fouled[i] = fouled[i - 1] + (do[i] - fouled[i - 1]) * (1.0 - np.exp(-0.1 / 0.5))
+    healthy = loop_activity_ratio(t, do, stirrer)
+    slow = loop_activity_ratio(t, fouled, stirrer)
+    late = t > 12.0
+    assert np.nanmedian(healthy[late]) == pytest.approx(0.3 * np.sqrt(2) / 2.0, rel=0.15)
+    assert np.nanmedian(slow[late]) < 0.5 * np.nanmedian(healthy[late])
+    # with the stirrer parked at its minimum the loop is not acting: no ratio
+    idle = np.where(t < 24.0, stirrer.min(), stirrer)
+    assert np.isnan(loop_activity_ratio(t, do, idle)[(t > 6.0) & (t < 24.0)]).all()

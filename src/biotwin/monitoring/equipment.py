@@ -33,6 +33,49 @@ def pump_flow_ratio(flow: np.ndarray, command: np.ndarray, min_command: float = 
         return np.where(command > min_command, flow / command, np.nan)
 
 
+def loop_activity_ratio(t: np.ndarray, measured: np.ndarray, actuator: np.ndarray, window_h: float = 6.0,
+                        min_fraction: float = 0.67) -> np.ndarray:
+    """Point-to-point activity of a controlled measurement over that of its actuator [unit/unit].
+
+    The standard deviation of the first differences of ``measured`` (a DO probe) over the
+    trailing ``window_h`` [h], divided by that of ``actuator`` (the stirrer the DO loop moves),
+    both on the rows where the actuator is off its batch minimum (the loop is acting). A probe
+    whose membrane fouls answers ever more slowly, so the loop sees a smoothed signal: the
+    measurement's activity falls while the actuator keeps moving (a loop-performance index in
+    the sense of Harris 1989, Can J Chem Eng 67:856, doi:10.1002/cjce.5450670519, taken on the
+    sensor side). NaN where fewer than ``min_fraction`` of the window's rows have the loop
+    acting. Needs signals logged every few minutes: at 30-min points a 30-min lag hides in the
+    sampling. Shapes ``(n,)``.
+
+    On the virtual plant (6-min signals, seeds 0-5) the normal training batches' minima of DO
+    over agitation have a median of 0.041; a lower limit learnt from them (0.026-0.029) is
+    crossed by every fouled probe (18 of 18) 28-50 h before its failure, and by no normal test
+    batch (0 of 60) and no other faulty batch before its onset (``bench/monitoring.py``,
+    ``do_probe_activity``).
+    """
+    t = np.asarray(t, float)
+    x = np.asarray(measured, float)
+    u = np.asarray(actuator, float)
+    out = np.full(t.shape, np.nan)
+    if t.size < 3:
+        return out
+    lo = np.nanmin(u)
+    acting = u > lo + 0.01 * max(float(np.nanmax(u) - lo), 1e-12)
+    dx = np.r_[np.nan, np.diff(x)]
+    du = np.r_[np.nan, np.diff(u)]
+    ok = acting & np.r_[False, acting[:-1]] & np.isfinite(dx) & np.isfinite(du)
+    for i in range(t.size):
+        w = (t > t[i] - window_h) & (t <= t[i])
+        n = int(w.sum())
+        sel = w & ok
+        if n < 3 or sel.sum() < max(3, min_fraction * n):
+            continue
+        su = float(np.std(du[sel]))
+        if su > 0:
+            out[i] = float(np.std(dx[sel])) / su
+    return out
+
+
 def response_time(t: np.ndarray, y: np.ndarray, t_step: float, fraction: float = 0.632) -> float:
     """Time after a step at ``t_step`` [h] for ``y`` to cover ``fraction`` of its change [h].
 
