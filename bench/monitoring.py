@@ -56,7 +56,8 @@ if proc == "plant":
     out["campaign_s"] = round(gen_s, 1)
     train = [m["path"] for m in metas if m["split"] == "train"]
     t0 = time.perf_counter()
-    mon = BatchMonitor(exclude=OFFLINE, equipment=("vibration>11", "current"), **KW).fit(read_batches(train))
+    mon = BatchMonitor(exclude=OFFLINE, equipment=("vibration>11", "current", "loop:DO/agitation"), **KW).fit(
+        read_batches(train))
     out["fit_s"] = round(time.perf_counter() - t0, 1)
     fa = [m["batch_id"] for m in metas if m["split"] == "test"
           if mon.score(read_batch(m["path"]))["first_alarm_h"] is not None]

@@ -1,6 +1,7 @@
 """Monitoring on a second process (Monod E. coli-like): detection, false alarms, drift, equipment, CLI."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -544,3 +545,30 @@ def test_loop_activity_ratio_falls_when_the_measurement_is_smoothed_and_skips_an
     # with the stirrer parked at its minimum the loop is not acting: no ratio
     idle = np.where(t < 24.0, stirrer.min(), stirrer)
     assert np.isnan(loop_activity_ratio(t, do, idle)[(t > 6.0) & (t < 24.0)]).all()
+
+
+def _loop_batch(seed: int, lag_h: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.1, 48.0, 0.1)
+    stirrer = 100.0 + np.cumsum(rng.normal(0.0, 2.0, t.size))
+    do = 40.0 + rng.normal(0.0, 0.3, t.size)
+    if lag_h > 0:  # a fouled membrane from 12 h on
+        for i in range(1, t.size):
+            if t[i] > 12.0:
+                do[i] = do[i - 1] + (do[i] - do[i - 1]) * (1.0 - np.exp(-0.1 / lag_h))
+    return pd.DataFrame({"time_h": t, "DO [%]": do, "agitation [rpm]": stirrer})
+
+
+def test_a_loop_spec_alarms_on_a_fouled_probe_and_not_on_a_healthy_one():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # few training batches
+        mon = BatchMonitor(detectors=("T2",), equipment=("loop:DO/agitation",)).fit(
+            [_loop_batch(s) for s in range(8)])
+    assert mon.loops_[0]["measured"] == "DO [%]" and mon.loops_[0]["actuator"] == "agitation [rpm]"
+    fouled = [a for a in mon.score(_loop_batch(50, lag_h=0.5))["alarms"] if a["kind"] == "equipment"]
+    healthy = [a for a in mon.score(_loop_batch(51))["alarms"] if a["kind"] == "equipment"]
+    assert fouled and fouled[0]["time_h"] > 12.0 and "DO [%]" in fouled[0]["contributions"]
+    assert not healthy
+    with pytest.raises(DataError, match="matches no column"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        BatchMonitor(detectors=("T2",), equipment=("loop:pO2/stirrer",)).fit([_loop_batch(s) for s in range(4)])

@@ -98,7 +98,9 @@ def monitor_fit(
     persistence: int = typer.Option(2, "--persistence", help="Consecutive points over a limit before an alarm."),
     equipment: list[str] = typer.Option([], "--equipment", help=(
         "Equipment health indicator columns (regex), optionally with the failure level: "
-        "'vibration>11', 'flow ratio<0.7' (repeatable); alarms of kind 'equipment' with RUL.")),
+        "'vibration>11', 'flow ratio<0.7' (repeatable); alarms of kind 'equipment' with RUL. "
+        "'loop:DO/agitation' watches a control loop's sensor by its activity over its actuator's "
+        "(a fouling DO membrane).")),
     false_alarm_rate: float = typer.Option(None, "--false-alarm-rate", help=(
         "Share of normal batches allowed any alarm, split over all charts (default: the monitor's).")),
     detectors: list[str] = typer.Option([], "--detectors", help=(
