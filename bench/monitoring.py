@@ -110,41 +110,9 @@ if proc == "plant":
                                      else "effect below sensor noise" if all(v < 0.5 for v in changed.values())
                                      else "visible"}
     out["base_pump_failure_vs_same_seed_without_fault"] = effect
-    # DO-probe fouling by the DO loop's activity ratio (equipment.loop_activity_ratio): a lower
-    # limit from the normal training batches' minima (extreme-value factor, one chart's share)
-    from biotwin.monitoring.equipment import loop_activity_ratio
-    from biotwin.monitoring.mspc import _batch_factor
-    from biotwin.monitoring.stats import running_min
-
-    def activity(path: str) -> tuple[np.ndarray, np.ndarray]:
-        f = read_batch(path)
-        t = f["time_h"].to_numpy(float)
-        return t, loop_activity_ratio(t, f["DO [%]"].to_numpy(float), f["agitation [rpm]"].to_numpy(float))
-
-    def lowest(r: np.ndarray) -> float:  # under the persistence rule: the larger of 2 consecutive
-        held = -running_min(-np.nan_to_num(r, nan=np.inf), 2)
-        return float(np.min(held))
-
-    mins = np.array([lowest(activity(p)[1]) for p in train])
-    med = float(np.median(mins))
-    floor = med / _batch_factor(med / mins, 0.03 / 112)
-    act: dict = {"lower_limit": round(floor, 5), "training_minima_median": round(med, 5),
-                 "normal_test_alarmed": 0, "faulty_alarmed_before_onset": 0, "do_fouling_lead_h": []}
-    for m in metas:
-        if m["split"] == "train":
-            continue
-        t, r = activity(m["path"])
-        held = -running_min(-np.nan_to_num(r, nan=np.inf), 2)
-        below = t[held < floor]
-        if m["split"] == "test":
-            act["normal_test_alarmed"] += bool(below.size)
-            continue
-        f0 = m["faults"][0]
-        act["faulty_alarmed_before_onset"] += bool((below < f0["onset_h"]).any())
-        if f0["kind"] == "do_fouling":
-            after = below[below >= f0["onset_h"]]
-            act["do_fouling_lead_h"].append(round(f0["failure_h"] - float(after[0]), 2) if after.size else 0.0)
-    out["do_probe_activity"] = act
+    # the DO loop's activity limit the monitor learnt (equipment spec loop:DO/agitation)
+    out["do_loop_limit"] = [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in lp.items()}
+                            for lp in mon.loops_]
     out["criteria"] = {
         "false_alarms<=1/10": len(fa) <= 1,
         "process_median_delay<=2h": all(np.median(v) <= 2.0 for v in proc_d.values()),

@@ -50,8 +50,8 @@ def loop_activity_ratio(t: np.ndarray, measured: np.ndarray, actuator: np.ndarra
     On the virtual plant (6-min signals, seeds 0-5) the normal training batches' minima of DO
     over agitation have a median of 0.041; a lower limit learnt from them (0.026-0.029) is
     crossed by every fouled probe (18 of 18) 28-50 h before its failure, and by no normal test
-    batch (0 of 60) and no other faulty batch before its onset (``bench/monitoring.py``,
-    ``do_probe_activity``).
+    batch (0 of 60) and no other faulty batch before its onset (``bench/monitoring.py``, the
+    monitor's ``loop:DO/agitation`` equipment spec).
     """
     t = np.asarray(t, float)
     x = np.asarray(measured, float)

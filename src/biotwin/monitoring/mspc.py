@@ -1218,8 +1218,6 @@ class BatchMonitor(BaseEstimator):
         """``loop:MEASURED/ACTUATOR`` equipment specs: a lower limit on the loop's activity ratio
         (:func:`~biotwin.monitoring.equipment.loop_activity_ratio`) from the training batches'
         minima under the persistence rule, by the charts' extreme-value factor."""
-        import re
-
         out: list[dict[str, Any]] = []
         for spec in self.equipment:
             m = re.match(r"^\s*loop:(.+)/(.+?)\s*$", spec, re.IGNORECASE)
@@ -1231,7 +1229,7 @@ class BatchMonitor(BaseEstimator):
                 if not hit:
                     raise DataError(f"equipment {spec!r}: pattern {pattern.strip()!r} matches no column")
                 cols.append(hit[0])
-            mins = np.array([self._loop_lowest(f, *cols) for f in frames])
+            mins = np.array([np.min(self._loop_held(f, *cols)[1], initial=np.inf) for f in frames])
             mins = mins[np.isfinite(mins)]
             if mins.size < 3:
                 raise DataError(f"equipment {spec!r}: the loop acts in fewer than 3 training batches")
@@ -1247,10 +1245,6 @@ class BatchMonitor(BaseEstimator):
         t = frame[TIME].to_numpy(float)
         r = loop_activity_ratio(t, frame[measured].to_numpy(float), frame[actuator].to_numpy(float))
         return t, -running_min(-np.nan_to_num(r, nan=np.inf), self.persistence)
-
-    def _loop_lowest(self, frame: pd.DataFrame, measured: str, actuator: str) -> float:
-        held = self._loop_held(frame, measured, actuator)[1]
-        return float(np.min(held, initial=np.inf))
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A new batch on the training's footing: spectral blocks replaced by their scores, and
