@@ -246,3 +246,47 @@ def test_spectrum_channels_get_values_and_a_derivative_not_integrals(campaign):
     S = np.outer([1.0, 2.0], band)
     np.testing.assert_allclose(spectral_derivative(S + 100.0), spectral_derivative(S), atol=1e-9)
     assert np.abs(spectral_derivative(S)).max() > 0
+
+
+def _assayed_at_fixed_hours(n: int, seed: int) -> list[pd.DataFrame]:
+    """Batches assayed every 6 h whose cooling demand follows the biomass at every assay, but
+    whose controller kicks it far up for the hour before each assay-free half-day mark
+    (a set-point step the assays never see, as with recipe steps between fixed-hour samples)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    t = np.arange(0.0, 60.0 + 1e-9, 0.25)
+    for _ in range(n):
+        mu = rng.uniform(0.08, 0.14)
+        x = 20.0 / (1.0 + 19.0 * np.exp(-mu * t))  # biomass [g/L], logistic
+        cooling = 10.0 + 2.0 * x + rng.normal(0.0, 0.3, len(t))
+        kick = (t % 12.0 >= 8.0) & (t % 12.0 < 9.0)
+        cooling[kick] += 60.0
+        our = mu * x * (1.0 - x / 20.0) * 10.0 + rng.normal(0.0, 0.05, len(t))
+        assay = np.where(np.isclose(t % 6.0, 0.0) & (t > 0), x * (1.0 + rng.normal(0.0, 0.01, len(t))), np.nan)
+        out.append(pd.DataFrame({"time_h": t, "cooling [%]": cooling, "OUR [mmol/L/h]": our, "X [g/L]": assay,
+                                 "X_true": x}))
+    return out
+
+
+def test_a_feature_never_seen_at_an_assayed_row_is_limited_to_the_assayed_range():
+    train, test = _assayed_at_fixed_hours(16, seed=1), _assayed_at_fixed_hours(4, seed=2)
+    ss = SoftSensor(target="X [g/L]", exclude=["X_true"], candidates=("ridge",)).fit(train)
+    # instantaneous features are bounded by the assayed rows; culture time and integrals are not
+    assert "cooling [%]" in ss.feature_bounds_ and "rate(cooling [%])" in ss.feature_bounds_
+    assert not any(n == "time_h" or n.startswith("cum") for n in ss.feature_bounds_)
+    lo, hi = ss.feature_bounds_["cooling [%]"]
+    assert 0.0 < lo < hi < 60.0  # the kicks (70-80 %) lie between the assays only
+    assert ss.metadata()["feature_bounds"]["cooling [%]"] == [lo, hi]
+    t = test[0]["time_h"].to_numpy()
+    kick = (t % 12.0 >= 8.0) & (t % 12.0 < 9.0)
+    assay_rows = np.isfinite(test[0]["X [g/L]"].to_numpy())
+    err = np.concatenate([np.abs(ss.predict(f) - f["X_true"].to_numpy()) for f in test])
+    kicked = np.tile(kick, len(test))
+    bounded = float(np.sqrt(np.mean(err[kicked] ** 2)))
+    assert bounded < 1.0  # g/L, on a 1-20 g/L range
+    # without the bounds the kicks swing the prediction; the assayed rows are the same either way
+    p_assay = ss.predict(test[0])[assay_rows]
+    ss.feature_bounds_ = {}
+    err_free = np.concatenate([np.abs(ss.predict(f) - f["X_true"].to_numpy()) for f in test])
+    assert float(np.sqrt(np.mean(err_free[kicked] ** 2))) > 2.5 * bounded
+    np.testing.assert_allclose(ss.predict(test[0])[assay_rows], p_assay)
