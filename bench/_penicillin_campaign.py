@@ -1,0 +1,194 @@
+"""IndPenSim penicillin batches (PenSimPy), written as generic wide CSV files, for the benches.
+
+A second blind stand-in for the hidden acceptance set, and one biotwin's authors did not write:
+PenSimPy 1.2.5, the Python port of IndPenSim (Goldrick et al. 2015, J Biotechnol 193:70,
+doi:10.1016/j.jbiotec.2014.10.029; Goldrick et al. 2019, Comput Chem Eng 130:106471,
+doi:10.1016/j.compchemeng.2019.05.037): an industrial Penicillium chrysogenum fed-batch in a
+100-m3 vessel, 230 h, logged every 12 min, with its own batch-to-batch variation (initial
+state, kLa, PAA and nitrogen feeds, drifting kinetic parameters) and its own fault
+scenarios (aeration, back pressure, substrate feed, base flow, coolant, temperature and pH
+sensor drifts).
+
+PenSimPy is not a biotwin dependency. Install it for the bench alone, without its pins (it
+pins numpy 1.18 and pandas 1.0, and works with the current ones)::
+
+    .venv/bin/pip install --no-deps pensimpy==1.2.5
+
+It imports ``fastodeint``, a C++ solver that is not on the package index, at module level; the
+bench runs PenSimPy's own scipy path (``PenSimEnv(fast=False)``) and registers an empty module
+under that name so the import succeeds. Two things are set here rather than taken from
+PenSimPy's defaults:
+
+* the broth discharge: PenSimPy's default profile holds 4000 L/h from 102 to 130 h (each set
+  point lasts until the next), which drains the vessel by 135 h; here the broth is dumped at
+  4000 L/h for 3 h every 20 h from 100 h, as IndPenSim's intermittent discharges;
+* the recipe varies between batches (the IndPenSim data set mixes recipe-driven and
+  operator-controlled batches): each batch's sugar and oil feed profiles are scaled by
+  1 + 0.08 N(0, 1), aeration by 1 + 0.05 N(0, 1), water by 1 + 0.1 N(0, 1) and PAA by
+  1 + 0.05 N(0, 1).
+
+Each batch is one CSV file with IndPenSim's column names (``Time (h)``, ``Aeration
+rate(Fg:L/h)``, ...), the offline penicillin and biomass assays every 12 h (IndPenSim's
+``Off_line_m``) on the sampling row, noise-free as in IndPenSim unless ``assay_cv`` is given,
+and a ``.truth.csv`` beside it with the noise-free penicillin ``P`` and biomass ``X`` [g/L]
+and the simulator's fault flag on every row. A seed whose simulation fails (PenSimPy's ODE
+right-hand side raises a math error on some draws) is replaced by the next seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import types
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TIME = "Time (h)"
+PENICILLIN = "Offline Penicillin concentration(P_offline:P(g L^{-1}))"
+BIOMASS = "Offline Biomass concentratio(X_offline:X(g L^{-1}))"
+BATCH_ID = "Batch ID"
+OFFLINE = [PENICILLIN, BIOMASS, BATCH_ID]
+#: offline assay column -> its noise-free column in the truth file
+TARGETS = {PENICILLIN: "P", BIOMASS: "X"}
+#: PenSimPy batch-data attribute -> column, as in the IndPenSim data set
+ONLINE_COLUMNS = {
+    "Fg": "Aeration rate(Fg:L/h)", "RPM": "Agitator RPM(RPM:RPM)", "Fs": "Sugar feed rate(Fs:L/h)",
+    "Fa": "Acid flow rate(Fa:L/h)", "Fb": "Base flow rate(Fb:L/h)",
+    "Fc": "Heating/cooling water flow rate(Fc:L/h)", "Fh": "Heating water flow rate(Fh:L/h)",
+    "Fw": "Water for injection/dilution(Fw:L/h)", "pressure": "Air head pressure(pressure:bar)",
+    "discharge": "Dumped broth flow(Fremoved:L/h)", "DO2": "Dissolved oxygen concentration(DO2:mg/L)",
+    "V": "Vessel Volume(V:L)", "Wt": "Vessel Weight(Wt:Kg)", "pH": "pH(pH:pH)", "T": "Temperature(T:K)",
+    "Q": "Generated heat(Q:kJ)", "CO2outgas": "carbon dioxide percent in off-gas(CO2outgas:%)",
+    "Fpaa": "PAA flow(Fpaa:PAA flow (L/h))", "Foil": "Oil flow(Foil:L/hr)",
+    "OUR": "Oxygen Uptake Rate(OUR:(g min^{-1}))", "O2": "Oxygen in percent in off-gas(O2:O2 (%))",
+    "CER": "Carbon evolution rate(CER:g/h)", "NH3_shots": "Ammonia shots(NH3_shots:kgs)",
+}
+#: IndPenSim's fault codes (PenSimPy ``ctrl_flags.Faults``)
+FAULTS = {1: "aeration", 2: "back_pressure", 3: "substrate_feed", 4: "base_flow", 5: "coolant_flow",
+          7: "temperature_sensor_drift", 8: "ph_sensor_drift"}
+SENSOR_FAULTS = ("temperature_sensor_drift", "ph_sensor_drift")
+CACHE = Path(os.environ.get("BIOTWIN_PENICILLIN_CACHE", "/tmp/biotwin-penicillin"))
+_DUMPS = [{"time": 0.0, "value": 0.0}] + [sp for h in range(100, 230, 20)
+                                           for sp in ({"time": float(h), "value": 4000.0},
+                                                      {"time": h + 3.0, "value": 0.0})]
+
+
+def _pensimpy() -> Any:
+    """The PenSimPy modules, or SystemExit with how to install them."""
+    sys.modules.setdefault("fastodeint", types.ModuleType("fastodeint"))  # only used with fast=True
+    try:
+        import pensimpy.constants as pc
+        import pensimpy.data.constants as dc
+        from pensimpy.examples.recipe import Recipe, RecipeCombo
+        from pensimpy.peni_env_setup import PenSimEnv
+    except ImportError as exc:
+        raise SystemExit("this bench needs PenSimPy: .venv/bin/pip install --no-deps pensimpy==1.2.5") from exc
+    return types.SimpleNamespace(pc=pc, dc=dc, Recipe=Recipe, RecipeCombo=RecipeCombo, PenSimEnv=PenSimEnv)
+
+
+def _simulate(seed: int, fault: int) -> Any:
+    """One PenSimPy batch; its batch-data object."""
+    ps = _pensimpy()
+    dc = ps.dc
+    rng = np.random.RandomState(10_000 + seed)
+
+    def scaled(profile: list[dict], sd: float) -> list[dict]:
+        f = 1.0 + sd * rng.randn()
+        return [{"time": sp["time"], "value": sp["value"] * f} for sp in profile]
+
+    recipes = {dc.FS: ps.Recipe(scaled(dc.FS_DEFAULT_PROFILE, 0.08), dc.FS),
+               dc.FOIL: ps.Recipe(scaled(dc.FOIL_DEFAULT_PROFILE, 0.08), dc.FOIL),
+               dc.FG: ps.Recipe(scaled(dc.FG_DEFAULT_PROFILE, 0.05), dc.FG),
+               dc.PRES: ps.Recipe(dc.PRESS_DEFAULT_PROFILE, dc.PRES),
+               dc.DISCHARGE: ps.Recipe(_DUMPS, dc.DISCHARGE),
+               dc.WATER: ps.Recipe(scaled(dc.WATER_DEFAULT_PROFILE, 0.1), dc.WATER),
+               dc.PAA: ps.Recipe(scaled(dc.PAA_DEFAULT_PROFILE, 0.05), dc.PAA)}
+    env = ps.PenSimEnv(recipe_combo=ps.RecipeCombo(recipe_dict=recipes), fast=False)
+    env.ctrl_flags.Faults = fault
+    np.random.seed(seed)  # noqa: NPY002 (PenSimPy draws its noise from the legacy global generator)
+    env.random_seed_ref = seed
+    _, x = env.reset()
+    env.yield_pre = 0
+    k, done = 0, False
+    while not done:
+        k += 1
+        v = env.recipe_combo.get_values_dict_at(time=k * ps.pc.STEP_IN_MINUTES / 60.0)
+        _, x, _, done = env.step(k, x, v["Fs"], v["Foil"], v["Fg"], v["pressure"], v["discharge"], v["Fw"],
+                                 v["Fpaa"])
+    return x
+
+
+def _write(seed: int, fault: int, path: str, assay_cv: float) -> dict:
+    """Simulate (trying later seeds when one fails) and write one batch; its metadata."""
+    import warnings
+
+    ps = _pensimpy()
+    used = seed
+    for attempt in range(20):
+        used = seed + 1000 * attempt
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                x = _simulate(used, fault)
+            break
+        except (OverflowError, ValueError, ZeroDivisionError):
+            continue
+    else:
+        raise RuntimeError(f"PenSimPy failed on 20 seeds from {seed}")
+    n = ps.pc.NUM_STEPS
+    t = np.round(np.arange(1, n + 1) * ps.pc.STEP_IN_HOURS, 6)
+    data: dict[str, Any] = {TIME: t}
+    for attr, col in ONLINE_COLUMNS.items():
+        data[col] = np.asarray(getattr(x, attr).y[:n], float)
+    truth = pd.DataFrame({"time_h": t, "P": np.asarray(x.P.y[:n], float), "X": np.asarray(x.X.y[:n], float),
+                          "fault": np.asarray(x.Fault_ref.y[:n], float)})
+    arng = np.random.RandomState(20_000 + used)
+    sampled = np.isclose(t % 12.0, 0.0) | np.isclose(t % 12.0, 12.0)
+    sampled[-1] = True
+    for col, key in TARGETS.items():
+        noise = 1.0 + assay_cv * arng.randn(n) if assay_cv > 0 else np.ones(n)
+        data[col] = np.where(sampled, truth[key].to_numpy() * noise, np.nan)
+    data[BATCH_ID] = used
+    pd.DataFrame(data).to_csv(path, index=False)
+    truth.to_csv(path.replace(".csv", ".truth.csv"), index=False)
+    on = np.flatnonzero(truth["fault"].to_numpy() > 0)
+    return {"path": path, "seed": used, "fault": FAULTS.get(fault, "none"),
+            "onset_h": float(t[on[0]]) if len(on) else None}
+
+
+def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault: int = 2,
+             assay_cv: float = 0.0, workers: int = 2) -> dict[str, list[dict]]:
+    """Write (or reuse from the cache) a campaign: ``train``, ``test`` and ``faulty`` file metadata.
+
+    Seeds: training 101.., test 201.., faulty 301.. (one per batch). The cache under ``root``
+    is reused when its ``spec.json`` matches.
+    """
+    root = Path(root)
+    spec = {"n_train": n_train, "n_test": n_test, "n_per_fault": n_per_fault, "assay_cv": assay_cv,
+            "faults": list(FAULTS), "dumps": _DUMPS, "version": 1}
+    meta_file = root / "campaign.json"
+    if meta_file.exists():
+        cached = json.loads(meta_file.read_text())
+        if cached.get("spec") == spec:
+            return cached["batches"]
+    root.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, int, int, str]] = []
+    jobs += [("train", 101 + i, 0, str(root / f"PEN_train{i:03d}.csv")) for i in range(n_train)]
+    jobs += [("test", 201 + i, 0, str(root / f"PEN_test{i:03d}.csv")) for i in range(n_test)]
+    i = 0
+    for code, name in FAULTS.items():
+        for r in range(n_per_fault):
+            jobs.append(("faulty", 301 + i, code, str(root / f"PEN_fault_{name}_{r}.csv")))
+            i += 1
+    out: dict[str, list[dict]] = {"train": [], "test": [], "faulty": []}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [(split, pool.submit(_write, seed, code, path, assay_cv)) for split, seed, code, path in jobs]
+        for split, fut in futures:
+            out[split].append(fut.result())
+    meta_file.write_text(json.dumps({"spec": spec, "batches": out}, indent=1))
+    return out

@@ -1,0 +1,203 @@
+"""Blind stand-in from a simulator biotwin's authors did not write: IndPenSim penicillin (PenSimPy).
+
+Run: .venv/bin/pip install --no-deps pensimpy==1.2.5    (once; see bench/_penicillin_campaign.py)
+     .venv/bin/python bench/penicillin_process.py [--out FILE] [--assay-cv 0.0] [--cache DIR]
+                                                 (prints JSON; about 10 min on 2 cores the first
+                                                 time, which simulates the campaign, then 3 min)
+
+The process is an industrial Penicillium chrysogenum fed-batch in a 100-m3 vessel (IndPenSim,
+Goldrick et al. 2015, J Biotechnol 193:70), 230 h logged every 12 min, 23 online columns under
+IndPenSim's own names (``Aeration rate(Fg:L/h)``, ``Temperature(T:K)``, ...), offline
+penicillin and biomass every 12 h. The campaign: 30 normal training batches, 10 normal test
+batches, 2 batches of each of IndPenSim's seven faults (aeration, back pressure, substrate
+feed, base flow, coolant flow, temperature and pH sensor drifts). Everything runs through the
+CLI as an outside acceptance script would, and the criteria are those of the hidden acceptance
+set:
+
+* soft sensors for the penicillin and biomass assays (``softsensor fit`` with the other offline
+  columns excluded, ``predict --json``), scored on the test batches' assayed rows against a
+  tuned PLS on the same inputs (scikit-learn ``PLSRegression(scale=True)`` on each row's raw
+  online columns and time, 1-15 components chosen by 5-fold cross-validation grouped by
+  batch): gain >= 40 % in RMSE. Also reported: against the noise-free truth on the assayed
+  rows, and on every row (the soft sensor's use between assays);
+* the monitor (``monitor fit`` on the training batches with the offline columns excluded,
+  ``score --json``): at most 1 of the 10 normal test batches with an alarm; at least 90 % of the
+  faulty batches detected at or after the onset (the first row the simulator flags), with a
+  median delay <= 2 h over the process faults (the sensor drifts are reported apart: a 0.1 pH
+  or 0.4 K ramp over 120 h).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cross_decomposition import PLSRegression
+from sklearn.model_selection import GroupKFold
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _penicillin_campaign import CACHE, FAULTS, OFFLINE, SENSOR_FAULTS, TARGETS, TIME, campaign
+from blind_process import CliError, _alarm_brief, cli, rmse
+
+
+def tuned_pls(train: list[pd.DataFrame], online: list[str], target: str) -> tuple[PLSRegression, int]:
+    """PLS on the raw online columns and time of each assayed row, components by grouped CV."""
+    xs, ys, gs = [], [], []
+    for i, f in enumerate(train):
+        r = f[f[target].notna()]
+        xs.append(r[[*online, TIME]].to_numpy(float))
+        ys.append(r[target].to_numpy(float))
+        gs.append(np.full(len(r), i))
+    x, y, g = np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
+    cv = {}
+    for k in range(1, min(15, x.shape[1]) + 1):
+        pred = np.empty_like(y)
+        for a, b in GroupKFold(5).split(x, y, g):
+            pred[b] = PLSRegression(n_components=k, scale=True).fit(x[a], y[a]).predict(x[b]).ravel()
+        cv[k] = rmse(pred, y)
+    best = min(cv, key=cv.__getitem__)
+    return PLSRegression(n_components=best, scale=True).fit(x, y), best
+
+
+def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Path) -> dict[str, Any]:
+    train = [pd.read_csv(p) for p in train_p]
+    test = [pd.read_csv(p) for p in test_p]
+    truth = [pd.read_csv(p.replace(".csv", ".truth.csv")) for p in test_p]
+    online = [c for c in train[0].columns if c not in OFFLINE and c != TIME]
+    model = work / f"ss_{TARGETS[target]}.bt"
+    t0 = time.perf_counter()
+    cli("softsensor", "fit", "--batches", *train_p, "--target", target,
+        "--exclude", *[c for c in OFFLINE if c != target], "--time-col", TIME, "--out", str(model), "--json")
+    fit_s = time.perf_counter() - t0
+    pls, k = tuned_pls(train, online, target)
+    s_a, q_a, y_a, t_a, s_all, q_all, t_all, in_dom = ([] for _ in range(8))
+    one_per_row = True
+    for path, f, tr in zip(test_p, test, truth, strict=True):
+        p = cli("softsensor", "predict", "--model", str(model), "--batch", path, "--json")
+        pred = np.asarray(p["prediction"], float)
+        one_per_row &= all(len(p[key]) == len(f) for key in ("time_h", "prediction", "lower", "upper", "in_domain"))
+        q = pls.predict(f[[*online, TIME]].to_numpy(float)).ravel()
+        rows = f[target].notna().to_numpy()
+        tv = tr[TARGETS[target]].to_numpy(float)
+        s_a.append(pred[rows])
+        q_a.append(q[rows])
+        y_a.append(f[target].to_numpy(float)[rows])
+        t_a.append(tv[rows])
+        s_all.append(pred)
+        q_all.append(q)
+        t_all.append(tv)
+        in_dom.append(np.asarray(p["in_domain"], bool)[rows])
+    s_a, q_a, y_a, t_a, s_all, q_all, t_all = (np.concatenate(v) for v in (s_a, q_a, y_a, t_a, s_all, q_all, t_all))
+    r_s, r_q = rmse(s_a, y_a), rmse(q_a, y_a)
+    return {
+        "n_test_rows": len(y_a), "assay_range": round(float(np.ptp(y_a)), 3),
+        "softsensor_rmse": round(r_s, 4), "pls_rmse": round(r_q, 4), "gain_pct": round(100 * (1 - r_s / r_q), 1),
+        "softsensor_rmse_pct_range": round(100 * r_s / float(np.ptp(y_a)), 2),
+        "vs_truth_assayed_rows": {"softsensor_rmse": round(rmse(s_a, t_a), 4), "pls_rmse": round(rmse(q_a, t_a), 4),
+                                  "gain_pct": round(100 * (1 - rmse(s_a, t_a) / rmse(q_a, t_a)), 1)},
+        "vs_truth_every_row": {"softsensor_rmse": round(rmse(s_all, t_all), 4),
+                               "pls_rmse": round(rmse(q_all, t_all), 4),
+                               "gain_pct": round(100 * (1 - rmse(s_all, t_all) / rmse(q_all, t_all)), 1)},
+        "max_gain_pct_perfect_sensor": round(100 * (1 - rmse(y_a, t_a) / r_q), 1),
+        "in_domain_share": round(float(np.mean(np.concatenate(in_dom))), 3),
+        "one_prediction_per_row": bool(one_per_row), "pls_components": k, "fit_s": round(fit_s, 1),
+    }
+
+
+def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], work: Path) -> dict[str, Any]:
+    mon = work / "monitor.bt"
+    t0 = time.perf_counter()
+    cli("monitor", "fit", "--batches", *train_p, "--exclude", *OFFLINE, "--time-col", TIME, "--out", str(mon), "--json")
+    fit_s = time.perf_counter() - t0
+    normal_out = []
+    for m in normal:
+        r = cli("monitor", "score", "--monitor", str(mon), "--batch", m["path"], "--json")
+        normal_out.append({"batch": Path(m["path"]).stem, "first_alarm_h": r["first_alarm_h"],
+                           "first": _alarm_brief(r["alarms"][0]) if r["alarms"] else None})
+    per_fault: dict[str, dict[str, Any]] = {n: {"detected": 0, "total": 0, "delays_h": [], "alarm_before_onset": 0}
+                                            for n in FAULTS.values()}
+    faulty_out, process_delays = [], []
+    for m in faulty:
+        r = cli("monitor", "score", "--monitor", str(mon), "--batch", m["path"], "--json")
+        onset = float(m["onset_h"])
+        before = [a for a in r["alarms"] if a["time_h"] < onset - 1e-9]
+        after = [a for a in r["alarms"] if a["time_h"] >= onset - 1e-9]
+        pf = per_fault[m["fault"]]
+        pf["total"] += 1
+        pf["alarm_before_onset"] += bool(before)
+        delay = None
+        if after:
+            first = min(after, key=lambda a: a["time_h"])
+            delay = float(first["time_h"]) - onset
+            pf["detected"] += 1
+            pf["delays_h"].append(round(delay, 2))
+            if m["fault"] not in SENSOR_FAULTS:
+                process_delays.append(delay)
+        faulty_out.append({"batch": Path(m["path"]).stem, "fault": m["fault"], "onset_h": onset,
+                           "delay_h": None if delay is None else round(delay, 2), "alarms_before_onset": len(before),
+                           "first_after": _alarm_brief(min(after, key=lambda a: a["time_h"])) if after else None,
+                           "first_before": _alarm_brief(before[0]) if before else None})
+    for pf in per_fault.values():
+        pf["median_delay_h"] = round(float(np.median(pf["delays_h"])), 2) if pf["delays_h"] else None
+    det = sum(pf["detected"] for pf in per_fault.values())
+    return {"false_alarm_batches": sum(b["first_alarm_h"] is not None for b in normal_out), "n_normal": len(normal),
+            "detected": det, "n_faulty": len(faulty),
+            "median_delay_h_process": round(float(np.median(process_delays)), 2) if process_delays else None,
+            "alarm_before_onset_batches": sum(pf["alarm_before_onset"] for pf in per_fault.values()),
+            "per_fault": per_fault, "normal": normal_out, "faulty": faulty_out, "fit_s": round(fit_s, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", help="also write the JSON to this file")
+    ap.add_argument("--assay-cv", type=float, default=0.0,
+                    help="relative noise of the offline assays (IndPenSim's are noise-free)")
+    ap.add_argument("--cache", default=str(CACHE), help="folder of the simulated campaign (reused when it matches)")
+    opts = ap.parse_args()
+    t_start = time.perf_counter()
+    root = Path(opts.cache) / f"cv{opts.assay_cv:g}"
+    t0 = time.perf_counter()
+    batches = campaign(root, assay_cv=opts.assay_cv)
+    gen_s = time.perf_counter() - t0
+    train_p = [m["path"] for m in batches["train"]]
+    test_p = [m["path"] for m in batches["test"]]
+    work = root / "models"
+    work.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "process": "IndPenSim penicillin fed-batch, 100 m3 (PenSimPy 1.2.5; bench/_penicillin_campaign.py)",
+        "assay_cv": opts.assay_cv, "n_batches": {k: len(v) for k, v in batches.items()},
+        "generate_or_load_s": round(gen_s, 1), "softsensor": {}, "errors": []}
+    for target in TARGETS:
+        try:
+            result["softsensor"][target] = softsensor_eval(train_p, test_p, target, work)
+        except CliError as e:
+            result["errors"].append({"step": f"softsensor {target}", **e.info})
+    try:
+        result["monitor"] = monitor_eval(train_p, batches["test"], batches["faulty"], work)
+    except CliError as e:
+        result["errors"].append({"step": "monitor", **e.info})
+    ss, mon = result["softsensor"], result.get("monitor")
+    crit: dict[str, Any] = {f"softsensor_gain>=40% {TARGETS[t]}": (ss[t]["gain_pct"] >= 40.0 if t in ss else None)
+                            for t in TARGETS}
+    if mon is not None:
+        crit["detected>=90%"] = mon["detected"] >= 0.9 * mon["n_faulty"]
+        crit["median_delay<=2h"] = mon["median_delay_h_process"] is not None and mon["median_delay_h_process"] <= 2.0
+        crit["false_alarms<=1/10"] = mon["false_alarm_batches"] <= 0.1 * mon["n_normal"]
+    crit["all"] = all(v is True for v in crit.values())
+    result["criteria"] = crit
+    result["runtime_s"] = round(time.perf_counter() - t_start, 1)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if opts.out:
+        Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(opts.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
