@@ -284,6 +284,13 @@ def test_a_feature_never_seen_at_an_assayed_row_is_limited_to_the_assayed_range(
     kicked = np.tile(kick, len(test))
     bounded = float(np.sqrt(np.mean(err[kicked] ** 2)))
     assert bounded < 1.0  # g/L, on a 1-20 g/L range
+    # the regressor does not know the kicked value: those rows are outside the domain, the
+    # quiet rows between the assays (after the rate window has let go of the kick) inside
+    res = ss.predict_frame(test[0])
+    phase = t % 12.0
+    quiet = (t >= 6.0) & (t <= 60.0) & ((phase < 8.0) | (phase >= 11.5))
+    assert not res["in_domain"][kick].any()
+    assert res["in_domain"][quiet].mean() > 0.95
     # without the bounds the kicks swing the prediction; the assayed rows are the same either way
     p_assay = ss.predict(test[0])[assay_rows]
     ss.feature_bounds_ = {}

@@ -188,8 +188,9 @@ class SoftSensor(BaseEstimator):
         -> (low, high): its range over the assayed training rows widened by ``FEATURE_MARGIN``
         (a tenth of it) on each side. The regressor sees each feature limited to it, so a
         controller output or a rate that swings between assays, where the regressor was
-        never calibrated, does not swing the prediction (see :meth:`_feature_bounds`). The
-        domain still sees the features as they are.
+        never calibrated, does not swing the prediction (see :meth:`_feature_bounds`). A row
+        whose feature lies beyond its assayed range by more than that range's width is
+        outside the domain (:meth:`_beyond_features`).
     """
 
     def __init__(self, target: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = CANDIDATES,
@@ -402,6 +403,33 @@ class SoftSensor(BaseEstimator):
             out[name] = (float(lo[j]) - pad, float(hi[j]) + pad)
         return out
 
+    def _beyond_features(self, X: np.ndarray) -> np.ndarray:
+        """Rows where an instantaneous feature lies beyond its range over the assayed training
+        rows by more than that range's width (``INPUT_MARGIN``, the rule of the inputs), shape
+        (n_rows,).
+
+        The regressor sees such a feature limited to its bounds, so the prediction there does
+        not know the feature's value: measured on the Pichia generator (test seed 2) and on
+        PenSimPy biomass, the 90 % intervals held 14-44 % of the true values on those rows,
+        against 91-92 % on the rows without any limited feature. A feature constant on the
+        assayed rows is left out: the regressor cannot use it, limited or not.
+        """
+        bounds = getattr(self, "feature_bounds_", None)
+        out = np.zeros(len(X), dtype=bool)
+        if not bounds:
+            return out
+        for j, name in enumerate(self.feature_names_):
+            if name not in bounds:
+                continue
+            lo_p, hi_p = bounds[name]
+            width = (hi_p - lo_p) / (1.0 + 2.0 * FEATURE_MARGIN)
+            if width <= 0:
+                continue
+            lo, hi = lo_p + FEATURE_MARGIN * width, hi_p - FEATURE_MARGIN * width
+            with np.errstate(invalid="ignore"):
+                out |= (X[:, j] < lo - INPUT_MARGIN * width) | (X[:, j] > hi + INPUT_MARGIN * width)
+        return out
+
     def _limit_features(self, X: np.ndarray) -> np.ndarray:
         """``X`` (features in ``feature_names_`` order) with each instantaneous feature limited
         to ``feature_bounds_`` (models saved before it was added: unchanged)."""
@@ -502,7 +530,7 @@ class SoftSensor(BaseEstimator):
         p, lo, hi = self.model_.predict_interval(self._limit_features(X))
         bounds = getattr(self, "target_bounds_", (-np.inf, np.inf))
         p, lo, hi = (np.clip(a, *bounds) for a in (p, lo, hi))
-        ok = (self.domain_.predict(X) > 0) & (not lost) & ~self._beyond_inputs(frame)
+        ok = (self.domain_.predict(X) > 0) & (not lost) & ~self._beyond_inputs(frame) & ~self._beyond_features(X)
         # inside an outage of a signal logged on every row the input is bridged or held, not measured
         ok &= ~gap_rows(frame, getattr(self, "dense_", []))
         for name, (a, b) in getattr(self, "progress_range_", {}).items():
