@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from biotwin.batchdata.io import input_columns, read_batch, warn_unknown
+from biotwin.batchdata.io import input_columns, read_batch, read_batches, stacked_batches, warn_unknown
 from biotwin.errors import DataError
 
 
@@ -118,3 +118,41 @@ def test_a_column_only_some_training_batches_have_is_left_out_with_a_warning_nam
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert input_columns(full, []) == ["pH [-]", "DO [%]"]  # all alike: no warning
+
+
+def _stacked(ids: list, rows: int = 12) -> pd.DataFrame:
+    """Batches one after the other in one table, each with its own clock from 0 h."""
+    parts = []
+    for k, b in enumerate(ids):
+        t = np.arange(rows) * 0.5
+        parts.append(pd.DataFrame({"Time (h)": t, "pH(pH:pH)": 6.5 + 0.01 * k + 0.001 * t,
+                                   "Batch ID": b, "OD [-]": np.where(t % 2 == 0, 1.0 + k + t, np.nan)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_a_file_stacking_several_batches_is_split_by_its_batch_column(tmp_path):
+    f = tmp_path / "all.csv"
+    table = _stacked([101, 102, 205])
+    table.to_csv(f, index=False)
+    data = read_batches([f])
+    assert data.ids == ["all:101", "all:102", "all:205"]
+    for k, frame in enumerate(data.frames):
+        block = table.iloc[12 * k:12 * (k + 1)]
+        np.testing.assert_allclose(frame["time_h"], block["Time (h)"])
+        np.testing.assert_allclose(frame["pH(pH:pH)"], block["pH(pH:pH)"])  # nothing merged across batches
+        np.testing.assert_allclose(frame["OD [-]"], block["OD [-]"])
+    # text ids work too, and a command that takes one batch refuses the file by name
+    g = tmp_path / "text.csv"
+    _stacked(["B-1", "B-2"]).to_csv(g, index=False)
+    assert read_batches([g]).ids == ["text:B-1", "text:B-2"]
+    with pytest.raises(DataError, match=r"holds 2 batches \(column 'Batch ID': B-1, B-2"):
+        read_batch(g)
+
+
+def test_a_phase_column_or_assays_appended_at_the_end_keep_one_batch():
+    t = np.arange(20) * 0.5
+    phases = pd.DataFrame({"time_h": t, "phase": np.repeat([1, 2, 3, 4], 5), "pH": 6.5 + 0.0 * t})
+    assert stacked_batches(phases) is None  # time runs on across the phase boundaries
+    appended = pd.concat([phases, pd.DataFrame({"time_h": [2.0, 6.0], "phase": [1, 2], "titre": [0.1, 0.3]})],
+                         ignore_index=True)
+    assert stacked_batches(appended) is None  # an assay row written at the end goes back in time only

@@ -1,4 +1,4 @@
-"""Read generic wide batch files (one batch per file) into frames.
+"""Read generic wide batch files (one batch per file, or a file stacking several) into frames.
 
 The format is that of :mod:`biotwin.connect.wide`: a time column (``time_h`` by default,
 any ``name [time unit]``, or ISO 8601 timestamps) and numeric columns whose headers name
@@ -172,6 +172,84 @@ def _merge_same_time(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return frame.groupby(TIME, sort=True, as_index=False).last()
 
 
+def _read_raw(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    try:
+        if is_parquet(path):
+            return pd.read_parquet(path)
+        dialect = sniff_dialect(path)
+        return pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
+
+
+def _time_column(raw: pd.DataFrame, path: Path, time_col: str | None, fallback: bool) -> str | None:
+    if fallback and time_col is not None and time_col not in [str(c).strip() for c in raw.columns]:
+        found = find_time_column([str(c) for c in raw.columns])
+        if found is not None:
+            warnings.warn(f"{path.name}: no time column {time_col!r} (that of the training files); "
+                          f"reading time from {found!r}", stacklevel=3)
+            return found
+    return time_col
+
+
+def stacked_batches(raw: pd.DataFrame, time_col: str | None = None) -> tuple[str, list[tuple[str, np.ndarray]]] | None:
+    """The batches of a file that stacks several, one after the other, or None for one batch.
+
+    A file stacks batches when a column other than time (a batch id or reference, numbers or
+    text) holds two or more values, each on one contiguous block of rows with no row missing
+    it, and culture time goes back at every boundary between two blocks (each batch starts its
+    own clock), as in the IndPenSim data set's single CSV file. A column that only marks the
+    phases of one batch does not qualify (time runs on across its boundaries), nor does an
+    assay appended at the end of a file (no block column).
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The file as read, with its own headers.
+    time_col : str, optional
+        Its time column (default: found by name).
+
+    Returns
+    -------
+    (column, [(value, row positions), ...]) or None
+        The identifying column and, per batch in file order, its value (as text) and rows.
+    """
+    cols = [str(c).strip() for c in raw.columns]
+    raw = raw.set_axis(cols, axis=1)
+    tc = time_col if time_col is not None and time_col in cols else find_time_column(cols)
+    if tc is None or len(raw) < 4 or not pd.api.types.is_numeric_dtype(raw[tc]):
+        return None
+    t = raw[tc].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        if not (np.diff(t) < 0).any():
+            return None
+    # batch-like names first, then file order
+    order = sorted((c for c in cols if c != tc), key=lambda c: "batch" not in c.lower())
+    for c in order:
+        v = raw[c]
+        if v.isna().any():
+            continue
+        change = np.flatnonzero(v.to_numpy()[1:] != v.to_numpy()[:-1]) + 1
+        if len(change) == 0 or len(change) > len(raw) // 4:
+            continue
+        starts = np.concatenate([[0], change])
+        values = v.to_numpy()[starts]
+        if len(set(map(str, values))) != len(values):  # a value comes back: phases, not batches
+            continue
+        with np.errstate(invalid="ignore"):
+            if not (t[change] < t[change - 1]).all():  # each batch restarts its clock
+                continue
+        ends = np.concatenate([change, [len(raw)]])
+
+        def label(x: object) -> str:
+            return f"{x:g}" if isinstance(x, (float, np.floating)) else str(x)
+
+        return c, [(label(x), np.arange(a, b)) for x, a, b in zip(values, starts, ends, strict=True)]
+    return None
+
+
 def read_batch(path: str | Path, time_col: str | None = None, *, fallback: bool = False) -> pd.DataFrame:
     """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``; ``,``, ``;``, tab or ``|``
     separated, decimal comma recognised) into a frame.
@@ -190,32 +268,45 @@ def read_batch(path: str | Path, time_col: str | None = None, *, fallback: bool 
     -------
     DataFrame, shape (n_rows, 1 + n_variables)
         ``time_h`` [h] then the file's numeric columns under their original headers.
+
+    Raises
+    ------
+    DataError
+        When the file stacks several batches (:func:`stacked_batches`): one batch is expected
+        here; :func:`read_batches` splits such a file.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", file=str(path))
-    try:
-        if is_parquet(path):
-            raw = pd.read_parquet(path)
-        else:
-            dialect = sniff_dialect(path)
-            raw = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
-    if fallback and time_col is not None and time_col not in [str(c).strip() for c in raw.columns]:
-        found = find_time_column([str(c) for c in raw.columns])
-        if found is not None:
-            warnings.warn(f"{path.name}: no time column {time_col!r} (that of the training files); "
-                          f"reading time from {found!r}", stacklevel=2)
-            time_col = found
+    raw = _read_raw(path)
+    time_col = _time_column(raw, path, time_col, fallback)
+    stacked = stacked_batches(raw, time_col)
+    if stacked is not None:
+        key, blocks = stacked
+        shown = ", ".join(v for v, _ in blocks[:5]) + (", ..." if len(blocks) > 5 else "")
+        raise DataError(f"holds {len(blocks)} batches (column {key!r}: {shown}, time restarting at each); "
+                        f"this takes one batch: write each batch to its own file", file=str(path), column=key)
     return to_frame(raw, time_col, file=str(path))
 
 
 def read_batches(paths: Sequence[str | Path], time_col: str | None = None) -> BatchSet:
-    """Read several batch files (one batch each) into a :class:`BatchSet`."""
+    """Read several batch files into a :class:`BatchSet`: one batch per file, or each batch of a
+    file that stacks several (:func:`stacked_batches`; ids ``<file>:<value>``)."""
     if not paths:
         raise DataError("no batch files given")
-    return BatchSet([read_batch(p, time_col) for p in paths], [batch_id_from_path(Path(p)) for p in paths])
+    frames, ids = [], []
+    for p in paths:
+        path = Path(p)
+        raw = _read_raw(path)
+        stacked = stacked_batches(raw, time_col)
+        if stacked is None:
+            frames.append(to_frame(raw, time_col, file=str(path)))
+            ids.append(batch_id_from_path(path))
+            continue
+        key, blocks = stacked
+        for value, rows in blocks:
+            frames.append(to_frame(raw.iloc[rows].reset_index(drop=True), time_col,
+                                   file=f"{path} ({key} {value})"))
+            ids.append(f"{batch_id_from_path(path)}:{value}")
+    return BatchSet(frames, ids)
 
 
 def _as_frames(batches: BatchSet | Sequence[pd.DataFrame]) -> tuple[list[pd.DataFrame], list[str]]:
