@@ -181,6 +181,22 @@ def _alarm_brief(a: dict) -> dict:
             "top": top}
 
 
+def tally(pf: dict[str, Any], alarms: list[dict], onset_h: float) -> tuple[list[dict], list[dict], float | None]:
+    """Count one faulty batch into its fault's tally ``pf`` (``total``, ``alarm_before_onset``,
+    ``detected``, ``delays_h``): its alarms before and at or after the onset, and the delay [h]
+    of the first alarm at or after it (None when there is none)."""
+    before = [a for a in alarms if a["time_h"] < onset_h - 1e-9]
+    after = [a for a in alarms if a["time_h"] >= onset_h - 1e-9]
+    pf["total"] += 1
+    pf["alarm_before_onset"] += bool(before)
+    if not after:
+        return before, after, None
+    delay = float(min(after, key=lambda a: a["time_h"])["time_h"]) - onset_h
+    pf["detected"] += 1
+    pf["delays_h"].append(round(delay, 2))
+    return before, after, delay
+
+
 def monitor_eval(train_paths: list[str], normal: list[str], faulty: list[dict], work: Path,
                  extra: list[str] = ()) -> dict:
     mon = work / "monitor.bt"
@@ -210,20 +226,9 @@ def monitor_eval(train_paths: list[str], normal: list[str], faulty: list[dict], 
     for m in faulty:
         r = cli("monitor", "score", "--monitor", str(mon), "--batch", m["path"], "--json")
         onset_h = m["onset_min"] / 60.0  # the file's first row is at 0 min
-        alarms = r["alarms"]
-        before = [a for a in alarms if a["time_h"] < onset_h - 1e-9]
-        after = [a for a in alarms if a["time_h"] >= onset_h - 1e-9]
-        pf = per_fault[m["fault"]]
-        pf["total"] += 1
-        pf["alarm_before_onset"] += bool(before)
-        delay = None
-        if after:
-            first = min(after, key=lambda a: a["time_h"])
-            delay = float(first["time_h"]) - onset_h
-            pf["detected"] += 1
-            pf["delays_h"].append(round(delay, 2))
-            if m["fault"] in PROCESS_FAULTS:
-                delays_process.append(delay)
+        before, after, delay = tally(per_fault[m["fault"]], r["alarms"], onset_h)
+        if delay is not None and m["fault"] in PROCESS_FAULTS:
+            delays_process.append(delay)
         faulty_out.append({"batch": m["name"], "fault": m["fault"], "onset_h": round(onset_h, 2),
                            "harvest_h": round(m["t_harv_h"], 2), "delay_h": None if delay is None else round(delay, 2),
                            "first_alarm_h": r["first_alarm_h"], "alarms_before_onset": len(before),
@@ -303,9 +308,15 @@ def main() -> None:
         except CliError as e:
             result["errors"].append({"step": "monitor", **e.info})
         print(f"monitor: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    finish(result, {t: t for t in TARGETS}, t_start, opts.out)
+
+
+def finish(result: dict[str, Any], labels: dict[str, str], t_start: float, out: str | None) -> None:
+    """Add the hidden acceptance set's criteria and the runtime to ``result``; print it as JSON
+    (and write it to ``out``). ``labels``: target column -> its name in the criteria."""
     ss, mon = result["softsensor"], result.get("monitor")
-    crit: dict[str, Any] = {f"softsensor_gain>=40% {t}": (ss[t]["gain_pct"] >= 40.0 if t in ss else None)
-                            for t in TARGETS}
+    crit: dict[str, Any] = {f"softsensor_gain>=40% {label}": (ss[t]["gain_pct"] >= 40.0 if t in ss else None)
+                            for t, label in labels.items()}
     if mon is not None:
         crit["detected>=90%"] = mon["detected"] >= 0.9 * mon["n_faulty"]
         crit["median_delay<=2h"] = mon["median_delay_h_process"] is not None and mon["median_delay_h_process"] <= 2.0
@@ -315,9 +326,9 @@ def main() -> None:
     result["runtime_s"] = round(time.perf_counter() - t_start, 1)
     text = json.dumps(result, indent=1)
     print(text)
-    if opts.out:
-        Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(opts.out).write_text(text + "\n")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ set:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _penicillin_campaign import CACHE, FAULTS, OFFLINE, SENSOR_FAULTS, TARGETS, TIME, campaign
-from blind_process import CliError, _alarm_brief, cli, rmse
+from blind_process import CliError, _alarm_brief, cli, finish, rmse, tally
 
 
 def tuned_pls(train: list[pd.DataFrame], online: list[str], target: str) -> tuple[PLSRegression, int]:
@@ -126,19 +125,9 @@ def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], wor
     for m in faulty:
         r = cli("monitor", "score", "--monitor", str(mon), "--batch", m["path"], "--json")
         onset = float(m["onset_h"])
-        before = [a for a in r["alarms"] if a["time_h"] < onset - 1e-9]
-        after = [a for a in r["alarms"] if a["time_h"] >= onset - 1e-9]
-        pf = per_fault[m["fault"]]
-        pf["total"] += 1
-        pf["alarm_before_onset"] += bool(before)
-        delay = None
-        if after:
-            first = min(after, key=lambda a: a["time_h"])
-            delay = float(first["time_h"]) - onset
-            pf["detected"] += 1
-            pf["delays_h"].append(round(delay, 2))
-            if m["fault"] not in SENSOR_FAULTS:
-                process_delays.append(delay)
+        before, after, delay = tally(per_fault[m["fault"]], r["alarms"], onset)
+        if delay is not None and m["fault"] not in SENSOR_FAULTS:
+            process_delays.append(delay)
         faulty_out.append({"batch": Path(m["path"]).stem, "fault": m["fault"], "onset_h": onset,
                            "delay_h": None if delay is None else round(delay, 2), "alarms_before_onset": len(before),
                            "first_after": _alarm_brief(min(after, key=lambda a: a["time_h"])) if after else None,
@@ -182,22 +171,7 @@ def main() -> None:
         result["monitor"] = monitor_eval(train_p, batches["test"], batches["faulty"], work)
     except CliError as e:
         result["errors"].append({"step": "monitor", **e.info})
-    ss, mon = result["softsensor"], result.get("monitor")
-    crit: dict[str, Any] = {f"softsensor_gain>=40% {TARGETS[t]}": (ss[t]["gain_pct"] >= 40.0 if t in ss else None)
-                            for t in TARGETS}
-    if mon is not None:
-        crit["detected>=90%"] = mon["detected"] >= 0.9 * mon["n_faulty"]
-        crit["median_delay<=2h"] = mon["median_delay_h_process"] is not None and mon["median_delay_h_process"] <= 2.0
-        crit["false_alarms<=1/10"] = mon["false_alarm_batches"] <= 0.1 * mon["n_normal"]
-    crit["all"] = all(v is True for v in crit.values())
-    result["criteria"] = crit
-    result["runtime_s"] = round(time.perf_counter() - t_start, 1)
-    text = json.dumps(result, indent=1)
-    print(text)
-    if opts.out:
-        Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(opts.out).write_text(text + "\n")
-
+    finish(result, TARGETS, t_start, opts.out)
 
 if __name__ == "__main__":
     main()

@@ -242,12 +242,13 @@ def stacked_batches(raw: pd.DataFrame, time_col: str | None = None) -> tuple[str
             if not (t[change] < t[change - 1]).all():  # each batch restarts its clock
                 continue
         ends = np.concatenate([change, [len(raw)]])
-
-        def label(x: object) -> str:
-            return f"{x:g}" if isinstance(x, (float, np.floating)) else str(x)
-
-        return c, [(label(x), np.arange(a, b)) for x, a, b in zip(values, starts, ends, strict=True)]
+        return c, [(_label(x), np.arange(a, b)) for x, a, b in zip(values, starts, ends, strict=True)]
     return None
+
+
+def _label(value: object) -> str:
+    """A batch column's value as text: ``101`` for 101.0."""
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def read_batch(path: str | Path, time_col: str | None = None, *, fallback: bool = False) -> pd.DataFrame:

@@ -403,6 +403,16 @@ class SoftSensor(BaseEstimator):
             out[name] = (float(lo[j]) - pad, float(hi[j]) + pad)
         return out
 
+    def _bound_arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``feature_bounds_`` as low and high arrays in ``feature_names_`` order (-inf and inf
+        for the features without bounds); None for a model saved before they were added."""
+        bounds = getattr(self, "feature_bounds_", None)
+        if not bounds:
+            return None
+        lo = np.array([bounds[n][0] if n in bounds else -np.inf for n in self.feature_names_])
+        hi = np.array([bounds[n][1] if n in bounds else np.inf for n in self.feature_names_])
+        return lo, hi
+
     def _beyond_features(self, X: np.ndarray) -> np.ndarray:
         """Rows where an instantaneous feature lies beyond its range over the assayed training
         rows by more than that range's width (``INPUT_MARGIN``, the rule of the inputs), shape
@@ -414,34 +424,22 @@ class SoftSensor(BaseEstimator):
         against 91-92 % on the rows without any limited feature. A feature constant on the
         assayed rows is left out: the regressor cannot use it, limited or not.
         """
-        bounds = getattr(self, "feature_bounds_", None)
-        out = np.zeros(len(X), dtype=bool)
-        if not bounds:
-            return out
-        for j, name in enumerate(self.feature_names_):
-            if name not in bounds:
-                continue
-            lo_p, hi_p = bounds[name]
-            width = (hi_p - lo_p) / (1.0 + 2.0 * FEATURE_MARGIN)
-            if width <= 0:
-                continue
-            lo, hi = lo_p + FEATURE_MARGIN * width, hi_p - FEATURE_MARGIN * width
-            with np.errstate(invalid="ignore"):
-                out |= (X[:, j] < lo - INPUT_MARGIN * width) | (X[:, j] > hi + INPUT_MARGIN * width)
-        return out
+        arrays = self._bound_arrays()
+        if arrays is None:
+            return np.zeros(len(X), dtype=bool)
+        lo_p, hi_p = arrays
+        with np.errstate(invalid="ignore"):
+            width = (hi_p - lo_p) / (1.0 + 2.0 * FEATURE_MARGIN)  # the assayed range, unpadded
+            used = np.isfinite(width) & (width > 0)
+            reach = (INPUT_MARGIN - FEATURE_MARGIN) * np.where(used, width, 0.0)
+            out = (X < lo_p - reach) | (X > hi_p + reach)
+        return (out & used).any(axis=1)
 
     def _limit_features(self, X: np.ndarray) -> np.ndarray:
         """``X`` (features in ``feature_names_`` order) with each instantaneous feature limited
         to ``feature_bounds_`` (models saved before it was added: unchanged)."""
-        bounds = getattr(self, "feature_bounds_", None)
-        if not bounds:
-            return X
-        lo = np.full(len(self.feature_names_), -np.inf)
-        hi = np.full(len(self.feature_names_), np.inf)
-        for j, name in enumerate(self.feature_names_):
-            if name in bounds:
-                lo[j], hi[j] = bounds[name]
-        return np.clip(X, lo, hi)
+        arrays = self._bound_arrays()
+        return X if arrays is None else np.clip(X, *arrays)
 
     def predict_frame(self, frame: pd.DataFrame, update: bool = False) -> pd.DataFrame:
         """Predict every row of one batch.
