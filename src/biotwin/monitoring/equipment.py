@@ -64,15 +64,17 @@ def loop_activity_ratio(t: np.ndarray, measured: np.ndarray, actuator: np.ndarra
     dx = np.r_[np.nan, np.diff(x)]
     du = np.r_[np.nan, np.diff(u)]
     ok = acting & np.r_[False, acting[:-1]] & np.isfinite(dx) & np.isfinite(du)
+    # each row's window as a slice of the time-sorted rows: linear in the batch's length
+    start = np.searchsorted(t, t - window_h, side="right")
+    end = np.searchsorted(t, t, side="right")
     for i in range(t.size):
-        w = (t > t[i] - window_h) & (t <= t[i])
-        n = int(w.sum())
-        sel = w & ok
-        if n < 3 or sel.sum() < max(3, min_fraction * n):
+        a, b = int(start[i]), int(end[i])
+        sel = ok[a:b]
+        if b - a < 3 or sel.sum() < max(3, min_fraction * (b - a)):
             continue
-        su = float(np.std(du[sel]))
+        su = float(np.std(du[a:b][sel]))
         if su > 0:
-            out[i] = float(np.std(dx[sel])) / su
+            out[i] = float(np.std(dx[a:b][sel])) / su
     return out
 
 
