@@ -393,6 +393,18 @@ def test_batch_factor_takes_the_heavy_tail_when_the_maxima_have_one():
                                                        rel=0.05)
 
 
+def test_batch_factor_of_maxima_equal_to_within_rounding_is_their_value():
+    from biotwin.monitoring.mspc import _batch_factor
+
+    # 27 out-of-fold maxima of one PenSimPy chart, equal but for the last bit: scipy's Gumbel fit
+    # overflowed ("int too large to convert to float") and the monitor's fit crashed
+    lo, hi = float.fromhex("0x1.cfb9c8695314ap-1"), float.fromhex("0x1.cfb9c8695314fp-1")
+    m = np.array([hi if i % 5 in (3, 4) else lo for i in range(27)])
+    assert np.ptp(m) > 0
+    assert _batch_factor(m, 0.001) == 1.0
+    assert _batch_factor(m * 3.0, 0.001) == pytest.approx(3.0 * m.max())
+
+
 def test_trend_innovation_on_scalars():
     from biotwin.monitoring.stats import trend_innovation
 

@@ -123,18 +123,23 @@ def _batch_factor(maxima: np.ndarray, alpha: float) -> float:
     m = np.asarray(maxima, float)
     m = m[np.isfinite(m)]
     top = float(np.max(m, initial=1.0))
-    if alpha <= 0 or m.size < 5 or np.ptp(m) <= 0:
+    # maxima equal to within rounding (a chart every batch tops at the same floor) have no
+    # spread to fit: scipy's Gumbel fit then drives its scale to 0 and overflows
+    if alpha <= 0 or m.size < 5 or np.ptp(m) <= 1e-9 * max(1.0, float(np.max(np.abs(m)))):
         return max(1.0, top)
-    loc, sc = stats.gumbel_r.fit(m)
-    q = float(stats.gumbel_r.ppf(1.0 - alpha, loc, sc))
-    if m.min() > 0:
-        lm = np.log(m)
-        loc2, sc2 = stats.gumbel_r.fit(lm)
-        light = float(stats.gumbel_r.logpdf(m, loc, sc).sum())
-        heavy = float(stats.gumbel_r.logpdf(lm, loc2, sc2).sum() - lm.sum())  # with the Jacobian of log
-        if heavy > light:
-            q = float(np.exp(stats.gumbel_r.ppf(1.0 - alpha, loc2, sc2)))
-    return max(1.0, top, q)
+    try:
+        loc, sc = stats.gumbel_r.fit(m)
+        q = float(stats.gumbel_r.ppf(1.0 - alpha, loc, sc))
+        if m.min() > 0:
+            lm = np.log(m)
+            loc2, sc2 = stats.gumbel_r.fit(lm)
+            light = float(stats.gumbel_r.logpdf(m, loc, sc).sum())
+            heavy = float(stats.gumbel_r.logpdf(lm, loc2, sc2).sum() - lm.sum())  # with the Jacobian of log
+            if heavy > light:
+                q = float(np.exp(stats.gumbel_r.ppf(1.0 - alpha, loc2, sc2)))
+    except (OverflowError, FloatingPointError, RuntimeError, ValueError):  # a degenerate fit
+        return max(1.0, top)
+    return max(1.0, top, q if np.isfinite(q) else top)
 
 
 _UNITLESS = ("", "-", "1")
