@@ -17,11 +17,17 @@ pins numpy 1.18 and pandas 1.0, and works with the current ones)::
 It imports ``fastodeint``, a C++ solver that is not on the package index, at module level; the
 bench runs PenSimPy's own scipy path (``PenSimEnv(fast=False)``) and registers an empty module
 under that name so the import succeeds. Two things are set here rather than taken from
-PenSimPy's defaults:
+PenSimPy as it stands:
 
-* the broth discharge: PenSimPy's default profile holds 4000 L/h from 102 to 130 h (each set
-  point lasts until the next), which drains the vessel by 135 h; here the broth is dumped at
-  4000 L/h for 3 h every 20 h from 100 h, as IndPenSim's intermittent discharges;
+* the recipes are read as IndPenSim writes them. IndPenSim's recipe tables give each set point
+  with the time *up to which* it holds (the sugar feed is 8 L/h until 3 h, 15 L/h until 12 h,
+  ...); PenSimPy's ``Recipe`` holds each value *from* its time on, so its default profiles run
+  every step one interval late: 116 L/h of sugar from 80 to 160 h instead of 90, and the
+  discharge at 4000 L/h from 102 to 130 h, which drains the vessel by 135 h, instead of 2-h
+  dumps at 100, 130, 150, ... h. :func:`until` turns each default profile back into
+  IndPenSim's timing (version 1 of this campaign kept PenSimPy's reading with 3-h dumps every
+  20 h of its own; its normal batches ran the base pump saturated for 5-87 % of the batch and
+  pH down to 5.1);
 * the recipe varies between batches (the IndPenSim data set mixes recipe-driven and
   operator-controlled batches): each batch's sugar and oil feed profiles are scaled by
   1 + 0.08 N(0, 1), aeration by 1 + 0.05 N(0, 1), water by 1 + 0.1 N(0, 1) and PAA by
@@ -73,9 +79,14 @@ FAULTS = {1: "aeration", 2: "back_pressure", 3: "substrate_feed", 4: "base_flow"
           7: "temperature_sensor_drift", 8: "ph_sensor_drift"}
 SENSOR_FAULTS = ("temperature_sensor_drift", "ph_sensor_drift")
 CACHE = Path(os.environ.get("BIOTWIN_PENICILLIN_CACHE", "/tmp/biotwin-penicillin"))
-_DUMPS = [{"time": 0.0, "value": 0.0}] + [sp for h in range(100, 230, 20)
-                                           for sp in ({"time": float(h), "value": 4000.0},
-                                                      {"time": h + 3.0, "value": 0.0})]
+
+
+def until(profile: list[dict]) -> list[dict]:
+    """An IndPenSim recipe (each value holds up to its time) as PenSimPy set points (each value
+    holds from its time on): every value moves to the previous set point's time, the first to 0."""
+    out = [{"time": 0.0, "value": float(profile[0]["value"])}]
+    out += [{"time": float(a["time"]), "value": float(b["value"])} for a, b in zip(profile[:-1], profile[1:])]
+    return out
 
 
 def _pensimpy() -> Any:
@@ -101,13 +112,13 @@ def _simulate(seed: int, fault: int) -> Any:
         f = 1.0 + sd * rng.randn()
         return [{"time": sp["time"], "value": sp["value"] * f} for sp in profile]
 
-    recipes = {dc.FS: ps.Recipe(scaled(dc.FS_DEFAULT_PROFILE, 0.08), dc.FS),
-               dc.FOIL: ps.Recipe(scaled(dc.FOIL_DEFAULT_PROFILE, 0.08), dc.FOIL),
-               dc.FG: ps.Recipe(scaled(dc.FG_DEFAULT_PROFILE, 0.05), dc.FG),
-               dc.PRES: ps.Recipe(dc.PRESS_DEFAULT_PROFILE, dc.PRES),
-               dc.DISCHARGE: ps.Recipe(_DUMPS, dc.DISCHARGE),
-               dc.WATER: ps.Recipe(scaled(dc.WATER_DEFAULT_PROFILE, 0.1), dc.WATER),
-               dc.PAA: ps.Recipe(scaled(dc.PAA_DEFAULT_PROFILE, 0.05), dc.PAA)}
+    recipes = {dc.FS: ps.Recipe(until(scaled(dc.FS_DEFAULT_PROFILE, 0.08)), dc.FS),
+               dc.FOIL: ps.Recipe(until(scaled(dc.FOIL_DEFAULT_PROFILE, 0.08)), dc.FOIL),
+               dc.FG: ps.Recipe(until(scaled(dc.FG_DEFAULT_PROFILE, 0.05)), dc.FG),
+               dc.PRES: ps.Recipe(until(dc.PRESS_DEFAULT_PROFILE), dc.PRES),
+               dc.DISCHARGE: ps.Recipe(until(dc.DISCHARGE_DEFAULT_PROFILE), dc.DISCHARGE),
+               dc.WATER: ps.Recipe(until(scaled(dc.WATER_DEFAULT_PROFILE, 0.1)), dc.WATER),
+               dc.PAA: ps.Recipe(until(scaled(dc.PAA_DEFAULT_PROFILE, 0.05)), dc.PAA)}
     env = ps.PenSimEnv(recipe_combo=ps.RecipeCombo(recipe_dict=recipes), fast=False)
     env.ctrl_flags.Faults = fault
     np.random.seed(seed)  # noqa: NPY002 (PenSimPy draws its noise from the legacy global generator)
@@ -170,7 +181,7 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
     """
     root = Path(root)
     spec = {"n_train": n_train, "n_test": n_test, "n_per_fault": n_per_fault, "assay_cv": assay_cv,
-            "faults": list(FAULTS), "dumps": _DUMPS, "version": 1}
+            "faults": list(FAULTS), "recipes": "indpensim", "version": 2}
     meta_file = root / "campaign.json"
     if meta_file.exists():
         cached = json.loads(meta_file.read_text())
