@@ -386,7 +386,7 @@ class SoftSensor(BaseEstimator):
         coefficient, fitted on the narrow spread at the assays, then swings the prediction far
         off. Measured on PenSimPy (IndPenSim) penicillin batches assayed every 12 h: RMSE
         against the noise-free truth over every row 2.80 g/L for penicillin and 0.48 g/L for
-        biomass, 0.77 and 0.16 g/L with these bounds (bench/penicillin_process.py); the
+        biomass, 0.77 and 0.16 g/L with these bounds (bench/penicillin_process.py, campaign version 1); the
         assayed rows' predictions are the same. Culture time and the running integrals are
         progress features: between two assays they lie between their values there, so they
         are not limited (a batch running longer is flagged by ``progress_range_`` instead).
