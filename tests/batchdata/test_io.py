@@ -1,6 +1,7 @@
 """Reading generic wide batch files: separators, decimal marks, rows sharing a time."""
 
 import gzip
+import re
 import warnings
 
 import numpy as np
@@ -80,6 +81,30 @@ def test_non_numeric_values_in_a_numeric_column_are_reported(tmp_path):
         frame = read_batch(path)
     np.testing.assert_allclose(frame["titre [mg/L]"], [np.nan, 12.5, 20.1])
     assert "operator" not in frame  # a text column is not a variable
+
+
+def test_an_infinite_reading_is_read_as_missing_with_a_warning(tmp_path):
+    # an overflow code ("inf") from a historian export: a bad reading, not a value that would
+    # turn every running integral after it infinite
+    path = tmp_path / "run12.csv"
+    path.write_text("time_h,T [degC],pH [-]\n0,37.0,7.0\n1,inf,7.1\n2,37.1,-inf\n3,37.0,7.0\n")
+    with pytest.warns(UserWarning) as caught:
+        frame = read_batch(path)
+    said = [str(w.message) for w in caught]
+    assert any(re.search(r"run12.csv: column 'T \[degC\]' holds 1 infinite value\(s\), read as missing "
+                         r"\(first on data row 2\)", m) for m in said)
+    assert any("column 'pH [-]' holds 1 infinite value(s), read as missing (first on data row 3)" in m for m in said)
+    np.testing.assert_allclose(frame["T [degC]"], [37.0, np.nan, 37.1, 37.0])
+    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.1, np.nan, 7.0])
+
+
+def test_a_row_without_a_time_is_left_out_with_a_warning(tmp_path):
+    path = tmp_path / "run13.csv"
+    path.write_text("time_h,pH [-]\n0,7.0\n,7.1\n2,7.2\n")
+    with pytest.warns(UserWarning, match=r"run13.csv: 1 row\(s\) without a time in 'time_h' are left out "
+                                         r"\(first on data row 2\)"):
+        frame = read_batch(path)
+    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.2])
 
 
 def test_a_time_column_named_otherwise_than_at_fit_is_found_with_a_warning(tmp_path):

@@ -143,9 +143,21 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
                 warnings.warn(f"{file}: column {c!r} holds {int(text.sum())} non-numeric value(s), "
                               f"read as missing (first {s.iloc[k]!r} on data row {k + 1})", stacklevel=3)
             s = num
-        out[c] = s.to_numpy(dtype=float)
+        x = s.to_numpy(dtype=float)
+        bad = np.isinf(x)
+        if bad.any():  # an overflow code from a PLC or historian: a bad reading, not a value
+            k = int(np.argmax(bad))
+            warnings.warn(f"{file}: column {c!r} holds {int(bad.sum())} infinite value(s), read as missing "
+                          f"(first on data row {k + 1})", stacklevel=3)
+            x = np.where(bad, np.nan, x)
+        out[c] = x
     res = pd.DataFrame(out)
-    res = res[np.isfinite(res[TIME].to_numpy())]
+    timed = np.isfinite(res[TIME].to_numpy())
+    if not timed.all():
+        k = int(np.argmin(timed))
+        warnings.warn(f"{file}: {int((~timed).sum())} row(s) without a time in {time_col!r} are left out "
+                      f"(first on data row {k + 1})", stacklevel=3)
+    res = res[timed]
     res = _merge_same_time(res.sort_values(TIME, kind="stable"), file)
     if res.empty:
         raise DataError("batch has no rows", file=file)
