@@ -405,6 +405,24 @@ def test_batch_factor_of_maxima_equal_to_within_rounding_is_their_value():
     assert _batch_factor(m * 3.0, 0.001) == pytest.approx(3.0 * m.max())
 
 
+def test_windows_treat_the_same_batch_alike_whether_logged_in_hours_or_minutes():
+    from biotwin.monitoring.equipment import loop_activity_ratio
+    from biotwin.monitoring.stats import recentre, trend_innovation
+
+    # rows every 12 min: a 1-h window edge falls on a row, and whether that row is inside
+    # depended on rounding, which differs between 0.2 * k h and 12 * k / 60 h
+    k = np.arange(600)
+    t_h, t_min = 0.2 * k, (12.0 * k) / 60.0
+    assert 0 < np.abs(t_h - t_min).max() < 1e-12
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.normal(size=(600, 2)), axis=0) + np.where(k >= 300, 5.0, 0.0)[:, None]
+    np.testing.assert_allclose(trend_innovation(t_h, x, 4.0, 1.0), trend_innovation(t_min, x, 4.0, 1.0), atol=1e-9)
+    np.testing.assert_allclose(recentre(t_h, x, 24.0), recentre(t_min, x, 24.0), atol=1e-9)
+    u = 50.0 + np.abs(x[:, 1])
+    np.testing.assert_allclose(loop_activity_ratio(t_h, x[:, 0], u, 2.0), loop_activity_ratio(t_min, x[:, 0], u, 2.0),
+                               atol=1e-9, equal_nan=True)
+
+
 def test_trend_innovation_on_scalars():
     from biotwin.monitoring.stats import trend_innovation
 

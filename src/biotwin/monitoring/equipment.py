@@ -20,7 +20,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator
 
 from biotwin.errors import DataError
-from biotwin.monitoring.stats import ewma, persistent
+from biotwin.monitoring.stats import TIME_TOL_H, ewma, persistent
 
 
 def pump_flow_ratio(flow: np.ndarray, command: np.ndarray, min_command: float = 1e-9) -> np.ndarray:
@@ -65,8 +65,8 @@ def loop_activity_ratio(t: np.ndarray, measured: np.ndarray, actuator: np.ndarra
     du = np.r_[np.nan, np.diff(u)]
     ok = acting & np.r_[False, acting[:-1]] & np.isfinite(dx) & np.isfinite(du)
     # each row's window as a slice of the time-sorted rows: linear in the batch's length
-    start = np.searchsorted(t, t - window_h, side="right")
-    end = np.searchsorted(t, t, side="right")
+    start = np.searchsorted(t, t - window_h + TIME_TOL_H, side="right")
+    end = np.searchsorted(t, t + TIME_TOL_H, side="right")
     for i in range(t.size):
         a, b = int(start[i]), int(end[i])
         sel = ok[a:b]

@@ -8,6 +8,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+#: Times closer than this [h] are the same time at a window's edge: a row whose time is a window
+#: boundary in exact arithmetic (rows every 0.2 h, a 1-h window) lands on one side or the other
+#: by rounding, which differs between the same batch logged in hours and in minutes (a few
+#: 1e-14 h apart) and moved a trend chart's ratio by up to 0.19 on a PenSimPy batch.
+TIME_TOL_H = 1e-9
+
 
 def hotelling_t2(scores: np.ndarray, variances: np.ndarray) -> np.ndarray:
     """Hotelling's T2 of PCA/PLS scores: ``sum_a t_a^2 / lambda_a``.
@@ -172,8 +178,8 @@ def recentre(t: np.ndarray, x: np.ndarray, window_h: float, gap_h: float = 0.0) 
     t, x = np.asarray(t, float), np.asarray(x, float)
     x2 = x.reshape(len(x), -1)
     c = np.vstack([np.zeros((1, x2.shape[1])), np.cumsum(np.nan_to_num(x2), axis=0)])
-    hi = np.searchsorted(t, t - gap_h, side="left")
-    lo = np.searchsorted(t, t - gap_h - window_h, side="left")
+    hi = np.searchsorted(t, t - gap_h - TIME_TOL_H, side="left")
+    lo = np.searchsorted(t, t - gap_h - window_h - TIME_TOL_H, side="left")
     n = (hi - lo)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, (c[hi] - c[lo]) / np.maximum(n, 1), x2[:1])
@@ -242,9 +248,9 @@ def trend_innovation(t: np.ndarray, x: np.ndarray, window_h: float = 4.0, recent
         return np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
 
     c0, c1, c2, cx, ctx = csum(w), csum(w * tt), csum(w * tt * tt), csum(xv), csum(xv * tt)
-    r_lo = np.searchsorted(t, t - recent_h, side="right")
+    r_lo = np.searchsorted(t, t - recent_h + TIME_TOL_H, side="right")
     r_hi = np.arange(1, len(t) + 1)
-    w_lo = np.searchsorted(t, t - recent_h - window_h, side="left")
+    w_lo = np.searchsorted(t, t - recent_h - window_h - TIME_TOL_H, side="left")
     n, st, stt = c0[r_lo] - c0[w_lo], c1[r_lo] - c1[w_lo], c2[r_lo] - c2[w_lo]
     sx, stx = cx[r_lo] - cx[w_lo], ctx[r_lo] - ctx[w_lo]
     nr, sr, xr = c0[r_hi] - c0[r_lo], c1[r_hi] - c1[r_lo], cx[r_hi] - cx[r_lo]
@@ -252,6 +258,6 @@ def trend_innovation(t: np.ndarray, x: np.ndarray, window_h: float = 4.0, recent
         den = n * stt - st * st
         slope = np.where(den > 1e-12 * np.maximum(n * stt, 1e-300), (n * stx - st * sx) / den, 0.0)
         out = xr / nr - ((sx - slope * st) / n + slope * sr / nr)
-    full = (t - t[0] >= window_h + recent_h - 1e-9)[:, None] if len(t) else np.zeros((0, 1), bool)
+    full = (t - t[0] >= window_h + recent_h - TIME_TOL_H)[:, None] if len(t) else np.zeros((0, 1), bool)
     ok = full & (n >= 4) & (nr >= 1) & np.isfinite(out)
     return np.where(ok, out, 0.0).reshape(x.shape)
