@@ -48,6 +48,7 @@ import os
 import sys
 import types
 from concurrent.futures import ProcessPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def until(profile: list[dict]) -> list[dict]:
     """An IndPenSim recipe (each value holds up to its time) as PenSimPy set points (each value
     holds from its time on): every value moves to the previous set point's time, the first to 0."""
     out = [{"time": 0.0, "value": float(profile[0]["value"])}]
-    out += [{"time": float(a["time"]), "value": float(b["value"])} for a, b in zip(profile[:-1], profile[1:])]
+    out += [{"time": float(a["time"]), "value": float(b["value"])} for a, b in pairwise(profile)]
     return out
 
 
