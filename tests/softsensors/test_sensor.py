@@ -84,6 +84,16 @@ def test_batch_logged_more_often_is_predicted_on_the_training_interval(campaign)
     assert rmse < 0.05 * np.ptp(y)
 
 
+def test_a_model_with_other_features_than_this_version_makes_is_refused_by_name(campaign):
+    from biotwin.errors import DataError
+
+    train, test = campaign
+    ss = SoftSensor(target="biomass [g/L]", exclude=OFFLINE, candidates=("pls",)).fit(frames(train))
+    ss.feature_names_ = [*ss.feature_names_, "dil(OUR [mmol/L/h])/V [L]"]  # as if saved by another version
+    with pytest.raises(DataError, match=r"fitted on \d+ features .* 'dil\(OUR .*fit it again"):
+        ss.predict(test[0].frame)
+
+
 def test_an_input_outage_is_bridged(campaign):
     # two hours without OUR: held flat, its running integral lagged for the rest of the batch
     train, test = campaign
