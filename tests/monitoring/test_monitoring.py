@@ -375,6 +375,20 @@ def test_wide_monitor_fits_and_detects_a_fault():
     assert np.all(np.isfinite(traj["T2"]))
 
 
+def test_a_monitor_with_other_features_than_this_version_makes_is_refused_by_name(monitor):
+    import copy
+
+    from biotwin.errors import DataError
+
+    mon, train = monitor
+    old = copy.deepcopy(mon)
+    old.feature_names_ = [n for n in mon.feature_names_ if not n.startswith("cum(")]  # as if saved by another version
+    with pytest.raises(DataError, match=r"monitor was fitted on \d+ features and this biotwin makes \d+ "
+                                        r"\(first differing: 'rate\(.*fit it again"):
+        old.score(train[0].frame)
+    assert isinstance(mon.score(train[0].frame)["alarms"], list)  # the monitor as fitted still scores
+
+
 def test_batch_factor_takes_the_heavy_tail_when_the_maxima_have_one():
     from scipy import stats
 

@@ -57,7 +57,7 @@ from biotwin.monitoring.stats import (
     t2_contributions,
     trend_innovation,
 )
-from biotwin.softsensors.features import engineer
+from biotwin.softsensors.features import check_features, engineer
 
 _PREFIXES = ("rate(", "cum(", "rough(")
 
@@ -1307,6 +1307,7 @@ class BatchMonitor(BaseEstimator):
         """Times, each family's ratio to its limit and the standardised features of a batch from
         :meth:`_prepared` (which sets a variable the batch lacks to its reference)."""
         f = self._feats(frame)
+        check_features(self.feature_names_, [c for c in f.columns if c != TIME], "monitor")
         t = f[TIME].to_numpy(float)
         scale = {k: self.limits_[f"scale_{k}"] for k in self.limits_ if k in FAMILIES}
         r = self._ratios(t, self._stats(self.core_, f, scale, outage), self.limits_)

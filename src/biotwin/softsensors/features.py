@@ -223,3 +223,23 @@ def engineer(
             if integrals:
                 out[f"cum({v})/{w}"] = out[f"cum({v})"] / wv
     return pd.DataFrame(out, index=frame.index)
+
+
+def check_features(fitted: Sequence[str], made: Sequence[str], what: str) -> None:
+    """Refuse a fitted model whose feature names differ from those this code makes from a batch.
+
+    A model saved by a biotwin that engineered other features (a later or an earlier version)
+    would otherwise meet arrays of another width.
+
+    Raises
+    ------
+    DataError
+        Naming the counts and the first feature that differs.
+    """
+    fitted, made = list(fitted), list(made)
+    if fitted == made:
+        return
+    first = next((a for a, b in zip(fitted, made, strict=False) if a != b),
+                 (fitted if len(fitted) > len(made) else made)[min(len(fitted), len(made))])
+    raise DataError(f"this {what} was fitted on {len(fitted)} features and this biotwin makes {len(made)} "
+                    f"(first differing: {first!r}); it was saved by another biotwin version: fit it again")

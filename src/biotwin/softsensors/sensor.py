@@ -39,7 +39,7 @@ from biotwin.softsensors.estimators import (
     _folds,
     out_of_fold,
 )
-from biotwin.softsensors.features import engineer, ewma, hold, volume_like
+from biotwin.softsensors.features import check_features, engineer, ewma, hold, volume_like
 
 #: Regressors :class:`SoftSensor` can choose between: PLS and ridge on the engineered
 #: features (tuned over components / penalty), PLS on the raw inputs only, boosting, GP.
@@ -102,14 +102,6 @@ def _even(idx: np.ndarray, n: int) -> np.ndarray:
         return idx
     return idx[np.unique(np.linspace(0, len(idx) - 1, n).astype(int))]
 
-
-
-def _first_difference(a: list[str], b: list[str]) -> str:
-    """The first name where two feature lists differ (or the first one only the longer has)."""
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            return x
-    return (a if len(a) > len(b) else b)[min(len(a), len(b))]
 
 
 class SoftSensor(BaseEstimator):
@@ -533,12 +525,7 @@ class SoftSensor(BaseEstimator):
     def _predict_rows(self, frame: pd.DataFrame, lost: bool) -> tuple[np.ndarray, ...]:
         """Times, prediction, lower, upper and in-domain flags of each row of ``frame``."""
         F = self._features(frame)
-        if list(F.columns) != list(self.feature_names_):
-            # a model saved by a biotwin that engineered other features (a later or earlier version)
-            raise DataError(f"this soft sensor was fitted on {len(self.feature_names_)} features and this "
-                            f"biotwin makes {F.shape[1]} from its inputs (first differing: "
-                            f"{_first_difference(list(self.feature_names_), list(F.columns))!r}); it was saved "
-                            f"by another biotwin version: fit it again")
+        check_features(self.feature_names_, F.columns, "soft sensor")
         X = F.to_numpy()
         # the regressor sees each instantaneous feature within its calibrated range; the domain
         # sees the features as they are
