@@ -103,7 +103,6 @@ def _even(idx: np.ndarray, n: int) -> np.ndarray:
     return idx[np.unique(np.linspace(0, len(idx) - 1, n).astype(int))]
 
 
-
 class SoftSensor(BaseEstimator):
     """Virtual assay of one column (``target``) from the other columns of a batch.
 
