@@ -524,7 +524,7 @@ class SoftSensor(BaseEstimator):
     def _predict_rows(self, frame: pd.DataFrame, lost: bool) -> tuple[np.ndarray, ...]:
         """Times, prediction, lower, upper and in-domain flags of each row of ``frame``."""
         F = self._features(frame)
-        check_features(self.feature_names_, F.columns, "soft sensor")
+        check_features(self.feature_names_, list(F.columns), "soft sensor")
         X = F.to_numpy()
         # the regressor sees each instantaneous feature within its calibrated range; the domain
         # sees the features as they are
