@@ -157,6 +157,12 @@ def test_cli_monitor(tmp_path, monitor):
     assert r.exit_code == 0, r.output
     meta = json.loads(r.stdout)
     assert meta["detectors"] == ["T2", "SPE", "trend"] and meta["pairs"] == 0
+    assert meta["reference_batches"] == list(range(10))  # all of them unless --clean-reference
+    r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--clean-reference", "--json", *args[4:]])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout)
+    left_out = set(range(10)) - set(meta["reference_batches"])
+    assert left_out and left_out <= set(meta["atypical_batches"])  # atypical ones taken out and refitted
     r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--detectors", "wavelet", *args[4:]])
     assert r.exit_code != 0 and "wavelet" in r.output
     # an analyser outage is listed beside the alarms in the text output
@@ -373,6 +379,28 @@ def test_wide_monitor_fits_and_detects_a_fault():
     assert any(a["time_h"] >= bad.onset_h for a in res["alarms"])
     traj = mon.trajectory(_widen([bad.frame], 240, seed=3)[0])
     assert np.all(np.isfinite(traj["T2"]))
+
+
+def test_an_atypical_training_batch_is_taken_out_of_the_reference_and_the_model_rebuilt():
+    batches = frames(monod_campaign(20, seed=7))
+    batches[-1] = batches[-1].assign(**{"temp [degC]": batches[-1]["temp [degC]"] + 4.0})  # 4 K off all batch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cleaned = BatchMonitor(exclude=OFFLINE, clean_reference=True).fit(batches)
+        kept = BatchMonitor(exclude=OFFLINE).fit(batches)
+        typical = [i for i in range(20) if i not in kept.atypical_batches_]
+        plain = BatchMonitor(exclude=OFFLINE, clean_reference=False).fit([batches[i] for i in typical])
+    assert 19 in kept.atypical_batches_ and kept.reference_batches_ == list(range(20))
+    assert cleaned.reference_batches_ == typical
+    # one pass: the rebuilt model's own atypical batches are set aside from its factors only
+    assert cleaned.atypical_batches_ == sorted(kept.atypical_batches_ + [typical[i] for i in plain.atypical_batches_])
+    # rebuilt on the typical batches: the same reference and limits as a monitor fitted on them
+    np.testing.assert_allclose(cleaned.core_.mean, plain.core_.mean)
+    np.testing.assert_allclose(cleaned.core_.sd, plain.core_.sd)
+    np.testing.assert_allclose(cleaned.limits_["value"], plain.limits_["value"])
+    # set aside from the factors only, the wild batch still widened the temperature's spread
+    j = cleaned.feature_names_.index("temp [degC]")
+    assert np.median(kept.core_.sd[:, j]) > 3.0 * np.median(cleaned.core_.sd[:, j])
 
 
 def test_a_monitor_with_other_features_than_this_version_makes_is_refused_by_name(monitor):

@@ -107,6 +107,9 @@ def monitor_fit(
         "Chart families to use (default: T2 SPE value residual cusum trend; also rate, response).")),
     no_pairs: bool = typer.Option(False, "--no-pairs", help=(
         "No parity charts between columns found to measure the same quantity.")),
+    clean_reference: bool = typer.Option(False, "--clean-reference", help=(
+        "Take the atypical training batches out of the reference and fit again (MSPC phase I); "
+        "by default they are only left out of the limits' factors.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
@@ -126,6 +129,8 @@ def monitor_fit(
         mon.set_params(detectors=tuple(detectors))  # unknown families are refused by fit, by name
     if no_pairs:
         mon.set_params(pairs=False)
+    if clean_reference:
+        mon.set_params(clean_reference=True)
     mon.fit(data)
     meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha}
     persist.save(mon, out, meta)
