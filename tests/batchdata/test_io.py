@@ -107,6 +107,31 @@ def test_a_row_without_a_time_is_left_out_with_a_warning(tmp_path):
     np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.2])
 
 
+def test_a_file_whose_time_starts_again_is_refused_not_merged(tmp_path):
+    t = np.arange(40) * 0.5
+    one = pd.DataFrame({"time_h": t, "pH [-]": 7.0 - 0.01 * t, "DO [%]": 50.0 + t})
+    two = one.assign(**{"pH [-]": 6.8 - 0.01 * t})
+    path = tmp_path / "two_runs.csv"
+    pd.concat([one, two]).to_csv(path, index=False)
+    # sorted by time, the second batch's rows would overwrite the first's at every time
+    with pytest.raises(DataError, match=r"two_runs.csv.*time starts again at data row 41 \(19.5 -> 0 h\) over the "
+                                        r"span of rows 1-40.*split the file or add a batch column"):
+        read_batch(path)
+    with pytest.raises(DataError, match="time starts again"):
+        read_batches([path])
+    # rows out of order, a duplicated row, assays appended at the end: one batch, as before
+    shuffled = tmp_path / "shuffled.csv"
+    one.sample(frac=1.0, random_state=0).to_csv(shuffled, index=False)
+    assert len(read_batch(shuffled)) == 40
+    dup = tmp_path / "dup.csv"
+    pd.concat([one, one.iloc[[10]]]).to_csv(dup, index=False)
+    assert len(read_batch(dup)) == 40
+    assays = tmp_path / "assays.csv"
+    late = pd.DataFrame({"time_h": [2.0, 6.0, 12.0], "titre [mg/L]": [1.0, 3.0, 9.0]})
+    pd.concat([one, late]).to_csv(assays, index=False)
+    assert read_batch(assays)["titre [mg/L]"].notna().sum() == 3
+
+
 def test_a_time_column_named_otherwise_than_at_fit_is_found_with_a_warning(tmp_path):
     # a model remembers its training files' time column; a later export writes timestamps
     p = tmp_path / "later.csv"

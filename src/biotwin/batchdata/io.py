@@ -158,10 +158,43 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
         warnings.warn(f"{file}: {int((~timed).sum())} row(s) without a time in {time_col!r} are left out "
                       f"(first on data row {k + 1})", stacklevel=3)
     res = res[timed]
+    _refuse_restarts(res, file)
     res = _merge_same_time(res.sort_values(TIME, kind="stable"), file)
     if res.empty:
         raise DataError("batch has no rows", file=file)
     return res
+
+
+def _refuse_restarts(frame: pd.DataFrame, file: str, min_rows: int = 10) -> None:
+    """Refuse a file whose time starts again over the same span (two batches written one after
+    the other with no batch column, or a clock reset), which sorting by time would merge into one
+    batch, the later rows overwriting the earlier ones.
+
+    The rows are cut where time goes back. Two runs of at least ``min_rows`` rows that each carry
+    most of the columns logged on most rows, and whose time spans overlap by more than half the
+    shorter one, are a restart. Rows out of order here and there (an unsorted export), a
+    duplicated row, or assay rows appended at the end (only their own columns filled) are not.
+    """
+    t = frame[TIME].to_numpy(float)
+    if len(t) < 2 * min_rows or not (np.diff(t) < 0).any():
+        return
+    cols = [c for c in frame.columns if c != TIME]
+    filled = frame[cols].notna().to_numpy()
+    dense = filled.mean(axis=0) >= 0.5
+    if not dense.any():
+        return
+    cuts = np.flatnonzero(np.diff(t) < 0) + 1
+    runs = []
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(t)], strict=True):
+        if b - a >= min_rows and filled[a:b][:, dense].mean() >= 0.5:
+            runs.append((a, b, float(t[a:b].min()), float(t[a:b].max())))
+    for i, (a1, b1, lo1, hi1) in enumerate(runs):
+        for a2, _, lo2, hi2 in runs[i + 1:]:
+            overlap = min(hi1, hi2) - max(lo1, lo2)
+            if overlap > 0.5 * min(hi1 - lo1, hi2 - lo2) > 0:
+                raise DataError(f"time starts again at data row {a2 + 1} ({float(t[a2 - 1]):g} -> {float(t[a2]):g} h) "
+                                f"over the span of rows {a1 + 1}-{b1}: two batches one after the other, or a clock "
+                                f"reset; split the file or add a batch column", file=file)
 
 
 def _merge_same_time(frame: pd.DataFrame, file: str) -> pd.DataFrame:
