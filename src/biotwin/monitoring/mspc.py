@@ -723,7 +723,7 @@ class BatchMonitor(BaseEstimator):
         of MSPC, :meth:`_refit_without_atypical`); ``reference_batches_`` then lists the
         batches the model is built on. Opt-in, because it helps where the atypical batches are
         far off and hurts where they are only the tail of normal operation. On PenSimPy
-        (IndPenSim, 6 of 30 atypical: pH down to 5.2-5.8, the temperature 3-5 K over set point)
+        (IndPenSim, 5 of 30 atypical at the first fit: pH down to 5.2-5.8, the temperature 3-5 K over set point)
         it found 13 of 14 faulty batches instead of 10, the two temperature sensor drifts and one
         pH drift among them, with the same 2 of 10 normal batches alarming (both ran further off
         than some faults). On the virtual plant (1-2 of 30 atypical on seeds 2-5) it raised the
@@ -1184,7 +1184,8 @@ class BatchMonitor(BaseEstimator):
         batches of the rebuilt model are set aside from its factors as before.
         """
         first = list(self.atypical_batches_)
-        keep = [i for i in range(len(frames)) if i not in set(first)]
+        out = set(first)
+        keep = [i for i in range(len(frames)) if i not in out]
         if len(keep) < 3:
             return
         self._cleaning = True
