@@ -569,7 +569,7 @@ def test_plot_shows_every_family_over_its_limit(monitor, tmp_path):
     bad = monod_campaign(1, faults=("feed_stop",), seed=3)[0].frame
     traj = mon.trajectory(bad)
     fm = family_maxima(traj)
-    assert set(fm.columns) == {"T2", "SPE", "value", "residual", "cusum", "trend"}
+    assert set(fm.columns) == {"T2", "SPE", "value", "residual", "cusum", "trend", "level"}
     trend_cols = [c for c in traj.columns if c.startswith("trend(")]
     np.testing.assert_allclose(fm["trend"], traj[trend_cols].max(axis=1))
     res = mon.score(bad)
@@ -644,3 +644,71 @@ def test_a_loop_spec_alarms_on_a_fouled_probe_and_not_on_a_healthy_one():
     with pytest.raises(DataError, match="matches no column"), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         BatchMonitor(detectors=("T2",), equipment=("loop:pO2/stirrer",)).fit([_loop_batch(s) for s in range(4)])
+
+
+def test_sided_limits_keep_the_quiet_side_tight():
+    from biotwin.monitoring.mspc import _tv_limit, _tv_limit_sided
+
+    rng = np.random.default_rng(0)
+    t = np.tile(np.arange(0.0, 50.0, 0.5), 30)
+    lopsided = rng.normal(0, 1, t.size)
+    lopsided[rng.random(t.size) < 0.05] -= 20.0  # a long tail below, none above
+    both = np.column_stack([lopsided, rng.normal(0, 1, t.size)])
+    grid = np.linspace(0.0, 50.0, 20)
+    up, low = _tv_limit_sided(t, both, grid, 0.99, mask=np.array([True, False]))
+    two = _tv_limit(t, np.abs(both), grid, 0.99)
+    # the quiet side's limit is that of the noise; the tail's side and the one-limit chart see the tail
+    assert np.all(up[:, 0] < 4.0) and np.all(low[:, 0] > 15.0) and np.all(two[:, 0] > 15.0)
+    # a column outside the mask keeps the two-sided limit on both sides
+    np.testing.assert_allclose(up[:, 1], two[:, 1])
+    np.testing.assert_allclose(low[:, 1], two[:, 1])
+
+
+def _controlled(n: int, seed: int, dip_share: float = 0.3, drift: float = 0.0) -> list:
+    """pH held at 7.00 by base addition, wandering +-0.02 (AR(1)); in ``dip_share`` of the
+    batches the base pump saturates for 20-40 h and the pH falls 0.3-0.6 (a one-sided tail of
+    normal operation, as in IndPenSim); ``drift``: the pH reads that much higher from 40 h on,
+    ramped over 20 h (a drift to the quiet side)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 100.0, 0.2)
+    out = []
+    for _ in range(n):
+        base = 5.0 + 2.0 * t / 100 + rng.normal(0, 0.2, len(t))
+        e = rng.normal(0, 0.02 * np.sqrt(1 - 0.95**2), len(t))
+        ar = np.zeros(len(t))
+        for i in range(1, len(t)):
+            ar[i] = 0.95 * ar[i - 1] + e[i]
+        ph = 7.0 + ar
+        if rng.random() < dip_share:
+            t0, w, d = rng.uniform(10, 70), rng.uniform(20, 40), rng.uniform(0.3, 0.6)
+            on = (t >= t0) & (t < t0 + w)
+            ph[on] -= d * np.sin(np.pi * (t[on] - t0) / w)
+            base[on] = 10.0
+        ph = ph + drift * np.clip((t - 40.0) / 20.0, 0.0, 1.0)
+        out.append(pd.DataFrame({"time_h": t, "pH [-]": ph, "base [mL/h]": base,
+                                 "DO [%]": 40.0 + rng.normal(0, 0.5, len(t))}))
+    return out
+
+
+def test_the_level_chart_catches_a_drift_to_the_quiet_side_of_a_lopsided_variable():
+    train = _controlled(30, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mon = BatchMonitor().fit(train)
+        before = BatchMonitor(sided=(), detectors=("T2", "SPE", "value", "residual", "cusum", "trend")).fit(train)
+    # the pH's level is lopsided (the dips), DO's is not: only the pH gets a chart per side
+    assert mon.sided_["level"].tolist() == [True, True, False]
+    assert mon.limits_["level_low"].shape == mon.limits_["level"].shape
+    assert np.all(mon.limits_["level_low"][:, 2] == mon.limits_["level"][:, 2])
+    for m in (mon, before):
+        assert sum(m.score(f)["first_alarm_h"] is not None for f in _controlled(10, 1)) <= 1
+    first: dict[str, list[float]] = {"level": [], "before": []}
+    for f in _controlled(6, 2, dip_share=0.0, drift=0.1):
+        for key, m in (("level", mon), ("before", before)):
+            al = [a for a in m.score(f)["alarms"] if a["time_h"] >= 40.0]
+            first[key].append(al[0]["time_h"] if al else np.inf)
+            if key == "level" and al:
+                assert al[0]["statistic"] == "level" and next(iter(al[0]["contributions"])) == "pH [-]"
+    # measured: the level chart at 68-85 h (median 68.6), the earlier families at 85-97 h or never
+    assert np.median(first["level"]) <= 72.0
+    assert np.median(first["before"]) >= np.median(first["level"]) + 10.0
