@@ -700,6 +700,8 @@ def test_the_level_chart_catches_a_drift_to_the_quiet_side_of_a_lopsided_variabl
     assert mon.sided_["level"].tolist() == [True, True, False]
     assert mon.limits_["level_low"].shape == mon.limits_["level"].shape
     assert np.all(mon.limits_["level_low"][:, 2] == mon.limits_["level"][:, 2])
+    assert mon.metadata()["sided"] == {"level": ["pH [-]", "base [mL/h]"]}
+    assert len(mon.metadata()["limit_factors"]["level"]) == 6  # above, then below
     for m in (mon, before):
         assert sum(m.score(f)["first_alarm_h"] is not None for f in _controlled(10, 1)) <= 1
     first: dict[str, list[float]] = {"level": [], "before": []}

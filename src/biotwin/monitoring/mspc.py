@@ -1701,7 +1701,10 @@ class BatchMonitor(BaseEstimator):
                 "equipment": {c: {"baseline": dm.baseline_mean_, "k_sd": dm.k_sd, "threshold": dm.threshold}
                               for c, dm in getattr(self, "equipment_", {}).items()},
                 "oof_false_alarm_rate": self.oof_false_alarm_rate_,
-                "pairs": len(getattr(self, "pairs_", [])), "spectra": self._spectra_summary()}
+                "pairs": len(getattr(self, "pairs_", [])), "spectra": self._spectra_summary(),
+                # variables charted per side, per family (limit_factors: above, then below)
+                "sided": {k: [v for v, m in zip(self.variables_, mask, strict=True) if m]
+                          for k, mask in getattr(self, "sided_", {}).items()}}
 
     def _spectra_summary(self) -> dict[str, dict[str, int]]:
         comp = getattr(self, "spectra_", None)
