@@ -714,3 +714,40 @@ def test_the_level_chart_catches_a_drift_to_the_quiet_side_of_a_lopsided_variabl
     # measured: the level chart at 68-85 h (median 68.6), the earlier families at 85-97 h or never
     assert np.median(first["level"]) <= 72.0
     assert np.median(first["before"]) >= np.median(first["level"]) + 10.0
+
+
+def _stepped(n: int, seed: int) -> list:
+    """Batches of 60-100 h whose head pressure steps from 0.6 to 0.9 bar at 40 h in every batch
+    (a recipe set point), with DO and a saturating OUR."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        t = np.arange(0.0, rng.uniform(60.0, 100.0), 0.2)
+        out.append(pd.DataFrame({
+            "time_h": t, "pressure [bar]": np.where(t < 40.0, 0.6, 0.9) + rng.normal(0, 0.002, len(t)),
+            "DO [%]": 40.0 + rng.normal(0, 0.5, len(t)),
+            "OUR [mM/h]": 10.0 * (1 - np.exp(-t / 20)) * rng.uniform(0.9, 1.1) + rng.normal(0, 0.05, len(t))}))
+    return out
+
+
+def test_batches_of_different_lengths_share_one_reference_grid_across_folds():
+    # each fold's reference grid used to end at that fold's own 75 % quantile of batch length, so
+    # the 40-h step fell between different grid points in each fold and in the final model: the
+    # final model's blend at 40.2 h was one no held-out batch had been judged against (10 of 10
+    # normal batches alarmed there)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mon = BatchMonitor().fit(_stepped(30, 0))
+    assert sum(mon.score(f)["first_alarm_h"] is not None for f in _stepped(10, 1)) <= 1
+
+
+def test_a_limit_whose_quantiles_are_zero_is_floored_at_a_tenth_of_the_overall_one():
+    from biotwin.monitoring.mspc import _tv_limit
+
+    t = np.tile(np.arange(0.0, 50.0, 0.5), 30)
+    cus = np.zeros(t.size)
+    cus[t > 45.0] = np.random.default_rng(0).uniform(0.0, 50.0, int((t > 45.0).sum()))  # a CUSUM, 0 until late
+    lim = _tv_limit(t, cus, np.linspace(0.0, 50.0, 20), 0.99)
+    # zero limits made any positive value an alarm with a ratio of 1e12 and more
+    assert np.all(lim > 0.0)
+    assert lim.min() == pytest.approx(0.1 * np.quantile(cus, 0.99))
