@@ -2,6 +2,7 @@
 
 Run: .venv/bin/pip install --no-deps pensimpy==1.2.5    (once; see bench/_penicillin_campaign.py)
      .venv/bin/python bench/penicillin_process.py [--out FILE] [--assay-cv 0.0] [--cache DIR]
+                                                 [--cut-from H]
                                                  (prints JSON; about 10 min on 2 cores the first
                                                  time, which simulates the campaign, then 3 min)
 
@@ -25,6 +26,10 @@ set:
   faulty batches detected at or after the onset (the first row the simulator flags), with a
   median delay <= 2 h over the process faults (the sensor drifts are reported apart: a 0.1 pH
   or 0.4 K ramp over 120 h).
+
+``--cut-from H`` ends every batch (training, test and faulty) at a time drawn uniformly between
+H and 230 h (seeded by the batch's seed, the truth file cut alike) and runs the same on those
+copies: plants harvest when a batch is done, so batches of one process differ in length.
 """
 
 from __future__ import annotations
@@ -142,17 +147,42 @@ def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], wor
             "per_fault": per_fault, "normal": normal_out, "faulty": faulty_out, "fit_s": round(fit_s, 1)}
 
 
+def cut_copies(batches: dict[str, list[dict]], lo: float, root: Path) -> dict[str, list[dict]]:
+    """Copies of every batch ended at a time drawn uniformly in ``[lo, its end]`` (seeded by the
+    batch's seed), with their truth files, under ``root``; the metadata with the new paths."""
+    root.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[dict]] = {}
+    for group, metas in batches.items():
+        out[group] = []
+        for m in metas:
+            src = Path(m["path"])
+            f = pd.read_csv(src)
+            tr = pd.read_csv(str(src).replace(".csv", ".truth.csv"))
+            t = f[TIME].to_numpy(float)
+            end = np.random.default_rng(int(m["seed"])).uniform(lo, t[-1])
+            dst = root / src.name
+            f[t <= end].to_csv(dst, index=False)
+            tr[tr["time_h"].to_numpy(float) <= end].to_csv(str(dst).replace(".csv", ".truth.csv"), index=False)
+            out[group].append({**m, "path": str(dst), "end_h": round(float(end), 1)})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", help="also write the JSON to this file")
     ap.add_argument("--assay-cv", type=float, default=0.0,
                     help="relative noise of the offline assays (IndPenSim's are noise-free)")
     ap.add_argument("--cache", default=str(CACHE), help="folder of the simulated campaign (reused when it matches)")
+    ap.add_argument("--cut-from", type=float, default=None,
+                    help="end each batch at a random time from this many hours on (batches of different lengths)")
     opts = ap.parse_args()
     t_start = time.perf_counter()
     root = Path(opts.cache) / f"cv{opts.assay_cv:g}"
     t0 = time.perf_counter()
     batches = campaign(root, assay_cv=opts.assay_cv)
+    if opts.cut_from is not None:
+        batches = cut_copies(batches, opts.cut_from, root / f"cut{opts.cut_from:g}")
+        root = root / f"cut{opts.cut_from:g}"
     gen_s = time.perf_counter() - t0
     train_p = [m["path"] for m in batches["train"]]
     test_p = [m["path"] for m in batches["test"]]
@@ -161,6 +191,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "process": "IndPenSim penicillin fed-batch, 100 m3 (PenSimPy 1.2.5; bench/_penicillin_campaign.py)",
         "assay_cv": opts.assay_cv, "n_batches": {k: len(v) for k, v in batches.items()},
+        "cut_from_h": opts.cut_from,
         "generate_or_load_s": round(gen_s, 1), "softsensor": {}, "errors": []}
     for target in TARGETS:
         try:

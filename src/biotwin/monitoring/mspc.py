@@ -836,7 +836,8 @@ class BatchMonitor(BaseEstimator):
         charts' Bonferroni shares cost some delay: contamination 2.22 -> 2.32 h (seed 2) and
         1.73 -> 1.82 h (seed 3), the CO2 build-up 0.55 -> 0.65 h (seed 0), with the same false
         alarms and detections over seeds 0-5. On the E. coli stand-in the phage lysis and the
-        pO2 drift came 0.25 h later (6.73 and 6.43 h), all else equal; on the synthetic Monod
+        pO2 drift came 0.25 h later (6.73 and 6.43 h; 6.98 and 6.22 h with the shared reference
+        grid of :meth:`fit`), all else equal; on the synthetic Monod
         generator one of 20 normal batches alarmed on its OUR level (ratio 1.02; 0 before).
     sided_ratio : float
         A variable is lopsided when the ``1 - obs_alpha`` quantile of its out-of-fold excursions
