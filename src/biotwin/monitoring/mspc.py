@@ -88,24 +88,34 @@ def _tv_limit(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float,
     30 training batches came out atypical from it); shape ``(n_grid,) + values.shape[1:]``. A
     window with fewer than 20 values takes the overall quantile.
     """
-    step = grid[1] - grid[0] if len(grid) > 1 else 1.0
-    flat = values.reshape(len(values), -1)
-    order = np.argsort(times, kind="stable")
-    ts = times[order]
-    # one row per column, in time order: each window is then a contiguous run of columns
-    # (|t - tg| is monotone on either side of tg; the last window also takes every later row)
-    vt = np.ascontiguousarray(flat[order].T)
+    vt, runs = _windows(times, values, grid, halfwidth)
     floor = np.quantile(vt, 0.9, axis=1)
     overall = np.quantile(vt, q, axis=1)
     floor = np.where(floor > 0, floor, 0.1 * overall)
-    out = np.empty((len(grid), flat.shape[1]))
+    out = np.empty((len(grid), vt.shape[0]))
+    for g, (lo, hi) in enumerate(runs):
+        out[g] = np.quantile(vt[:, lo:hi], q, axis=1) if hi - lo >= 20 else overall
+    return np.maximum(out, floor).reshape(len(grid), *values.shape[1:])
+
+
+def _windows(times: np.ndarray, values: np.ndarray, grid: np.ndarray,
+             halfwidth: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The values one row per column in time order, shape (n_columns, n_values), and for each
+    grid point the run ``[lo, hi)`` of them within ``halfwidth`` grid steps (the last window
+    also takes every later value): |t - tg| is monotone on either side of tg, so each window is
+    a contiguous run."""
+    step = grid[1] - grid[0] if len(grid) > 1 else 1.0
+    order = np.argsort(times, kind="stable")
+    ts = times[order]
+    vt = np.ascontiguousarray(values.reshape(len(values), -1)[order].T)
+    runs = []
     for g, tg in enumerate(grid):
         sel = np.abs(ts - tg) <= halfwidth * step
         if g == len(grid) - 1:
             sel |= ts > tg
         idx = np.flatnonzero(sel)
-        out[g] = np.quantile(vt[:, idx[0]:idx[-1] + 1], q, axis=1) if idx.size >= 20 else overall
-    return np.maximum(out, floor).reshape(len(grid), *values.shape[1:])
+        runs.append((int(idx[0]), int(idx[-1]) + 1) if idx.size else (0, 0))
+    return vt, runs
 
 
 def _tv_limit_sided(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float,
@@ -123,11 +133,7 @@ def _tv_limit_sided(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: 
     where ``mask`` is False get the two-sided limit on both sides. Returns ``(upper, lower)``,
     both positive, shape ``(n_grid,) + values.shape[1:]``.
     """
-    step = grid[1] - grid[0] if len(grid) > 1 else 1.0
-    flat = values.reshape(len(values), -1)
-    order = np.argsort(times, kind="stable")
-    ts = times[order]
-    vt = np.ascontiguousarray(flat[order].T)
+    vt, runs = _windows(times, values, grid, halfwidth)
     both = _tv_limit(times, np.abs(values), grid, q, halfwidth).reshape(len(grid), -1)
     sides = []
     for sign in (1.0, -1.0):
@@ -138,15 +144,11 @@ def _tv_limit_sided(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: 
             floor = np.nanquantile(side, 0.9, axis=1)
             overall = np.nanquantile(side, q, axis=1)
             floor = np.where(floor > 0, floor, 0.1 * overall)
-        out = np.empty((len(grid), flat.shape[1]))
-        for g, tg in enumerate(grid):
-            sel = np.abs(ts - tg) <= halfwidth * step
-            if g == len(grid) - 1:
-                sel |= ts > tg
-            idx = np.flatnonzero(sel)
+        out = np.empty((len(grid), vt.shape[0]))
+        for g, (lo, hi) in enumerate(runs):
             out[g] = overall
-            if idx.size:
-                win = side[:, idx[0]:idx[-1] + 1]
+            if hi > lo:
+                win = side[:, lo:hi]
                 enough = np.sum(np.isfinite(win), axis=1) >= 20
                 if enough.any():
                     out[g, enough] = np.nanquantile(win[enough], q, axis=1)
