@@ -88,14 +88,18 @@ def _tv_limit(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float,
     30 training batches came out atypical from it); shape ``(n_grid,) + values.shape[1:]``. A
     window with fewer than 20 values takes the overall quantile.
     """
-    vt, runs = _windows(times, values, grid, halfwidth)
+    return _run_limit(*_windows(times, values, grid, halfwidth), q).reshape(len(grid), *values.shape[1:])
+
+
+def _run_limit(vt: np.ndarray, runs: list[tuple[int, int]], q: float) -> np.ndarray:
+    """:func:`_tv_limit` on values already in windows (:func:`_windows`), shape (n_grid, n_columns)."""
     floor = np.quantile(vt, 0.9, axis=1)
     overall = np.quantile(vt, q, axis=1)
     floor = np.where(floor > 0, floor, 0.1 * overall)
-    out = np.empty((len(grid), vt.shape[0]))
+    out = np.empty((len(runs), vt.shape[0]))
     for g, (lo, hi) in enumerate(runs):
         out[g] = np.quantile(vt[:, lo:hi], q, axis=1) if hi - lo >= 20 else overall
-    return np.maximum(out, floor).reshape(len(grid), *values.shape[1:])
+    return np.maximum(out, floor)
 
 
 def _windows(times: np.ndarray, values: np.ndarray, grid: np.ndarray,
@@ -129,12 +133,12 @@ def _tv_limit_sided(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: 
     limit on the size would set both at the long tail's width and hide a drift to the quiet
     side. Each side is :func:`_tv_limit` on the conditional distribution of that side's values
     (a window with fewer than 20 of them takes the side's overall quantile, a side with fewer
-    than 20 values in all the two-sided limit), floored at its overall 90 % quantile. Columns
+    than 20 values in all the two-sided limit), floored as :func:`_tv_limit` is. Columns
     where ``mask`` is False get the two-sided limit on both sides. Returns ``(upper, lower)``,
     both positive, shape ``(n_grid,) + values.shape[1:]``.
     """
     vt, runs = _windows(times, values, grid, halfwidth)
-    both = _tv_limit(times, np.abs(values), grid, q, halfwidth).reshape(len(grid), -1)
+    both = _run_limit(np.abs(vt), runs, q)
     sides = []
     for sign in (1.0, -1.0):
         side = np.where(sign * vt > 0, np.abs(vt), np.nan)
