@@ -1158,7 +1158,7 @@ class BatchMonitor(BaseEstimator):
     def _held(self, family: str, ratio: np.ndarray) -> np.ndarray:
         """Per chart, the ratio the persistence rule acts on: the smallest of the last k.
 
-        For the signed families (``value``, ``trend``) the last k must lie on one side of the
+        For the signed families (``value``, ``trend``, ``level``) the last k must lie on one side of the
         reference, as in the run rules of Western Electric (1956, Statistical Quality Control
         Handbook; Montgomery 2019, ch. 5.3): a reading 3 sd low then one 3 sd high is noise,
         not a shift. Shape ``(n_rows, n_charts)``.
