@@ -776,7 +776,7 @@ class BatchMonitor(BaseEstimator):
     persistence : int
         Consecutive observations over a limit before an alarm.
     same_side : bool
-        For the signed charts (``value``, ``trend``), the consecutive observations must lie on
+        For the signed charts (``value``, ``trend``, ``level``), the consecutive observations must lie on
         one side of the reference (the run rules of the Western Electric handbook, 1956): a
         reading far low and the next far high is noise, not a shift. The limits are calibrated
         under the same rule. On the virtual plant logged every 6 min a normal batch's
