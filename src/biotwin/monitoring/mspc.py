@@ -93,13 +93,18 @@ def _tv_limit(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float,
 
 def _run_limit(vt: np.ndarray, runs: list[tuple[int, int]], q: float) -> np.ndarray:
     """:func:`_tv_limit` on values already in windows (:func:`_windows`), shape (n_grid, n_columns)."""
-    floor = np.quantile(vt, 0.9, axis=1)
     overall = np.quantile(vt, q, axis=1)
-    floor = np.where(floor > 0, floor, 0.1 * overall)
+    floor = _floor(np.quantile(vt, 0.9, axis=1), overall)
     out = np.empty((len(runs), vt.shape[0]))
     for g, (lo, hi) in enumerate(runs):
         out[g] = np.quantile(vt[:, lo:hi], q, axis=1) if hi - lo >= 20 else overall
     return np.maximum(out, floor)
+
+
+def _floor(q90: np.ndarray, overall: np.ndarray) -> np.ndarray:
+    """A time-varying limit's floor: the overall 90 % quantile, or where that is 0 a tenth of the
+    overall ``q`` quantile (see :func:`_tv_limit`)."""
+    return np.where(q90 > 0, q90, 0.1 * overall)
 
 
 def _windows(times: np.ndarray, values: np.ndarray, grid: np.ndarray,
@@ -145,9 +150,8 @@ def _tv_limit_sided(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: 
         count = np.sum(np.isfinite(side), axis=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (no value on a side)
-            floor = np.nanquantile(side, 0.9, axis=1)
             overall = np.nanquantile(side, q, axis=1)
-            floor = np.where(floor > 0, floor, 0.1 * overall)
+            floor = _floor(np.nanquantile(side, 0.9, axis=1), overall)
         out = np.empty((len(grid), vt.shape[0]))
         for g, (lo, hi) in enumerate(runs):
             out[g] = overall
@@ -1139,10 +1143,10 @@ class BatchMonitor(BaseEstimator):
         lim: dict[str, Any] = {"grid": grid}
         for k in fams:
             vals = np.concatenate([s[k] for s in st]) if st[0][k].ndim == 1 else np.vstack([s[k] for s in st])
-            on_fine = k == "trend" and fine is not None
-            g, hw = (fine, 2) if on_fine and fine is not None else (grid, 3)
+            g, hw = (fine, 2) if k == "trend" and fine is not None else (grid, 3)
+            on_fine = g is fine
             if on_fine:
-                lim["grid_trend"] = fine
+                lim["grid_trend"] = g
             keys = [k]
             if sided and k in sided:
                 lim[k], lim[f"{k}_low"] = _tv_limit_sided(times, vals, g, q, halfwidth=hw, mask=sided[k])
