@@ -104,7 +104,8 @@ def monitor_fit(
     false_alarm_rate: float = typer.Option(None, "--false-alarm-rate", help=(
         "Share of normal batches allowed any alarm, split over all charts (default: the monitor's).")),
     detectors: list[str] = typer.Option([], "--detectors", help=(
-        "Chart families to use (default: T2 SPE value residual cusum trend level; also rate, response).")),
+        "Chart families to use (default: T2 SPE value residual cusum trend level nonlinear; also rate, "
+        "response).")),
     no_pairs: bool = typer.Option(False, "--no-pairs", help=(
         "No parity charts between columns found to measure the same quantity.")),
     clean_reference: bool = typer.Option(False, "--clean-reference", help=(
@@ -114,9 +115,10 @@ def monitor_fit(
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
     variable against its own trailing trend, a slow EWMA of each variable's level against the median
-    batch, parity checks between columns that measure the same quantity) with limits estimated out
-    of fold and one false-alarm budget split over all charts; a variable whose normal excursions
-    all go one way gets a limit per side."""
+    batch, the residual of gradient-boosted trees for the variables whose relation to the others
+    has a kink, parity checks between columns that measure the same quantity) with limits
+    estimated out of fold and one false-alarm budget split over all charts; a variable whose
+    normal excursions all go one way gets a limit per side."""
     from biotwin.batchdata import read_batches
     from biotwin.monitoring import BatchMonitor
     from biotwin.softsensors import persist

@@ -435,6 +435,17 @@ def _interp_columns(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray
     return np.asarray(f(np.asarray(x, float)))
 
 
+def _thinned(lengths: Sequence[int], max_rows: int) -> np.ndarray:
+    """Mask of the rows of stacked batches (of these lengths) that a model is fitted on: every
+    k-th row of each batch, k set by the median batch length and :data:`REFERENCE_BATCHES`
+    alone, so that ``max_rows`` holds for that many batches and every fold's model and the final
+    one see the same culture times. Rows thinned over the stacked batches would put a recipe
+    step (a feed start at 48 h) between other sampled times in each model, and a tree's split on
+    time with it: on the virtual plant all 10 normal test batches alarmed at 48.0 h."""
+    k = max(1, int(np.ceil(float(np.median(lengths)) * REFERENCE_BATCHES / max_rows)))
+    return np.concatenate([np.arange(n) % k == 0 for n in lengths])
+
+
 def _one_blas_thread() -> Any:
     """Context in which BLAS/LAPACK runs on one thread.
 
@@ -451,8 +462,9 @@ class _Core:
     """Reference trajectories + PCA + redundancy regressions fitted on some batches."""
 
     def __init__(self, n_grid: int, n_components: float, ridge: float, pooled: bool = False, phases: int = 1,
-                 time_tolerance: float = 0.0, n_shifts: int = 4) -> None:
+                 time_tolerance: float = 0.0, n_shifts: int = 4, nonlinear: dict[str, Any] | None = None) -> None:
         self.n_grid, self.n_components, self.ridge, self.pooled = n_grid, n_components, ridge, pooled
+        self.nonlinear = nonlinear
         self.phases = max(1, int(phases))
         self.time_tolerance, self.n_shifts = float(time_tolerance), int(n_shifts)
 
@@ -541,7 +553,53 @@ class _Core:
                     self.edges[p + 1] + 0.25 * width if p < self.phases - 1 else np.inf)
                    for p in range(self.phases)]]
         self.value_idx = value_idx
+        self.nl: list[Any] = []
+        if self.nonlinear is not None:
+            self.nl = self._boosted(Zreg, tall, [len(f) for f in feats], value_idx, **self.nonlinear)
         return self
+
+    def _boosted(self, Z: np.ndarray, t: np.ndarray, lengths: list[int], value_idx: list[int], max_rows: int = 15000,
+                 max_iter: int = 60, max_leaf_nodes: int = 15, learning_rate: float = 0.2,
+                 variables: Sequence[int] | None = None) -> list[Any]:
+        """Gradient-boosted trees of every variable on the other variables' features and time.
+
+        The nonlinear counterpart of :meth:`_regressions`: a relation with a kink (a temperature
+        that rises once the coolant valve is fully open) is linear on neither side of it, and the
+        linear residual of a normal batch at the kink is as large as a drifting sensor's.
+        Histogram gradient boosting (Friedman 2001, Ann. Stat. 29:1189, doi:10.1214/aos/1013203451;
+        Ke et al. 2017, LightGBM, NeurIPS 30) on at most ``max_rows`` rows, evenly spaced; only
+        the variables at positions ``variables`` (all if None). Returns, per variable, its model's
+        columns (of ``Z`` and then time) and the fitted model, or None for a variable left out.
+        """
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        rows = _thinned(lengths, max_rows)
+        X = np.column_stack([Z[rows], t[rows]])
+        own = np.r_[np.asarray(self.owner), -1]  # time (the last column) belongs to no variable
+        used = np.zeros(len(own), bool)
+        used[[*self.reg_idx, len(own) - 1]] = True  # the linear regressions' features, and time
+        models: list[Any] = []
+        for j, vj in enumerate(value_idx):
+            if variables is not None and j not in variables:
+                models.append(None)
+                continue
+            cols = np.flatnonzero((own != j) & used)
+            m = HistGradientBoostingRegressor(max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
+                                              learning_rate=learning_rate, early_stopping=False, random_state=0)
+            models.append((cols, m.fit(X[:, cols], X[:, vj])))
+        return models
+
+    def nl_residuals(self, Z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Each variable minus its boosted prediction (:meth:`_boosted`), shape (n_rows, n_variables);
+        zero for the variables without a model."""
+        out = np.zeros((len(Z), len(self.value_idx)))
+        if not self.nl:
+            return out
+        X = np.column_stack([Z, t])
+        for j, (model, vj) in enumerate(zip(self.nl, self.value_idx, strict=True)):
+            if model is not None:
+                out[:, j] = X[:, vj] - model[1].predict(X[:, model[0]])
+        return out
 
     def _stacked(self, feats: list[pd.DataFrame], names: list[str], cols: list[int] | None,
                  pooled: bool = False) -> np.ndarray:
@@ -690,6 +748,7 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
     "response": ("sensor", "response", "response"),
     "trend": ("process", "trend", "trend"),
     "level": ("process", "level", "level"),
+    "nonlinear": ("sensor", "nonlinear-residual", "nonlinear"),
 }
 #: Families whose chart is a signed deviation (limits on its size, runs on one side).
 SIGNED = ("value", "trend", "level")
@@ -698,6 +757,8 @@ SIGNED = ("value", "trend", "level")
 #: Training batches the ``trend`` family's time tolerance is calibrated for (the virtual-plant
 #: campaign's 30); fewer widen it in proportion.
 REFERENCE_BATCHES = 30
+#: Above this many variables the ``nonlinear`` family charts none (its trees cost as the square of their number).
+NONLINEAR_MAX_VARIABLES = 60
 #: Below this many training batches :meth:`BatchMonitor.fit` warns that its false-alarm rate is uncertain.
 FEW_BATCHES = 20
 
@@ -705,7 +766,7 @@ FEW_BATCHES = 20
 class BatchMonitor(BaseEstimator):
     """Golden-batch MSPC monitor for batches of any process.
 
-    Nine detector families (seven on by default, see ``detectors``), each with limits learned out
+    Ten detector families (eight on by default, see ``detectors``), each with limits learned out
     of fold on the normal batches:
 
     ``T2``, ``SPE``
@@ -755,6 +816,19 @@ class BatchMonitor(BaseEstimator):
         few batches far off at some time, and with ``sided`` a lopsided variable is charted per
         side. On PenSimPy (IndPenSim) it finds both 0.1-pH sensor drifts (at 122-124 h; the ramp
         runs from 40 to 160 h), which no other family saw.
+    ``nonlinear``
+        EWMA of each variable's residual from gradient-boosted trees on the other variables'
+        features and time (:meth:`_Core._boosted`; kind ``sensor``, statistic
+        ``nonlinear-residual``): a relation with a kink (a temperature that rises once the coolant
+        is at its limit, a split-range heating and cooling) leaves a normal batch a linear
+        residual as large as a drifting sensor's. A variable is charted only where, on the
+        first fold's held-out batches, the trees' residual is at most ``nonlinear_gain`` times
+        the linear one (``nonlinear_gain_``, ``nonlinear_keep_``); the other folds and the final
+        model fit trees for those variables only, and the other variables take no share of the
+        false-alarm budget. Above :data:`NONLINEAR_MAX_VARIABLES` variables none is charted
+        (a spectrum kept uncompressed). On PenSimPy (IndPenSim) 9 of 21 variables are charted and both
+        0.4-K temperature sensor drifts are found (at 149 and 162 h), which no other family
+        saw; on the virtual plant none is, and every result is unchanged on six campaign seeds.
 
     One false-alarm budget, calibrated honestly: the models (reference trajectories, PCA,
     redundancy regressions) are fitted per fold and score the held-out batches; the
@@ -859,6 +933,11 @@ class BatchMonitor(BaseEstimator):
     level_window_h : float
         Time constant of the ``level`` EWMA [h]. 16 and 24 h raised a level alarm on one normal
         PenSimPy batch (its off-gas O2 ran at a level of its own), and found one pH drift later.
+    nonlinear_gain : float
+        The ``nonlinear`` family charts a variable whose trees' out-of-fold residual (root mean
+        square, first fold) is at most this fraction of its linear redundancy residual's. Without
+        this choice (every variable charted) its budget shares took the PenSimPy pH drifts from
+        122-124 to 144 h, and its trees cost every fold a fit per variable.
     equipment : sequence of str
         Equipment health indicators, each ``PATTERN``, ``PATTERN>FAIL`` (fails rising to FAIL)
         or ``PATTERN<FAIL`` (fails falling to FAIL); PATTERN is a case-insensitive regular
@@ -878,7 +957,9 @@ class BatchMonitor(BaseEstimator):
         Give the redundancy regressions the running integrals ``cum(v)`` of the other variables.
     detectors : sequence of str
         Families in use (keys of :data:`FAMILIES`). Default: ``T2``, ``SPE``, ``value``,
-        ``residual``, ``cusum``, ``trend``, ``level``. ``rate`` and ``response`` are opt-in: on the synthetic
+        ``residual``, ``cusum``, ``trend``, ``level``, ``nonlinear`` (whose choice of variables
+        needs ``residual``; without it every variable is charted). ``rate`` and ``response`` are
+        opt-in: on the synthetic
         generators (``bench/_monitor_synthetic_eval.py``, results in
         ``bench/results/monitoring_synthetic.json``) they raised most false alarms on normal
         batches (rate-CUSUM 4 of 7 on pichia and bacillus, response 1, plus a response alarm in
@@ -991,14 +1072,15 @@ class BatchMonitor(BaseEstimator):
                  persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.03,
                  ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 1e-4,
                  outlier_ratio: float = 10.0, equipment: Sequence[str] = (), integrals: bool = True,
-                 detectors: Sequence[str] = ("T2", "SPE", "value", "residual", "cusum", "trend", "level"),
+                 detectors: Sequence[str] = ("T2", "SPE", "value", "residual", "cusum", "trend", "level",
+                                             "nonlinear"),
                  cusum_k: float = 0.5, cusum_window_h: float = 24.0, response_window_h: float = 12.0,
                  budget: str = "chart", redundancy_scale: str = "pooled", phases: int = 1,
                  time_tolerance: float = 0.0, n_shifts: int = 4, pairs: bool = True,
                  trend_window_h: float = 4.0, trend_recent_h: float = 1.0, trend_limit_h: float = 1.0,
                  trend_tolerance_h: float = 0.5, trend_persistence: int = 2, spectra: bool = True,
                  same_side: bool = True, clean_reference: bool = False, sided: Sequence[str] = ("value", "level"),
-                 level_window_h: float = 8.0, sided_ratio: float = 4.0) -> None:
+                 level_window_h: float = 8.0, sided_ratio: float = 4.0, nonlinear_gain: float = 0.7) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -1033,10 +1115,16 @@ class BatchMonitor(BaseEstimator):
         self.sided = sided
         self.level_window_h = level_window_h
         self.sided_ratio = sided_ratio
+        self.nonlinear_gain = nonlinear_gain
 
-    def _new_core(self) -> _Core:
+    def _new_core(self, nonlinear: Sequence[int] | None = None) -> _Core:
+        """A core; with boosted redundancy models for the variables at positions ``nonlinear``
+        (all for None, none for an empty list) when the ``nonlinear`` family is in use."""
+        nl = None
+        if "nonlinear" in self.detectors and (nonlinear is None or len(nonlinear)):
+            nl = {"variables": None if nonlinear is None else list(nonlinear)}
         return _Core(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled", self.phases,
-                     getattr(self, "time_tolerance", 0.0), getattr(self, "n_shifts", 4))
+                     getattr(self, "time_tolerance", 0.0), getattr(self, "n_shifts", 4), nl)
 
     def _feats(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = engineer(frame, self.variables_, integrals=self.integrals, rate_window_h=self.rate_window_h)
@@ -1053,7 +1141,8 @@ class BatchMonitor(BaseEstimator):
             return np.interp(t, grid, lim)
         return np.column_stack([np.interp(t, grid, lim[:, j]) for j in range(lim.shape[1])])
 
-    def _raw(self, core: _Core, f: pd.DataFrame, outage: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def _raw(self, core: _Core, f: pd.DataFrame, outage: np.ndarray | None = None,
+             trees: bool = False) -> dict[str, np.ndarray]:
         """Each family's input before its chart, shape (n_rows,) or (n_rows, n_variables).
 
         Each observation is judged against the reference over a window of culture times
@@ -1084,6 +1173,21 @@ class BatchMonitor(BaseEstimator):
         raw = {"T2": t2, "SPE": spe, "residual": R, "value": V}
         if "cusum" in self.detectors:
             raw["cusum"] = recentre(t, R, self.cusum_window_h)
+        if "nonlinear" in self.detectors:
+            Zr = Zs if Zp is None else Zp
+            N = _smallest(np.stack([core.nl_residuals(Zr[s], t) for s in range(len(Zr))]))
+            if outage is not None and outage.any():
+                N = np.where((t - last <= self.rate_window_h)[:, None], 0.0, N)
+            keep = getattr(self, "nonlinear_keep_", None)
+            if trees:
+                raw["trees"] = N
+            # the evidence both models agree on: the smaller residual where they err the same way,
+            # none where they err opposite ways. A tree's step at a recipe event (a feed bolus in
+            # the volume) is no evidence where the linear balance holds; a kink the linear model
+            # misses is none where the trees follow it (on 20 virtual-plant batches the trees'
+            # own residual alarmed a normal batch at the 96-h bolus)
+            N = np.where(np.sign(N) == np.sign(R), np.sign(N) * np.minimum(np.abs(N), np.abs(R)), 0.0)
+            raw["nonlinear"] = N if keep is None else np.where(keep, N, 0.0)
         if "rate" in self.detectors:
             idx = [names.index(f"rate({v})") for v in self.variables_]
             raw["rate"] = recentre(t, _smallest(Zs[:, :, idx]), self.cusum_window_h)
@@ -1096,11 +1200,11 @@ class BatchMonitor(BaseEstimator):
             window_h, recent_h = self.trend_windows_
             raw["trend"] = trend_innovation(t, f[self.variables_].to_numpy(float), window_h, recent_h)
             raw["trend"][:, ~self.trend_dense_] = 0.0
-        return {k: v for k, v in raw.items() if k in self.detectors}
+        return {k: v for k, v in raw.items() if k in self.detectors or k == "trees"}
 
     def _chart(self, family: str, x: np.ndarray) -> np.ndarray:
         """The monitored statistic of a family from its scaled input."""
-        if family == "residual":
+        if family in ("residual", "nonlinear"):
             return np.abs(ewma(x, self.ewma_lambda))
         if family == "level":
             return ewma(x, self.level_lambda_)
@@ -1223,11 +1327,15 @@ class BatchMonitor(BaseEstimator):
 
     def _n_charts(self, worst: dict[str, np.ndarray], fams: list[str]) -> int:
         """Charts that share the false-alarm budget: T2, SPE, one per variable of each vector
-        family, and a second one per variable charted on each side (``sided_``)."""
+        family (of ``nonlinear``, those it charts), and a second one per variable charted on each
+        side (``sided_``)."""
         n = 0
+        keep = getattr(self, "nonlinear_keep_", None)
         for k in fams:
             if worst[k].ndim == 1:
                 n += 1
+            elif k == "nonlinear" and keep is not None:  # only the variables it charts
+                n += int(keep.sum())
             elif k in getattr(self, "sided_", {}):
                 n += len(self.sided_[k]) + int(self.sided_[k].sum())
             else:
@@ -1257,6 +1365,7 @@ class BatchMonitor(BaseEstimator):
                           f"alarmed on the virtual plant (docs/monitoring.md); fit on {FEW_BATCHES} or more",
                           UserWarning, stacklevel=2)
         self.same_side_ = bool(getattr(self, "same_side", True))
+        self.nonlinear_keep_: np.ndarray | None = None
         self.spectra_ = None
         if getattr(self, "spectra", True):
             comp = SpectrumCompressor(exclude=tuple(self.exclude)).fit(frames)
@@ -1302,10 +1411,31 @@ class BatchMonitor(BaseEstimator):
         groups = np.arange(len(frames))
         oof: list[dict[str, np.ndarray]] = [{} for _ in frames]
         folds = list(GroupKFold(n_splits=min(self.cv, len(frames))).split(groups, groups=groups))
-        for tr, te in folds:
-            core = self._new_core().fit([feats[i] for i in tr], names, *self._idx, end=end)
+        nl_vars: list[int] | None = None
+        if "nonlinear" in self.detectors and len(self.variables_) > NONLINEAR_MAX_VARIABLES:
+            # a tree per variable on every other variable's features costs as the square of
+            # their number (247 columns: minutes per fold); wide data is charted linearly
+            nl_vars = []
+            self.nonlinear_gain_ = np.full(len(self.variables_), np.nan)
+            self.nonlinear_keep_ = np.zeros(len(self.variables_), bool)
+        for n_fold, (tr, te) in enumerate(folds):
+            core = self._new_core(nl_vars).fit([feats[i] for i in tr], names, *self._idx, end=end)
             for i in te:
-                oof[i] = self._raw(core, feats[i])
+                oof[i] = self._raw(core, feats[i], trees=n_fold == 0)
+            if n_fold == 0 and nl_vars is None and "nonlinear" in self.detectors and "residual" in self.detectors:
+                # a variable's boosted residual is charted only where, on the first fold's held-out
+                # batches, it is much smaller than its linear one (a relation with a kink);
+                # elsewhere it repeats the ``residual`` chart and would only take a share of the
+                # false-alarm budget (and the other folds need not fit it)
+                rms = {k: np.sqrt(np.mean(np.vstack([oof[i][k] for i in te]) ** 2, axis=0)) + 1e-12
+                       for k in ("trees", "residual")}
+                self.nonlinear_gain_ = rms["trees"] / rms["residual"]
+                self.nonlinear_keep_ = self.nonlinear_gain_ <= float(getattr(self, "nonlinear_gain", 0.7))
+                nl_vars = [int(j) for j in np.flatnonzero(self.nonlinear_keep_)]
+                for i in te:
+                    oof[i]["nonlinear"] = np.where(self.nonlinear_keep_, oof[i]["nonlinear"], 0.0)
+            for i in te:
+                oof[i].pop("trees", None)
         q = 1.0 - self.obs_alpha
         grid = np.linspace(0.0, float(np.quantile([f[TIME].iloc[-1] for f in frames], 0.75)), self.n_grid)
         step = max(self.trend_limit_h, dt) / 2.0
@@ -1325,6 +1455,8 @@ class BatchMonitor(BaseEstimator):
                 scale[k] = 1.0
             else:
                 scale[k] = np.sqrt(np.mean(np.vstack([o[k] for o in oof]) ** 2, axis=0)) + 1e-12
+        if self.nonlinear_keep_ is not None:
+            scale["nonlinear"] = np.where(self.nonlinear_keep_, scale["nonlinear"], 1.0)
         st = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof]
         sided = self._sided_masks(st, fams)
         # batch-level worst ratio of each family under the persistence rule, against limits
@@ -1387,7 +1519,7 @@ class BatchMonitor(BaseEstimator):
         self.pairs_ = (self._fit_pairs(frames, folds, typical, self.batch_alpha / max(n_charts, 1))
                        if getattr(self, "pairs", True) else [])
         self.loops_ = self._fit_loops(frames, self.batch_alpha / max(n_charts, 1))
-        self.core_ = self._new_core().fit(feats, names, *self._idx, end=end)
+        self.core_ = self._new_core(nl_vars).fit(feats, names, *self._idx, end=end)
         self.reference_batches_ = list(range(len(given[0])))
         if getattr(self, "clean_reference", False) and self.atypical_batches_ and not getattr(self, "_cleaning", False):
             self._refit_without_atypical(*given)
@@ -1732,7 +1864,10 @@ class BatchMonitor(BaseEstimator):
                 "pairs": len(getattr(self, "pairs_", [])), "spectra": self._spectra_summary(),
                 # variables charted per side, per family (limit_factors: above, then below)
                 "sided": {k: [v for v, m in zip(self.variables_, mask, strict=True) if m]
-                          for k, mask in getattr(self, "sided_", {}).items()}}
+                          for k, mask in getattr(self, "sided_", {}).items()},
+                # variables the ``nonlinear`` family charts (None: every one, or the family is off)
+                "nonlinear": (None if getattr(self, "nonlinear_keep_", None) is None else
+                              [v for v, m in zip(self.variables_, self.nonlinear_keep_, strict=True) if m])}
 
     def _spectra_summary(self) -> dict[str, dict[str, int]]:
         comp = getattr(self, "spectra_", None)
