@@ -805,6 +805,7 @@ def test_the_nonlinear_family_charts_only_the_variables_its_trees_model_much_bet
     assert curved.nonlinear_keep_.tolist() == [False, True]
     assert curved.nonlinear_gain_[1] < 0.3 < 1.0 < curved.nonlinear_gain_[0] + 0.1
     assert curved.core_.nl[0] is None and curved.core_.nl[1] is not None
+    assert curved.metadata()["nonlinear"] == ["probe [-]"]
     assert len(curved.factors_["nonlinear"]) == 2 and curved.factors_["nonlinear"][0] == 1.0
     # linear relations: no variable is charted, no tree is kept, and nothing else changes
     assert not linear.nonlinear_keep_.any(), linear.nonlinear_gain_
@@ -819,3 +820,14 @@ def test_the_nonlinear_family_charts_only_the_variables_its_trees_model_much_bet
         assert [x["statistic"] for x in a["alarms"]] == [x["statistic"] for x in b["alarms"]]
     # measured: the normal batches quiet, the base meter's drift found at 23-24 h
     assert firsts[:3] == [None] * 3 and all(x is not None and 20.0 < x < 26.0 for x in firsts[3:])
+
+
+def test_the_nonlinear_chart_takes_the_residual_both_models_agree_on():
+    from biotwin.monitoring.mspc import _agreed
+
+    trees = np.array([0.5, -2.0, 3.0, 0.0, -1.0])
+    ridge = np.array([2.0, -0.5, -3.0, 1.0, -1.0])
+    # row 0: a kink the trees follow and the linear model misses counts as the trees' small
+    # residual; row 1: a tree's step at a feed bolus that the linear balance follows counts as
+    # the balance's; rows 2 and 3: residuals of opposite sign (or one of 0) count as none
+    np.testing.assert_array_equal(_agreed(trees, ridge), [0.5, -0.5, 0.0, 0.0, -1.0])

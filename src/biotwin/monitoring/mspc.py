@@ -435,6 +435,12 @@ def _interp_columns(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray
     return np.asarray(f(np.asarray(x, float)))
 
 
+def _agreed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The residual two models agree on: the smaller in size where they have the same sign, 0
+    where their signs differ."""
+    return np.where(np.sign(a) == np.sign(b), np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
+
+
 def _thinned(lengths: Sequence[int], max_rows: int) -> np.ndarray:
     """Mask of the rows of stacked batches (of these lengths) that a model is fitted on: every
     k-th row of each batch, k set by the median batch length and :data:`REFERENCE_BATCHES`
@@ -1186,7 +1192,7 @@ class BatchMonitor(BaseEstimator):
             # the volume) is no evidence where the linear balance holds; a kink the linear model
             # misses is none where the trees follow it (on 20 virtual-plant batches the trees'
             # own residual alarmed a normal batch at the 96-h bolus)
-            N = np.where(np.sign(N) == np.sign(R), np.sign(N) * np.minimum(np.abs(N), np.abs(R)), 0.0)
+            N = _agreed(N, R)
             raw["nonlinear"] = N if keep is None else np.where(keep, N, 0.0)
         if "rate" in self.detectors:
             idx = [names.index(f"rate({v})") for v in self.variables_]
@@ -1865,9 +1871,12 @@ class BatchMonitor(BaseEstimator):
                 # variables charted per side, per family (limit_factors: above, then below)
                 "sided": {k: [v for v, m in zip(self.variables_, mask, strict=True) if m]
                           for k, mask in getattr(self, "sided_", {}).items()},
-                # variables the ``nonlinear`` family charts (None: every one, or the family is off)
-                "nonlinear": (None if getattr(self, "nonlinear_keep_", None) is None else
-                              [v for v, m in zip(self.variables_, self.nonlinear_keep_, strict=True) if m])}
+                "nonlinear": self._nonlinear_charted()}
+
+    def _nonlinear_charted(self) -> list[str] | None:
+        """The variables the ``nonlinear`` family charts (None: every one, or the family is off)."""
+        keep = getattr(self, "nonlinear_keep_", None)
+        return None if keep is None else [v for v, m in zip(self.variables_, keep, strict=True) if m]
 
     def _spectra_summary(self) -> dict[str, dict[str, int]]:
         comp = getattr(self, "spectra_", None)
