@@ -567,7 +567,7 @@ class _Core:
     def _boosted(self, Z: np.ndarray, t: np.ndarray, lengths: list[int], value_idx: list[int], max_rows: int = 15000,
                  max_iter: int = 60, max_leaf_nodes: int = 15, learning_rate: float = 0.2,
                  variables: Sequence[int] | None = None) -> list[Any]:
-        """Gradient-boosted trees of every variable on the other variables' features and time.
+        """Gradient-boosted trees of each variable on the other variables' features and time.
 
         The nonlinear counterpart of :meth:`_regressions`: a relation with a kink (a temperature
         that rises once the coolant valve is fully open) is linear on neither side of it, and the
@@ -1159,7 +1159,8 @@ class BatchMonitor(BaseEstimator):
         each variable's deviation, redundancy residual and rate the one smallest in size, so a
         normal batch whose phases come a little earlier or later than in any training batch is
         not flagged at the switch (in the spirit of DTW-aligned monitoring, Kassidas, MacGregor
-        & Taylor 1998, AIChE J 44:864, doi:10.1002/aic.690440412).
+        & Taylor 1998, AIChE J 44:864, doi:10.1002/aic.690440412). With ``trees`` the trees' own
+        residuals come too, under ``trees`` (for the ``nonlinear`` family's choice of variables).
         """
         names = self.feature_names_
         t = f[TIME].to_numpy(float)
