@@ -831,3 +831,20 @@ def test_the_nonlinear_chart_takes_the_residual_both_models_agree_on():
     # residual; row 1: a tree's step at a feed bolus that the linear balance follows counts as
     # the balance's; rows 2 and 3: residuals of opposite sign (or one of 0) count as none
     np.testing.assert_array_equal(_agreed(trees, ridge), [0.5, -0.5, 0.0, 0.0, -1.0])
+
+
+def test_repeated_cross_validation_averages_each_batch_worst_ratio_over_the_partitions():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = BatchMonitor().fit(_linear(30, 0))
+        three = BatchMonitor(cv_repeats=3).fit(_linear(30, 0))
+    # the first partition is the one a single run uses, so what the other two add is the mean's
+    # remainder: 3 * mean - first, a sum of two runs' worst ratios, never negative
+    for k, w in one.oof_batch_maxima_.items():
+        rest = 3.0 * three.oof_batch_maxima_[k] - w
+        assert rest.shape == w.shape and np.all(rest >= -1e-9)
+        assert not np.allclose(three.oof_batch_maxima_[k], w) or k == "nonlinear"
+    # the final model is fitted as before; only the factors differ, and the monitor still works
+    f = _linear(1, 3, drift=0.01)[0]
+    assert three.score(f)["first_alarm_h"] is not None
+    assert sum(three.score(g)["first_alarm_h"] is not None for g in _linear(5, 2)) <= 1
