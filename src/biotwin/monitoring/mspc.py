@@ -1136,12 +1136,13 @@ class BatchMonitor(BaseEstimator):
         self.nonlinear_gain = nonlinear_gain
         self.cv_repeats = cv_repeats
 
-    def _new_core(self, nonlinear: Sequence[int] | None = None) -> _Core:
-        """A core; with boosted redundancy models for the variables at positions ``nonlinear``
-        (all for None, none for an empty list) when the ``nonlinear`` family is in use."""
+    def _new_core(self) -> _Core:
+        """A core; with boosted redundancy models, when the ``nonlinear`` family is in use, for the
+        variables it charts (``nonlinear_keep_``; every variable while that is not chosen yet)."""
         nl = None
-        if "nonlinear" in self.detectors and (nonlinear is None or len(nonlinear)):
-            nl = {"variables": None if nonlinear is None else list(nonlinear)}
+        keep = getattr(self, "nonlinear_keep_", None)
+        if "nonlinear" in self.detectors and (keep is None or keep.any()):
+            nl = {"variables": None if keep is None else [int(j) for j in np.flatnonzero(keep)]}
         return _Core(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled", self.phases,
                      getattr(self, "time_tolerance", 0.0), getattr(self, "n_shifts", 4), nl)
 
@@ -1430,14 +1431,12 @@ class BatchMonitor(BaseEstimator):
         # out of fold: raw inputs of each held-out batch
         groups = np.arange(len(frames))
         folds = list(GroupKFold(n_splits=min(self.cv, len(frames))).split(groups, groups=groups))
-        nl_vars: list[int] | None = None
         if "nonlinear" in self.detectors and len(self.variables_) > NONLINEAR_MAX_VARIABLES:
             # a tree per variable on every other variable's features costs as the square of
             # their number (247 columns: minutes per fold); wide data is charted linearly
-            nl_vars = []
             self.nonlinear_gain_ = np.full(len(self.variables_), np.nan)
             self.nonlinear_keep_ = np.zeros(len(self.variables_), bool)
-        oof, nl_vars = self._out_of_fold(feats, folds, end, nl_vars)
+        oof = self._out_of_fold(feats, folds, end)
         q = 1.0 - self.obs_alpha
         grid = np.linspace(0.0, float(np.quantile([f[TIME].iloc[-1] for f in frames], 0.75)), self.n_grid)
         step = max(self.trend_limit_h, dt) / 2.0
@@ -1478,7 +1477,7 @@ class BatchMonitor(BaseEstimator):
         for r in range(1, max(1, int(getattr(self, "cv_repeats", 1)))):
             perm = np.random.default_rng(r).permutation(len(frames))
             folds_r = list(GroupKFold(n_splits=len(folds)).split(groups, groups=perm))
-            oof_r, _ = self._out_of_fold(feats, folds_r, end, nl_vars)
+            oof_r = self._out_of_fold(feats, folds_r, end)
             st_r = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof_r]
             runs.append(self._held_out_worst(st_r, folds_r, tlist, lambda b, st_r=st_r: limits(b, st_r)))
         worst = {k: np.mean([w[k] for w in runs], axis=0) for k in fams}  # (n_batches,) or (n_batches, n_var)
@@ -1529,23 +1528,25 @@ class BatchMonitor(BaseEstimator):
         self.pairs_ = (self._fit_pairs(frames, folds, typical, self.batch_alpha / max(n_charts, 1))
                        if getattr(self, "pairs", True) else [])
         self.loops_ = self._fit_loops(frames, self.batch_alpha / max(n_charts, 1))
-        self.core_ = self._new_core(nl_vars).fit(feats, names, *self._idx, end=end)
+        self.core_ = self._new_core().fit(feats, names, *self._idx, end=end)
         self.reference_batches_ = list(range(len(given[0])))
         if getattr(self, "clean_reference", False) and self.atypical_batches_ and not getattr(self, "_cleaning", False):
             self._refit_without_atypical(*given)
         return self
 
-    def _out_of_fold(self, feats: list[pd.DataFrame], folds: list[tuple[np.ndarray, np.ndarray]], end: float,
-                     nl_vars: list[int] | None) -> tuple[list[dict[str, np.ndarray]], list[int] | None]:
-        """Each batch's family inputs (:meth:`_raw`) from the models fitted on the other folds, and
-        the variables the ``nonlinear`` family charts (chosen on the first fold when ``nl_vars`` is None)."""
+    def _out_of_fold(self, feats: list[pd.DataFrame], folds: list[tuple[np.ndarray, np.ndarray]],
+                     end: float) -> list[dict[str, np.ndarray]]:
+        """Each batch's family inputs (:meth:`_raw`) from the models fitted on the other folds; on
+        the first fold, the variables the ``nonlinear`` family charts (``nonlinear_keep_``) are
+        chosen when they are not yet."""
         names = self.feature_names_
         oof: list[dict[str, np.ndarray]] = [{} for _ in feats]
         for n_fold, (tr, te) in enumerate(folds):
-            core = self._new_core(nl_vars).fit([feats[i] for i in tr], names, *self._idx, end=end)
+            core = self._new_core().fit([feats[i] for i in tr], names, *self._idx, end=end)
             for i in te:
                 oof[i] = self._raw(core, feats[i], trees=n_fold == 0)
-            if n_fold == 0 and nl_vars is None and "nonlinear" in self.detectors and "residual" in self.detectors:
+            if (n_fold == 0 and self.nonlinear_keep_ is None and "nonlinear" in self.detectors
+                    and "residual" in self.detectors):
                 # a variable's boosted residual is charted only where, on the first fold's held-out
                 # batches, it is much smaller than its linear one (a relation with a kink);
                 # elsewhere it repeats the ``residual`` chart and would only take a share of the
@@ -1554,12 +1555,11 @@ class BatchMonitor(BaseEstimator):
                        for k in ("trees", "residual")}
                 self.nonlinear_gain_ = rms["trees"] / rms["residual"]
                 self.nonlinear_keep_ = self.nonlinear_gain_ <= float(getattr(self, "nonlinear_gain", 0.7))
-                nl_vars = [int(j) for j in np.flatnonzero(self.nonlinear_keep_)]
                 for i in te:
                     oof[i]["nonlinear"] = np.where(self.nonlinear_keep_, oof[i]["nonlinear"], 0.0)
             for i in te:
                 oof[i].pop("trees", None)
-        return oof, nl_vars
+        return oof
 
     def _held_out_worst(self, st: list[dict[str, np.ndarray]], folds: list[tuple[np.ndarray, np.ndarray]],
                         tlist: list[np.ndarray], limits: Any) -> dict[str, np.ndarray]:
