@@ -1465,7 +1465,7 @@ class BatchMonitor(BaseEstimator):
         # other folds' statistics. Limits fitted on the batches they then judge would sit on
         # those batches' own excursions (autocorrelated charts put a whole excursion into one
         # time window) and understate how far a new batch goes.
-        def limits(batches: list[int], st: list[dict[str, np.ndarray]] = st) -> dict[str, Any]:
+        def limits(batches: list[int], st: list[dict[str, np.ndarray]]) -> dict[str, Any]:
             return self._limits([tlist[b] for b in batches], [st[b] for b in batches], grid, q, fams, fine,
                                 dilate, sided)
 
@@ -1479,7 +1479,7 @@ class BatchMonitor(BaseEstimator):
             folds_r = list(GroupKFold(n_splits=len(folds)).split(groups, groups=perm))
             oof_r = self._out_of_fold(feats, folds_r, end)
             st_r = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof_r]
-            runs.append(self._held_out_worst(st_r, folds_r, tlist, lambda b, st_r=st_r: limits(b, st_r)))
+            runs.append(self._held_out_worst(st_r, folds_r, tlist, limits))
         worst = {k: np.mean([w[k] for w in runs], axis=0) for k in fams}  # (n_batches,) or (n_batches, n_var)
         lim = self._limits(tlist, st, grid, q, fams, fine, dilate, sided)
         # a training batch far outside the others would set a factor alone: it is reported as
@@ -1564,12 +1564,12 @@ class BatchMonitor(BaseEstimator):
     def _held_out_worst(self, st: list[dict[str, np.ndarray]], folds: list[tuple[np.ndarray, np.ndarray]],
                         tlist: list[np.ndarray], limits: Any) -> dict[str, np.ndarray]:
         """Each batch's worst ratio per family (:meth:`_worst`) against limits from the other folds'
-        statistics (``limits(batches)`` gives them), shape (n_batches,) or (n_batches, n_variables)."""
+        statistics (``limits(batches, st)`` gives them), shape (n_batches,) or (n_batches, n_variables)."""
         worst_b: list[dict[str, np.ndarray]] = [{} for _ in st]
         for _, te in folds:
             held = set(int(i) for i in te)
             rest = [b for b in range(len(st)) if b not in held]
-            lim_f = limits(rest)
+            lim_f = limits(rest, st)
             for b in held:
                 worst_b[b] = self._worst(tlist[b], st[b], lim_f, list(st[b]))
         return {k: np.array([w[k] for w in worst_b]) for k in st[0]}
