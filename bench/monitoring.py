@@ -1,6 +1,7 @@
 """Monitoring campaign benchmark: detection delay per fault, false alarms, drift before spec, equipment lead time.
 
 Run: .venv/bin/python bench/monitoring.py [plant|cho|monod] [default|legacy] [SEED]   (prints JSON)
+     (MONITOR_KW='{"cv": 10}' in the environment adds monitor options, for experiments)
 
 ``plant``: the virtual plant's offline campaign (:mod:`biotwin.plant.campaign`), scored
 against its ground truth: process faults by detection delay from the moment they act,
@@ -9,6 +10,7 @@ by lead time before the failure; false alarms on the normal test batches.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -38,6 +40,8 @@ seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 KW = {"default": {}, "fast": {},
       "no-trend": {"detectors": ("T2", "SPE", "value", "residual", "cusum")},
       "legacy": {"integrals": False, "budget": "joint", "detectors": ("T2", "SPE", "residual")}}[config]
+#: more monitor options for an experiment, as JSON in the environment (e.g. ``MONITOR_KW='{"cv": 10}'``)
+KW = {**KW, **json.loads(os.environ.get("MONITOR_KW", "{}"))}
 out: dict = {"process": proc, "config": config}
 
 
