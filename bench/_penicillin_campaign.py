@@ -204,3 +204,21 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
             out[split].append(fut.result())
     meta_file.write_text(json.dumps({"spec": spec, "batches": out}, indent=1))
     return out
+
+
+def extra_normal(root: str | Path, n: int, assay_cv: float = 0.0, workers: int = 2) -> list[dict]:
+    """``n`` more normal batches (seeds 401..) under ``root/extra``, cached there by their own spec,
+    for a false-alarm rate on more than the campaign's 10 normal test batches."""
+    root = Path(root) / "extra"
+    spec = {"n": n, "assay_cv": assay_cv, "recipes": "indpensim", "version": 2}
+    meta_file = root / "extra.json"
+    if meta_file.exists():
+        cached = json.loads(meta_file.read_text())
+        if cached.get("spec") == spec:
+            return cached["batches"]
+    root.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_write, 401 + i, 0, str(root / f"PEN_extra{i:03d}.csv"), assay_cv) for i in range(n)]
+        out = [f.result() for f in futures]
+    meta_file.write_text(json.dumps({"spec": spec, "batches": out}, indent=1))
+    return out

@@ -2,7 +2,8 @@
 
 Run: .venv/bin/pip install --no-deps pensimpy==1.2.5    (once; see bench/_penicillin_campaign.py)
      .venv/bin/python bench/penicillin_process.py [--out FILE] [--assay-cv 0.0] [--cache DIR]
-                                                 [--cut-from H]
+                                                 [--cut-from H] [--extra-normal N]
+                                                 [--clock-offset H]
                                                  (prints JSON; about 10 min on 2 cores the first
                                                  time, which simulates the campaign, then 3 min)
 
@@ -30,6 +31,11 @@ set:
 ``--cut-from H`` ends every batch (training, test and faulty) at a time drawn uniformly between
 H and 230 h (seeded by the batch's seed, the truth file cut alike) and runs the same on those
 copies: plants harvest when a batch is done, so batches of one process differ in length.
+
+``--extra-normal N`` simulates N more normal batches (seeds 401..; cached) and scores them with
+the same monitor: the false-alarm rate on 10 batches is 0, 1 or 2 of 10 by chance.
+``--clock-offset H`` also scores the normal test batches with their culture time shifted by H
+hours (a batch clock started a few minutes early or late), reported apart.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from sklearn.cross_decomposition import PLSRegression
 from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _penicillin_campaign import CACHE, FAULTS, OFFLINE, SENSOR_FAULTS, TARGETS, TIME, campaign
+from _penicillin_campaign import CACHE, FAULTS, OFFLINE, SENSOR_FAULTS, TARGETS, TIME, campaign, extra_normal
 from blind_process import CliError, _alarm_brief, cli, finish, rmse, tally
 
 
@@ -114,16 +120,36 @@ def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Pa
     }
 
 
-def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], work: Path) -> dict[str, Any]:
+def normal_alarms(mon: Path, normal: list[dict]) -> list[dict[str, Any]]:
+    """Each normal batch's first alarm (None when it has none), scored through the CLI."""
+    out = []
+    for m in normal:
+        r = cli("monitor", "score", "--monitor", str(mon), "--batch", m["path"], "--json")
+        out.append({"batch": Path(m["path"]).stem, "first_alarm_h": r["first_alarm_h"],
+                    "first": _alarm_brief(r["alarms"][0]) if r["alarms"] else None})
+    return out
+
+
+def shifted_copies(normal: list[dict], offset_h: float, root: Path) -> list[dict]:
+    """Copies of the batches with ``offset_h`` added to their culture time, under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    out = []
+    for m in normal:
+        f = pd.read_csv(m["path"])
+        f[TIME] = f[TIME] + offset_h
+        dst = root / Path(m["path"]).name
+        f.to_csv(dst, index=False)
+        out.append({**m, "path": str(dst)})
+    return out
+
+
+def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], work: Path,
+                 extra: list[dict] = (), clock_offset_h: float | None = None) -> dict[str, Any]:
     mon = work / "monitor.bt"
     t0 = time.perf_counter()
     cli("monitor", "fit", "--batches", *train_p, "--exclude", *OFFLINE, "--time-col", TIME, "--out", str(mon), "--json")
     fit_s = time.perf_counter() - t0
-    normal_out = []
-    for m in normal:
-        r = cli("monitor", "score", "--monitor", str(mon), "--batch", m["path"], "--json")
-        normal_out.append({"batch": Path(m["path"]).stem, "first_alarm_h": r["first_alarm_h"],
-                           "first": _alarm_brief(r["alarms"][0]) if r["alarms"] else None})
+    normal_out = normal_alarms(mon, normal)
     per_fault: dict[str, dict[str, Any]] = {n: {"detected": 0, "total": 0, "delays_h": [], "alarm_before_onset": 0}
                                             for n in FAULTS.values()}
     faulty_out, process_delays = [], []
@@ -140,7 +166,17 @@ def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], wor
     for pf in per_fault.values():
         pf["median_delay_h"] = round(float(np.median(pf["delays_h"])), 2) if pf["delays_h"] else None
     det = sum(pf["detected"] for pf in per_fault.values())
-    return {"false_alarm_batches": sum(b["first_alarm_h"] is not None for b in normal_out), "n_normal": len(normal),
+    more: dict[str, Any] = {}
+    if extra:
+        alarmed = [b for b in normal_alarms(mon, extra) if b["first_alarm_h"] is not None]
+        more["extra_normal"] = {"n": len(extra), "false_alarm_batches": len(alarmed), "alarmed": alarmed}
+    if clock_offset_h is not None:
+        moved = shifted_copies(normal, clock_offset_h, work / f"offset{clock_offset_h:g}")
+        alarmed = [b for b in normal_alarms(mon, moved) if b["first_alarm_h"] is not None]
+        more["clock_offset"] = {"offset_h": clock_offset_h, "false_alarm_batches": len(alarmed), "n": len(moved),
+                                "alarmed": alarmed}
+    return {**more, "false_alarm_batches": sum(b["first_alarm_h"] is not None for b in normal_out),
+            "n_normal": len(normal),
             "detected": det, "n_faulty": len(faulty),
             "median_delay_h_process": round(float(np.median(process_delays)), 2) if process_delays else None,
             "alarm_before_onset_batches": sum(pf["alarm_before_onset"] for pf in per_fault.values()),
@@ -175,11 +211,17 @@ def main() -> None:
     ap.add_argument("--cache", default=str(CACHE), help="folder of the simulated campaign (reused when it matches)")
     ap.add_argument("--cut-from", type=float, default=None,
                     help="end each batch at a random time from this many hours on (batches of different lengths)")
+    ap.add_argument("--extra-normal", type=int, default=0,
+                    help="simulate this many more normal batches and count the monitor's false alarms on them")
+    ap.add_argument("--clock-offset", type=float, default=None,
+                    help="also score the normal test batches with their culture time shifted by this many hours")
     opts = ap.parse_args()
     t_start = time.perf_counter()
     root = Path(opts.cache) / f"cv{opts.assay_cv:g}"
     t0 = time.perf_counter()
     batches = campaign(root, assay_cv=opts.assay_cv)
+    if opts.extra_normal > 0:
+        batches["extra"] = extra_normal(root, opts.extra_normal, assay_cv=opts.assay_cv)
     if opts.cut_from is not None:
         batches = cut_copies(batches, opts.cut_from, root / f"cut{opts.cut_from:g}")
         root = root / f"cut{opts.cut_from:g}"
@@ -199,7 +241,8 @@ def main() -> None:
         except CliError as e:
             result["errors"].append({"step": f"softsensor {target}", **e.info})
     try:
-        result["monitor"] = monitor_eval(train_p, batches["test"], batches["faulty"], work)
+        result["monitor"] = monitor_eval(train_p, batches["test"], batches["faulty"], work,
+                                         batches.get("extra", []), opts.clock_offset)
     except CliError as e:
         result["errors"].append({"step": "monitor", **e.info})
     finish(result, TARGETS, t_start, opts.out)
