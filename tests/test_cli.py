@@ -99,6 +99,14 @@ def test_multi_value_options_take_several_values_after_one_flag(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths,
                         "--false-alarm-rate", "0.7", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode != 0 and "--false-alarm-rate" in (r.stderr + r.stdout)
+    # so is the clock tolerance; a valid one is recorded in the sidecar
+    r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths,
+                        "--clock-tolerance", "-1", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode != 0 and "--clock-tolerance" in (r.stderr + r.stdout)
+    r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths, "--exclude", "X [g/L]",
+                        "note [-]", "--clock-tolerance", "0.25", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(sidecar_path(out).read_text())["clock_tolerance_h"] == 0.25
 
 
 def test_foreign_semicolon_files_with_a_spectrum_through_the_console(tmp_path):

@@ -111,6 +111,10 @@ def monitor_fit(
     clean_reference: bool = typer.Option(False, "--clean-reference", help=(
         "Take the atypical training batches out of the reference and fit again (MSPC phase I); "
         "by default they are only left out of the limits' factors.")),
+    clock_tolerance: float = typer.Option(0.0, "--clock-tolerance", help=(
+        "Hours a batch clock may be off the training batches' (default 0): the limits also cover "
+        "each training batch judged that much early and late. For training batches that take the "
+        "recipe's set-point steps to the minute (simulated ones).")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
@@ -135,8 +139,13 @@ def monitor_fit(
         mon.set_params(pairs=False)
     if clean_reference:
         mon.set_params(clean_reference=True)
+    if clock_tolerance < 0:
+        raise DataError(f"--clock-tolerance must be 0 or more hours, got {clock_tolerance}")
+    if clock_tolerance > 0:
+        mon.set_params(clock_tolerance_h=clock_tolerance)
     mon.fit(data)
-    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha}
+    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
+            "clock_tolerance_h": mon.clock_tolerance_h}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)

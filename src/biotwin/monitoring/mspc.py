@@ -995,6 +995,14 @@ class BatchMonitor(BaseEstimator):
         Opt-in because on the synthetic generators it did not remove the phase-switch false
         alarms (the DTW path is pinned at the batch end, where the end-of-batch events are) and
         raised monod's false alarms from 1 to 5 of 20 by tightening the out-of-fold limits.
+    clock_tolerance_h : float
+        How far [h] a batch's clock may be off the training batches' (a start logged some
+        minutes early or late). Above 0, each training batch is also judged out of fold with
+        its culture time shifted by this much either way; the time-varying limits are taken
+        over those copies too, and each batch's worst ratio is its worst copy's. Training
+        batches that follow a recipe to the minute (simulated ones) show no timing spread at
+        its set-point steps, and a normal batch whose clock is off by half a sampling interval
+        then alarms at a step. Opt-in (0).
     n_shifts : int
         Candidate shifts on each side within the window.
     spectra : bool
@@ -1098,7 +1106,7 @@ class BatchMonitor(BaseEstimator):
                  trend_tolerance_h: float = 0.5, trend_persistence: int = 2, spectra: bool = True,
                  same_side: bool = True, clean_reference: bool = False, sided: Sequence[str] = ("value", "level"),
                  level_window_h: float = 8.0, sided_ratio: float = 4.0, nonlinear_gain: float = 0.7,
-                 cv_repeats: int = 1) -> None:
+                 cv_repeats: int = 1, clock_tolerance_h: float = 0.0) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -1135,6 +1143,7 @@ class BatchMonitor(BaseEstimator):
         self.sided_ratio = sided_ratio
         self.nonlinear_gain = nonlinear_gain
         self.cv_repeats = cv_repeats
+        self.clock_tolerance_h = clock_tolerance_h
 
     def _new_core(self) -> _Core:
         """A core; with boosted redundancy models, when the ``nonlinear`` family is in use, for the
@@ -1436,7 +1445,14 @@ class BatchMonitor(BaseEstimator):
             # their number (247 columns: minutes per fold); wide data is charted linearly
             self.nonlinear_gain_ = np.full(len(self.variables_), np.nan)
             self.nonlinear_keep_ = np.zeros(len(self.variables_), bool)
-        oof = self._out_of_fold(feats, folds, end)
+        # clock offsets (``clock_tolerance_h``): each held-out batch is also judged with its clock
+        # that far early and late, so the limits cover what a batch clock off by minutes does at
+        # the recipe's set-point steps, which synchronised training batches take to the minute
+        tol = float(getattr(self, "clock_tolerance_h", 0.0))
+        offsets = (tol, -tol) if tol > 0 else ()
+        versions = 1 + len(offsets)
+        oof_all = self._out_of_fold(feats, folds, end, offsets)
+        oof = oof_all[:len(frames)]
         q = 1.0 - self.obs_alpha
         grid = np.linspace(0.0, float(np.quantile([f[TIME].iloc[-1] for f in frames], 0.75)), self.n_grid)
         step = max(self.trend_limit_h, dt) / 2.0
@@ -1449,6 +1465,7 @@ class BatchMonitor(BaseEstimator):
                                                                                     / len(frames))
         dilate = round(self.trend_tolerance_ / step)
         tlist = [f[TIME].to_numpy(float) for f in feats]
+        tlist = tlist + [t + d for d in offsets for t in tlist]
         fams = [k for k in FAMILIES if k in self.detectors]
         scale: dict[str, Any] = {}
         for k in fams:
@@ -1458,8 +1475,8 @@ class BatchMonitor(BaseEstimator):
                 scale[k] = np.sqrt(np.mean(np.vstack([o[k] for o in oof]) ** 2, axis=0)) + 1e-12
         if self.nonlinear_keep_ is not None:
             scale["nonlinear"] = np.where(self.nonlinear_keep_, scale["nonlinear"], 1.0)
-        st = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof]
-        sided = self._sided_masks(st, fams)
+        st = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof_all]
+        sided = self._sided_masks(st[:len(frames)], fams)
         # batch-level worst ratio of each family under the persistence rule, against limits
         # that never saw the batch: the time-varying limits for a fold's batches come from the
         # other folds' statistics. Limits fitted on the batches they then judge would sit on
@@ -1469,7 +1486,7 @@ class BatchMonitor(BaseEstimator):
             return self._limits([tlist[b] for b in batches], [st[b] for b in batches], grid, q, fams, fine,
                                 dilate, sided)
 
-        runs = [self._held_out_worst(st, folds, tlist, limits)]
+        runs = [self._held_out_worst(st, folds, tlist, limits, versions)]
         # repeated cross-validation (cv_repeats > 1): the models and limits refitted on other
         # partitions of the batches into folds, and each batch's worst ratio averaged over them,
         # so one partition's luck does not set the factors (Burman 1989, Biometrika 76:503,
@@ -1477,9 +1494,9 @@ class BatchMonitor(BaseEstimator):
         for r in range(1, max(1, int(getattr(self, "cv_repeats", 1)))):
             perm = np.random.default_rng(r).permutation(len(frames))
             folds_r = list(GroupKFold(n_splits=len(folds)).split(groups, groups=perm))
-            oof_r = self._out_of_fold(feats, folds_r, end)
+            oof_r = self._out_of_fold(feats, folds_r, end, offsets)
             st_r = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof_r]
-            runs.append(self._held_out_worst(st_r, folds_r, tlist, limits))
+            runs.append(self._held_out_worst(st_r, folds_r, tlist, limits, versions))
         worst = {k: np.mean([w[k] for w in runs], axis=0) for k in fams}  # (n_batches,) or (n_batches, n_var)
         lim = self._limits(tlist, st, grid, q, fams, fine, dilate, sided)
         # a training batch far outside the others would set a factor alone: it is reported as
@@ -1535,16 +1552,21 @@ class BatchMonitor(BaseEstimator):
         return self
 
     def _out_of_fold(self, feats: list[pd.DataFrame], folds: list[tuple[np.ndarray, np.ndarray]],
-                     end: float) -> list[dict[str, np.ndarray]]:
+                     end: float, offsets: Sequence[float] = ()) -> list[dict[str, np.ndarray]]:
         """Each batch's family inputs (:meth:`_raw`) from the models fitted on the other folds; on
         the first fold, the variables the ``nonlinear`` family charts (``nonlinear_keep_``) are
-        chosen when they are not yet."""
+        chosen when they are not yet. With ``offsets`` [h], also each batch with its culture
+        time shifted by each offset (its clock off by that much), after the batches as they are:
+        ``len(feats) * (1 + len(offsets))`` entries."""
         names = self.feature_names_
-        oof: list[dict[str, np.ndarray]] = [{} for _ in feats]
+        n = len(feats)
+        oof: list[dict[str, np.ndarray]] = [{} for _ in range(n * (1 + len(offsets)))]
         for n_fold, (tr, te) in enumerate(folds):
             core = self._new_core().fit([feats[i] for i in tr], names, *self._idx, end=end)
             for i in te:
                 oof[i] = self._raw(core, feats[i], trees=n_fold == 0)
+                for v, d in enumerate(offsets, start=1):
+                    oof[i + v * n] = self._raw(core, feats[i].assign(**{TIME: feats[i][TIME] + d}))
             if (n_fold == 0 and self.nonlinear_keep_ is None and "nonlinear" in self.detectors
                     and "residual" in self.detectors):
                 # a variable's boosted residual is charted only where, on the first fold's held-out
@@ -1555,23 +1577,28 @@ class BatchMonitor(BaseEstimator):
                        for k in ("trees", "residual")}
                 self.nonlinear_gain_ = rms["trees"] / rms["residual"]
                 self.nonlinear_keep_ = self.nonlinear_gain_ <= float(getattr(self, "nonlinear_gain", 0.7))
-                for i in te:
+                for i in (int(i) + v * n for i in te for v in range(1 + len(offsets))):
                     oof[i]["nonlinear"] = np.where(self.nonlinear_keep_, oof[i]["nonlinear"], 0.0)
             for i in te:
                 oof[i].pop("trees", None)
         return oof
 
     def _held_out_worst(self, st: list[dict[str, np.ndarray]], folds: list[tuple[np.ndarray, np.ndarray]],
-                        tlist: list[np.ndarray], limits: Any) -> dict[str, np.ndarray]:
+                        tlist: list[np.ndarray], limits: Any, versions: int = 1) -> dict[str, np.ndarray]:
         """Each batch's worst ratio per family (:meth:`_worst`) against limits from the other folds'
-        statistics (``limits(batches, st)`` gives them), shape (n_batches,) or (n_batches, n_variables)."""
-        worst_b: list[dict[str, np.ndarray]] = [{} for _ in st]
+        statistics (``limits(batches, st)`` gives them), shape (n_batches,) or (n_batches, n_variables).
+        With ``versions`` > 1, ``st`` and ``tlist`` hold each batch that many times (the batches,
+        then each clock offset's copies, :meth:`_out_of_fold`): the limits come from every
+        version of the other folds' batches, and a batch's worst ratio is its worst version's."""
+        n = len(st) // versions
+        worst_b: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
         for _, te in folds:
             held = set(int(i) for i in te)
-            rest = [b for b in range(len(st)) if b not in held]
+            rest = [b + v * n for v in range(versions) for b in range(n) if b not in held]
             lim_f = limits(rest, st)
             for b in held:
-                worst_b[b] = self._worst(tlist[b], st[b], lim_f, list(st[b]))
+                each = [self._worst(tlist[b + v * n], st[b + v * n], lim_f, list(st[b])) for v in range(versions)]
+                worst_b[b] = {k: np.max([w[k] for w in each], axis=0) for k in each[0]}
         return {k: np.array([w[k] for w in worst_b]) for k in st[0]}
 
     def _refit_without_atypical(self, frames: list[pd.DataFrame], ids: list[str]) -> None:
