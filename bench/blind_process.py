@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/blind_process.py [--out FILE] [--train-seed 1] [--test-seed 2] [--fault-seed 3]
                                              [--extra-normal 40] [--extra-seed 11] [--keep DIR]
+                                             [--monitor-args '--clock-tolerance 0.25']
                                              (prints JSON; about 4 min on 2 cores)
 
 The process is :mod:`_ecoli_campaign` (bench/_ecoli_campaign.py): a recombinant-rhGH E. coli
@@ -42,10 +43,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,11 +201,11 @@ def tally(pf: dict[str, Any], alarms: list[dict], onset_h: float) -> tuple[list[
 
 
 def monitor_eval(train_paths: list[str], normal: list[str], faulty: list[dict], work: Path,
-                 extra: list[str] = ()) -> dict:
+                 extra: list[str] = (), fit_args: Sequence[str] = ()) -> dict:
     mon = work / "monitor.bt"
     t0 = time.perf_counter()
     fit = cli("monitor", "fit", "--batches", *train_paths, "--exclude", *OFFLINE, "--time-col", TIME,
-              "--out", str(mon), "--json")
+              "--out", str(mon), "--json", *fit_args)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     normal_out = []
@@ -261,6 +264,7 @@ def main() -> None:
                     help="more normal batches (seed --extra-seed) scored by the monitor only")
     ap.add_argument("--extra-seed", type=int, default=11)
     ap.add_argument("--keep", help="write the batch files to this folder (default: a temporary one)")
+    ap.add_argument("--monitor-args", default="", help="more options for monitor fit, e.g. '--clock-tolerance 0.25'")
     opts = ap.parse_args()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="biotwin-blind-") as tmp:
@@ -304,7 +308,8 @@ def main() -> None:
                   file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
-            result["monitor"] = monitor_eval(train_p, test_p, fault_m, work, [m["path"] for m in extra_m])
+            result["monitor"] = monitor_eval(train_p, test_p, fault_m, work, [m["path"] for m in extra_m],
+                                             shlex.split(opts.monitor_args))
         except CliError as e:
             result["errors"].append({"step": "monitor", **e.info})
         print(f"monitor: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
