@@ -47,6 +47,7 @@ import json
 import os
 import sys
 import types
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
 from pathlib import Path
@@ -183,12 +184,6 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
     root = Path(root)
     spec = {"n_train": n_train, "n_test": n_test, "n_per_fault": n_per_fault, "assay_cv": assay_cv,
             "faults": list(FAULTS), "recipes": "indpensim", "version": 2}
-    meta_file = root / "campaign.json"
-    if meta_file.exists():
-        cached = json.loads(meta_file.read_text())
-        if cached.get("spec") == spec:
-            return cached["batches"]
-    root.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, int, int, str]] = []
     jobs += [("train", 101 + i, 0, str(root / f"PEN_train{i:03d}.csv")) for i in range(n_train)]
     jobs += [("test", 201 + i, 0, str(root / f"PEN_test{i:03d}.csv")) for i in range(n_test)]
@@ -197,7 +192,19 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
         for r in range(n_per_fault):
             jobs.append(("faulty", 301 + i, code, str(root / f"PEN_fault_{name}_{r}.csv")))
             i += 1
-    out: dict[str, list[dict]] = {"train": [], "test": [], "faulty": []}
+    return _simulated(root / "campaign.json", spec, jobs, assay_cv, workers, ("train", "test", "faulty"))
+
+
+def _simulated(meta_file: Path, spec: dict, jobs: list[tuple[str, int, int, str]], assay_cv: float, workers: int,
+               splits: Sequence[str]) -> dict[str, list[dict]]:
+    """The metadata of the batches ``jobs`` (split, seed, fault code, path) by split: read from
+    ``meta_file`` when its spec is ``spec``, else simulated and written there."""
+    if meta_file.exists():
+        cached = json.loads(meta_file.read_text())
+        if cached.get("spec") == spec:
+            return cached["batches"]
+    meta_file.parent.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[dict]] = {split: [] for split in splits}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [(split, pool.submit(_write, seed, code, path, assay_cv)) for split, seed, code, path in jobs]
         for split, fut in futures:
@@ -210,15 +217,6 @@ def extra_normal(root: str | Path, n: int, assay_cv: float = 0.0, workers: int =
     """``n`` more normal batches (seeds 401..) under ``root/extra``, cached there by their own spec,
     for a false-alarm rate on more than the campaign's 10 normal test batches."""
     root = Path(root) / "extra"
-    spec = {"n": n, "assay_cv": assay_cv, "recipes": "indpensim", "version": 2}
-    meta_file = root / "extra.json"
-    if meta_file.exists():
-        cached = json.loads(meta_file.read_text())
-        if cached.get("spec") == spec:
-            return cached["batches"]
-    root.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_write, 401 + i, 0, str(root / f"PEN_extra{i:03d}.csv"), assay_cv) for i in range(n)]
-        out = [f.result() for f in futures]
-    meta_file.write_text(json.dumps({"spec": spec, "batches": out}, indent=1))
-    return out
+    spec = {"n": n, "assay_cv": assay_cv, "recipes": "indpensim", "version": 3}
+    jobs = [("extra", 401 + i, 0, str(root / f"PEN_extra{i:03d}.csv")) for i in range(n)]
+    return _simulated(root / "extra.json", spec, jobs, assay_cv, workers, ("extra",))["extra"]
