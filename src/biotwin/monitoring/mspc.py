@@ -1486,7 +1486,9 @@ class BatchMonitor(BaseEstimator):
             return self._limits([tlist[b] for b in batches], [st[b] for b in batches], grid, q, fams, fine,
                                 dilate, sided)
 
+        n = len(frames)
         runs = [self._held_out_worst(st, folds, tlist, limits, versions)]
+        plain = [self._held_out_worst(st[:n], folds, tlist, limits)] if offsets else runs
         # repeated cross-validation (cv_repeats > 1): the models and limits refitted on other
         # partitions of the batches into folds, and each batch's worst ratio averaged over them,
         # so one partition's luck does not set the factors (Burman 1989, Biometrika 76:503,
@@ -1497,36 +1499,24 @@ class BatchMonitor(BaseEstimator):
             oof_r = self._out_of_fold(feats, folds_r, end, offsets)
             st_r = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof_r]
             runs.append(self._held_out_worst(st_r, folds_r, tlist, limits, versions))
+            if offsets:
+                plain.append(self._held_out_worst(st_r[:n], folds_r, tlist, limits))
         worst = {k: np.mean([w[k] for w in runs], axis=0) for k in fams}  # (n_batches,) or (n_batches, n_var)
-        lim = self._limits(tlist, st, grid, q, fams, fine, dilate, sided)
+        worst_plain = {k: np.mean([w[k] for w in plain], axis=0) for k in fams}
+        lim = self._limits(tlist[:len(frames)], st[:len(frames)], grid, q, fams, fine, dilate, sided)
         # a training batch far outside the others would set a factor alone: it is reported as
         # atypical and left out of the factors
-        comb = np.max(np.column_stack([w.reshape(len(frames), -1).max(axis=1) for w in worst.values()]), axis=1)
+        comb = np.max(np.column_stack([w.reshape(n, -1).max(axis=1) for w in worst_plain.values()]), axis=1)
         typical = comb <= self.outlier_ratio * float(np.median(comb))
         self.atypical_batches_ = [int(i) for i in np.flatnonzero(~typical)]
-        self.factors_ = {}
-        if self.budget == "chart":
-            # Bonferroni over every chart (T2, SPE, and each variable of each vector family):
-            # each gets batch_alpha / n_charts and its own factor from its out-of-fold batch
-            # maxima, so a quiet, well-modelled variable keeps a tight limit while a variable
-            # whose normal batches wander gets a wide one
-            n_charts = self._n_charts(worst, fams)
-            share = self.batch_alpha / n_charts
-            for k in fams:
-                wk = worst[k][typical]
-                self.factors_[k] = (_batch_factor(wk, share) if wk.ndim == 1 else
-                                    np.array([_batch_factor(wk[:, j], share) for j in range(wk.shape[1])]))
-        elif self.budget == "split":
-            # Bonferroni over the families: each gets batch_alpha / n_families and one factor
-            # from its out-of-fold batch maxima over time and variables
-            share = self.batch_alpha / len(fams)
-            for k in fams:
-                self.factors_[k] = _batch_factor(worst[k][typical].reshape(int(typical.sum()), -1).max(axis=1), share)
-        else:
-            # one factor on the largest of the family ratios (the statistic the union of the
-            # charts alarms on)
-            joint = _batch_factor(comb[typical], self.batch_alpha)
-            self.factors_ = {k: joint for k in fams}
+        self.factors_ = self._factors(worst_plain, typical, fams)
+        if offsets:
+            # with the clock copies each factor is at least the one without them: an extreme-value
+            # fit to larger maxima can extrapolate less (a heavy tail that the copies make light),
+            # and a tolerance must only widen the limits (on the Monod generator the feed total's
+            # factor fell from 85 to 12 without this)
+            wider = self._factors(worst, typical, fams)
+            self.factors_ = {k: np.maximum(self.factors_[k], wider[k]) for k in fams}
         for k in fams:
             if f"{k}_low" in lim:  # factors above then below
                 fk = np.broadcast_to(np.asarray(self.factors_[k], float), (2 * lim[k].shape[1],))
@@ -1550,6 +1540,34 @@ class BatchMonitor(BaseEstimator):
         if getattr(self, "clean_reference", False) and self.atypical_batches_ and not getattr(self, "_cleaning", False):
             self._refit_without_atypical(*given)
         return self
+
+    def _factors(self, worst: dict[str, np.ndarray], typical: np.ndarray, fams: list[str]) -> dict[str, Any]:
+        """Each family's factor on its limits from the typical batches' out-of-fold worst ratios
+        ``worst`` (per chart, per family or joint, as ``budget`` says)."""
+        factors: dict[str, Any] = {}
+        if self.budget == "chart":
+            # Bonferroni over every chart (T2, SPE, and each variable of each vector family):
+            # each gets batch_alpha / n_charts and its own factor from its out-of-fold batch
+            # maxima, so a quiet, well-modelled variable keeps a tight limit while a variable
+            # whose normal batches wander gets a wide one
+            share = self.batch_alpha / self._n_charts(worst, fams)
+            for k in fams:
+                wk = worst[k][typical]
+                factors[k] = (_batch_factor(wk, share) if wk.ndim == 1 else
+                              np.array([_batch_factor(wk[:, j], share) for j in range(wk.shape[1])]))
+        elif self.budget == "split":
+            # Bonferroni over the families: each gets batch_alpha / n_families and one factor
+            # from its out-of-fold batch maxima over time and variables
+            share = self.batch_alpha / len(fams)
+            for k in fams:
+                factors[k] = _batch_factor(worst[k][typical].reshape(int(typical.sum()), -1).max(axis=1), share)
+        else:
+            # one factor on the largest of the family ratios (the statistic the union of the
+            # charts alarms on)
+            comb = np.max(np.column_stack([w.reshape(len(typical), -1).max(axis=1) for w in worst.values()]), axis=1)
+            joint = _batch_factor(comb[typical], self.batch_alpha)
+            factors = {k: joint for k in fams}
+        return factors
 
     def _out_of_fold(self, feats: list[pd.DataFrame], folds: list[tuple[np.ndarray, np.ndarray]],
                      end: float, offsets: Sequence[float] = ()) -> list[dict[str, np.ndarray]]:
@@ -1594,7 +1612,7 @@ class BatchMonitor(BaseEstimator):
         worst_b: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
         for _, te in folds:
             held = set(int(i) for i in te)
-            rest = [b + v * n for v in range(versions) for b in range(n) if b not in held]
+            rest = [b for b in range(n) if b not in held]
             lim_f = limits(rest, st)
             for b in held:
                 each = [self._worst(tlist[b + v * n], st[b + v * n], lim_f, list(st[b])) for v in range(versions)]
