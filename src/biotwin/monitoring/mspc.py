@@ -998,8 +998,9 @@ class BatchMonitor(BaseEstimator):
     clock_tolerance_h : float
         How far [h] a batch's clock may be off the training batches' (a start logged some
         minutes early or late). Above 0, each training batch is also judged out of fold with
-        its culture time shifted by this much either way; the time-varying limits are taken
-        over those copies too, and each batch's worst ratio is its worst copy's. Training
+        its culture time shifted by this much either way; each batch's worst ratio is its
+        worst copy's, and each chart's factor is the larger of those with and without the
+        copies, so the limits only widen (the time-varying limits stay the batches'). Training
         batches that follow a recipe to the minute (simulated ones) show no timing spread at
         its set-point steps, and a normal batch whose clock is off by half a sampling interval
         then alarms at a step. Opt-in (0).
@@ -1451,8 +1452,9 @@ class BatchMonitor(BaseEstimator):
         tol = float(getattr(self, "clock_tolerance_h", 0.0))
         offsets = (tol, -tol) if tol > 0 else ()
         versions = 1 + len(offsets)
+        n = len(frames)
         oof_all = self._out_of_fold(feats, folds, end, offsets)
-        oof = oof_all[:len(frames)]
+        oof = oof_all[:n]
         q = 1.0 - self.obs_alpha
         grid = np.linspace(0.0, float(np.quantile([f[TIME].iloc[-1] for f in frames], 0.75)), self.n_grid)
         step = max(self.trend_limit_h, dt) / 2.0
@@ -1476,7 +1478,7 @@ class BatchMonitor(BaseEstimator):
         if self.nonlinear_keep_ is not None:
             scale["nonlinear"] = np.where(self.nonlinear_keep_, scale["nonlinear"], 1.0)
         st = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof_all]
-        sided = self._sided_masks(st[:len(frames)], fams)
+        sided = self._sided_masks(st[:n], fams)
         # batch-level worst ratio of each family under the persistence rule, against limits
         # that never saw the batch: the time-varying limits for a fold's batches come from the
         # other folds' statistics. Limits fitted on the batches they then judge would sit on
@@ -1486,9 +1488,7 @@ class BatchMonitor(BaseEstimator):
             return self._limits([tlist[b] for b in batches], [st[b] for b in batches], grid, q, fams, fine,
                                 dilate, sided)
 
-        n = len(frames)
         runs = [self._held_out_worst(st, folds, tlist, limits, versions)]
-        plain = [self._held_out_worst(st[:n], folds, tlist, limits)] if offsets else runs
         # repeated cross-validation (cv_repeats > 1): the models and limits refitted on other
         # partitions of the batches into folds, and each batch's worst ratio averaged over them,
         # so one partition's luck does not set the factors (Burman 1989, Biometrika 76:503,
@@ -1499,11 +1499,10 @@ class BatchMonitor(BaseEstimator):
             oof_r = self._out_of_fold(feats, folds_r, end, offsets)
             st_r = [{k: self._chart(k, o[k] / scale[k]) for k in fams} for o in oof_r]
             runs.append(self._held_out_worst(st_r, folds_r, tlist, limits, versions))
-            if offsets:
-                plain.append(self._held_out_worst(st_r[:n], folds_r, tlist, limits))
-        worst = {k: np.mean([w[k] for w in runs], axis=0) for k in fams}  # (n_batches,) or (n_batches, n_var)
-        worst_plain = {k: np.mean([w[k] for w in plain], axis=0) for k in fams}
-        lim = self._limits(tlist[:len(frames)], st[:len(frames)], grid, q, fams, fine, dilate, sided)
+        # (n_batches,) or (n_batches, n_var): over the clock copies, and of the batches as they are
+        worst = {k: np.mean([w[k] for w, _ in runs], axis=0) for k in fams}
+        worst_plain = {k: np.mean([w[k] for _, w in runs], axis=0) for k in fams}
+        lim = self._limits(tlist[:n], st[:n], grid, q, fams, fine, dilate, sided)
         # a training batch far outside the others would set a factor alone: it is reported as
         # atypical and left out of the factors
         comb = np.max(np.column_stack([w.reshape(n, -1).max(axis=1) for w in worst_plain.values()]), axis=1)
@@ -1602,22 +1601,27 @@ class BatchMonitor(BaseEstimator):
         return oof
 
     def _held_out_worst(self, st: list[dict[str, np.ndarray]], folds: list[tuple[np.ndarray, np.ndarray]],
-                        tlist: list[np.ndarray], limits: Any, versions: int = 1) -> dict[str, np.ndarray]:
+                        tlist: list[np.ndarray], limits: Any,
+                        versions: int = 1) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Each batch's worst ratio per family (:meth:`_worst`) against limits from the other folds'
         statistics (``limits(batches, st)`` gives them), shape (n_batches,) or (n_batches, n_variables).
         With ``versions`` > 1, ``st`` and ``tlist`` hold each batch that many times (the batches,
-        then each clock offset's copies, :meth:`_out_of_fold`): the limits come from every
-        version of the other folds' batches, and a batch's worst ratio is its worst version's."""
+        then each clock offset's copies, :meth:`_out_of_fold`); the limits come from the other
+        folds' batches as they are. Returns the worst ratio over a batch's versions, and that of
+        the batch as it is (the same dict with one version)."""
         n = len(st) // versions
         worst_b: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
+        as_is: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
         for _, te in folds:
             held = set(int(i) for i in te)
             rest = [b for b in range(n) if b not in held]
             lim_f = limits(rest, st)
             for b in held:
                 each = [self._worst(tlist[b + v * n], st[b + v * n], lim_f, list(st[b])) for v in range(versions)]
-                worst_b[b] = {k: np.max([w[k] for w in each], axis=0) for k in each[0]}
-        return {k: np.array([w[k] for w in worst_b]) for k in st[0]}
+                as_is[b] = each[0]
+                worst_b[b] = {k: np.max([w[k] for w in each], axis=0) for k in each[0]} if versions > 1 else each[0]
+        worst = {k: np.array([w[k] for w in worst_b]) for k in st[0]}
+        return worst, ({k: np.array([w[k] for w in as_is]) for k in st[0]} if versions > 1 else worst)
 
     def _refit_without_atypical(self, frames: list[pd.DataFrame], ids: list[str]) -> None:
         """Fit again on the typical batches only (phase I of MSPC: batches outside the normal
