@@ -850,7 +850,7 @@ def test_repeated_cross_validation_averages_each_batch_worst_ratio_over_the_part
     assert sum(three.score(g)["first_alarm_h"] is not None for g in _linear(5, 2)) <= 1
 
 
-def _stepped(n: int, seed: int, offset_h: float = 0.0, missed: bool = False) -> list:
+def _clocked(n: int, seed: int, offset_h: float = 0.0, missed: bool = False) -> list:
     """Batches of a recipe whose pressure set point steps 0.6 -> 0.7 -> 0.8 bar at 12.4 and 30.0 h
     in every batch to the minute, logged every 0.2 h, with a load and a gas flow that wander; the
     clock of each batch reads ``offset_h`` [h] late; ``missed``: the 30-h step never comes."""
@@ -869,10 +869,10 @@ def _stepped(n: int, seed: int, offset_h: float = 0.0, missed: bool = False) -> 
 def test_clock_tolerance_keeps_a_batch_clock_off_by_minutes_quiet_and_still_finds_a_missed_step():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = BatchMonitor().fit(_stepped(30, 0))
-        tolerant = BatchMonitor(clock_tolerance_h=0.25).fit(_stepped(30, 0))
-    late = _stepped(10, 1, offset_h=0.1)
-    early = _stepped(10, 1, offset_h=-0.1)
+        plain = BatchMonitor().fit(_clocked(30, 0))
+        tolerant = BatchMonitor(clock_tolerance_h=0.25).fit(_clocked(30, 0))
+    late = _clocked(10, 1, offset_h=0.1)
+    early = _clocked(10, 1, offset_h=-0.1)
     # training batches that step to the minute: a clock 6 min off alarms at a step without the
     # tolerance (measured: 20 of 20 batches, at 30.1 h), and stays quiet with it (0 of 20)
     assert sum(plain.score(f)["first_alarm_h"] is not None for f in late + early) >= 18
@@ -880,6 +880,6 @@ def test_clock_tolerance_keeps_a_batch_clock_off_by_minutes_quiet_and_still_find
     # on time, both are quiet; a step that never comes is found by both (measured: 30.2 h with and
     # without; 30.4 h with it before its factors were kept at least those without it)
     for mon in (plain, tolerant):
-        assert sum(mon.score(f)["first_alarm_h"] is not None for f in _stepped(10, 2)) <= 1
-        first = [mon.score(f)["first_alarm_h"] for f in _stepped(3, 3, missed=True)]
+        assert sum(mon.score(f)["first_alarm_h"] is not None for f in _clocked(10, 2)) <= 1
+        first = [mon.score(f)["first_alarm_h"] for f in _clocked(3, 3, missed=True)]
         assert all(a is not None and 30.0 <= a <= 30.6 for a in first), first
