@@ -206,3 +206,14 @@ def test_a_phase_column_or_assays_appended_at_the_end_keep_one_batch():
     appended = pd.concat([phases, pd.DataFrame({"time_h": [2.0, 6.0], "phase": [1, 2], "titre": [0.1, 0.3]})],
                          ignore_index=True)
     assert stacked_batches(appended) is None  # an assay row written at the end goes back in time only
+
+
+def test_id_ranks_follow_the_natural_order_of_the_ids_not_the_listing():
+    from biotwin.batchdata.io import id_ranks
+
+    # digit runs compare as numbers (B9 before B10); a repeated id keeps the order listed
+    assert id_ranks(["B10", "B9", "A2", "B9"]).tolist() == [3, 1, 0, 2]
+    ids = [f"run{i}" for i in (7, 12, 3, 100, 1)]
+    perm = [3, 0, 4, 2, 1]
+    ranks = id_ranks(ids)
+    assert id_ranks([ids[i] for i in perm]).tolist() == [int(ranks[i]) for i in perm]

@@ -833,6 +833,27 @@ def test_the_nonlinear_chart_takes_the_residual_both_models_agree_on():
     np.testing.assert_array_equal(_agreed(trees, ridge), [0.5, -0.5, 0.0, 0.0, -1.0])
 
 
+def test_the_same_batches_listed_in_another_order_give_the_same_monitor():
+    from biotwin.batchdata import BatchSet
+
+    fs = _linear(15, 0)
+    ids = [f"B{i + 1}" for i in range(15)]
+    perm = np.random.default_rng(0).permutation(15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = BatchMonitor(cv_repeats=2).fit(BatchSet(fs, ids))
+        b = BatchMonitor(cv_repeats=2).fit(BatchSet([fs[i] for i in perm], [ids[i] for i in perm]))
+        # folds by position, as before: another order is another partition and other factors
+        c = BatchMonitor(cv_repeats=2).fit(BatchSet([fs[i] for i in perm], [f"B{j + 1}" for j in range(15)]))
+    for k in a.factors_:
+        assert np.allclose(a.factors_[k], b.factors_[k], rtol=1e-6), k
+        # each batch's out-of-fold worst ratio is the same, wherever it was listed
+        assert np.allclose(a.oof_batch_maxima_[k][perm], b.oof_batch_maxima_[k], rtol=1e-6), k
+    assert any(not np.allclose(a.factors_[k], c.factors_[k], rtol=1e-6) for k in a.factors_)
+    test = _linear(3, 5, drift=0.01)
+    assert [a.score(f) for f in test] == [b.score(f) for f in test]
+
+
 def test_repeated_cross_validation_averages_each_batch_worst_ratio_over_the_partitions():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -307,3 +307,19 @@ def test_a_feature_never_seen_at_an_assayed_row_is_limited_to_the_assayed_range(
     err_free = np.concatenate([np.abs(ss.predict(f) - f["X_true"].to_numpy()) for f in test])
     assert float(np.sqrt(np.mean(err_free[kicked] ** 2))) > 2.5 * bounded
     np.testing.assert_allclose(ss.predict(test[0])[assay_rows], p_assay)
+
+
+def test_the_same_batches_listed_in_another_order_give_the_same_soft_sensor():
+    from biotwin.batchdata import BatchSet
+
+    # every batch assayed as often: with groups of equal size the folds followed the listing
+    fs = _assayed_at_fixed_hours(12, seed=3)
+    ids = [f"X{i + 1}" for i in range(len(fs))]
+    perm = np.random.default_rng(0).permutation(len(fs))
+    kw = dict(target="X [g/L]", exclude=["X_true"], candidates=("ridge", "rawpls"))
+    a = SoftSensor(**kw).fit(BatchSet(fs, ids))
+    b = SoftSensor(**kw).fit(BatchSet([fs[i] for i in perm], [ids[i] for i in perm]))
+    assert a.chosen_ == b.chosen_
+    assert a.cv_rmse_ == pytest.approx(b.cv_rmse_, rel=1e-6)
+    f = _assayed_at_fixed_hours(1, seed=4)[0]
+    assert np.allclose(a.predict(f), b.predict(f), rtol=1e-6)

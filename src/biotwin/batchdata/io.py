@@ -355,6 +355,24 @@ def read_batches(paths: Sequence[str | Path], time_col: str | None = None) -> Ba
     return BatchSet(frames, ids)
 
 
+def _natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a name with its digit runs compared as numbers (``B9`` before ``B10``)."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def id_ranks(ids: Sequence[str]) -> np.ndarray:
+    """Each batch's rank among ``ids`` in natural order (ties in the order listed), shape (n_batches,).
+
+    Cross-validation folds assigned by these ranks rather than by the position in the list make
+    a fit independent of the order its batches were given in (``monitor fit --batches`` with
+    the files in another order gives the same monitor).
+    """
+    order = sorted(range(len(ids)), key=lambda i: (_natural_key(str(ids[i])), i))
+    ranks = np.empty(len(ids), dtype=int)
+    ranks[order] = np.arange(len(ids))
+    return ranks
+
+
 def _as_frames(batches: BatchSet | Sequence[pd.DataFrame]) -> tuple[list[pd.DataFrame], list[str]]:
     if isinstance(batches, BatchSet):
         return batches.frames, batches.ids

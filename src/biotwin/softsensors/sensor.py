@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, clone
 
 from biotwin.batchdata.align import regrid, sampling_interval, warn_if_coarser
 from biotwin.batchdata.gaps import bridge, dense_columns, gap_rows
-from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns, to_frame, warn_unknown
+from biotwin.batchdata.io import TIME, BatchSet, _as_frames, id_ranks, input_columns, to_frame, warn_unknown
 from biotwin.batchdata.spectra import spectral_blocks, spectral_derivative
 from biotwin.errors import DataError
 from biotwin.softsensors import adapt
@@ -282,6 +282,9 @@ class SoftSensor(BaseEstimator):
         lab_lows: list[np.ndarray] = []
         lab_highs: list[np.ndarray] = []
         per_batch = max(10, self.max_rows // len(frames))
+        # each batch's rows are grouped under its rank by id, so the folds do not depend on the
+        # order the batches were listed in (:func:`~biotwin.batchdata.io.id_ranks`)
+        rank = id_ranks(ids)
         for b, f in enumerate(frames):
             F = self._features(f)
             A = F.to_numpy()
@@ -304,13 +307,13 @@ class SoftSensor(BaseEstimator):
             feats.append(A[rows])
             raw.append(F[[TIME, *self.variables_]].to_numpy()[rows])
             ys.append(yv[rows])
-            groups.append(np.full(len(rows), b))
+            groups.append(np.full(len(rows), rank[b]))
         X, Xr, yy, g = np.vstack(feats), np.vstack(raw), np.concatenate(ys), np.concatenate(groups)
         if len(yy) < 5:
             raise DataError(f"only {len(yy)} rows have a value of {self.target!r}")
         for tr, te in _folds(len(yy), g, self.cv):
             if len(tr) < 3:
-                held = sorted({ids[int(b)] for b in np.unique(g[te])})
+                held = sorted({ids[int(np.flatnonzero(rank == r)[0])] for r in np.unique(g[te])})
                 raise DataError(f"too few rows with a value of {self.target!r} to cross-validate: holding out "
                                 f"{held} leaves {len(tr)}; add batches or assays")
         self.feature_names_ = list(F.columns)
