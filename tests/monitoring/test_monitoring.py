@@ -252,14 +252,14 @@ def test_redundancy_catches_a_balance_that_stops_following_its_totaliser():
 
 
 def test_time_tolerance_window_and_default_families():
-    from biotwin.monitoring.mspc import _smallest, _warp_shift
+    from biotwin.monitoring.reference import smallest, warp_shift
 
     t = np.linspace(0.0, 10.0, 50)
     # a sigmoid switch one hour (about 5 grid steps) later than the reference
-    shift = _warp_shift(np.tanh(t - 5.0)[:, None], np.tanh(t - 6.0)[:, None], band=10)
+    shift = warp_shift(np.tanh(t - 5.0)[:, None], np.tanh(t - 6.0)[:, None], band=10)
     assert np.median(shift[20:30]) == pytest.approx(5.0, abs=1.0)
     x = np.array([[1.0, -3.0], [-0.5, 2.0]])
-    assert _smallest(x).tolist() == [-0.5, 2.0]
+    assert smallest(x).tolist() == [-0.5, 2.0]
     assert "rate" not in BatchMonitor().detectors and "response" not in BatchMonitor().detectors
     train = frames(monod_campaign(6, seed=1))
     mon = BatchMonitor(exclude=OFFLINE, time_tolerance=1.0, cv=3).fit(train)
@@ -420,7 +420,7 @@ def test_a_monitor_with_other_features_than_this_version_makes_is_refused_by_nam
 def test_batch_factor_takes_the_heavy_tail_when_the_maxima_have_one():
     from scipy import stats
 
-    from biotwin.monitoring.mspc import _batch_factor
+    from biotwin.monitoring.limits import batch_factor
 
     rng = np.random.default_rng(0)
     light = stats.gumbel_r.rvs(loc=1.0, scale=0.1, size=40, random_state=rng)
@@ -428,23 +428,23 @@ def test_batch_factor_takes_the_heavy_tail_when_the_maxima_have_one():
     g_loc, g_sc = stats.gumbel_r.fit(heavy)
     gumbel_only = stats.gumbel_r.ppf(1 - 0.005, g_loc, g_sc)
     # bursty maxima: the factor follows the heavy tail, above what a Gumbel fit would give
-    assert _batch_factor(heavy, 0.005) > 1.2 * gumbel_only
+    assert batch_factor(heavy, 0.005) > 1.2 * gumbel_only
     # light-tailed maxima keep (about) the Gumbel quantile
     l_loc, l_sc = stats.gumbel_r.fit(light)
-    assert _batch_factor(light, 0.005) == pytest.approx(max(light.max(), stats.gumbel_r.ppf(1 - 0.005, l_loc, l_sc)),
+    assert batch_factor(light, 0.005) == pytest.approx(max(light.max(), stats.gumbel_r.ppf(1 - 0.005, l_loc, l_sc)),
                                                        rel=0.05)
 
 
 def test_batch_factor_of_maxima_equal_to_within_rounding_is_their_value():
-    from biotwin.monitoring.mspc import _batch_factor
+    from biotwin.monitoring.limits import batch_factor
 
     # 27 out-of-fold maxima of one PenSimPy chart, equal but for the last bit: scipy's Gumbel fit
     # overflowed ("int too large to convert to float") and the monitor's fit crashed
     lo, hi = float.fromhex("0x1.cfb9c8695314ap-1"), float.fromhex("0x1.cfb9c8695314fp-1")
     m = np.array([hi if i % 5 in (3, 4) else lo for i in range(27)])
     assert np.ptp(m) > 0
-    assert _batch_factor(m, 0.001) == 1.0
-    assert _batch_factor(m * 3.0, 0.001) == pytest.approx(3.0 * m.max())
+    assert batch_factor(m, 0.001) == 1.0
+    assert batch_factor(m * 3.0, 0.001) == pytest.approx(3.0 * m.max())
 
 
 def test_windows_treat_the_same_batch_alike_whether_logged_in_hours_or_minutes():
@@ -647,7 +647,7 @@ def test_a_loop_spec_alarms_on_a_fouled_probe_and_not_on_a_healthy_one():
 
 
 def test_sided_limits_keep_the_quiet_side_tight():
-    from biotwin.monitoring.mspc import _tv_limit, _tv_limit_sided
+    from biotwin.monitoring.limits import tv_limit, tv_limit_sided
 
     rng = np.random.default_rng(0)
     t = np.tile(np.arange(0.0, 50.0, 0.5), 30)
@@ -655,8 +655,8 @@ def test_sided_limits_keep_the_quiet_side_tight():
     lopsided[rng.random(t.size) < 0.05] -= 20.0  # a long tail below, none above
     both = np.column_stack([lopsided, rng.normal(0, 1, t.size)])
     grid = np.linspace(0.0, 50.0, 20)
-    up, low = _tv_limit_sided(t, both, grid, 0.99, mask=np.array([True, False]))
-    two = _tv_limit(t, np.abs(both), grid, 0.99)
+    up, low = tv_limit_sided(t, both, grid, 0.99, mask=np.array([True, False]))
+    two = tv_limit(t, np.abs(both), grid, 0.99)
     # the quiet side's limit is that of the noise; the tail's side and the one-limit chart see the tail
     assert np.all(up[:, 0] < 4.0) and np.all(low[:, 0] > 15.0) and np.all(two[:, 0] > 15.0)
     # a column outside the mask keeps the two-sided limit on both sides
@@ -742,28 +742,28 @@ def test_batches_of_different_lengths_share_one_reference_grid_across_folds():
 
 
 def test_a_limit_whose_quantiles_are_zero_is_floored_at_a_tenth_of_the_overall_one():
-    from biotwin.monitoring.mspc import _tv_limit
+    from biotwin.monitoring.limits import tv_limit
 
     t = np.tile(np.arange(0.0, 50.0, 0.5), 30)
     cus = np.zeros(t.size)
     cus[t > 45.0] = np.random.default_rng(0).uniform(0.0, 50.0, int((t > 45.0).sum()))  # a CUSUM, 0 until late
-    lim = _tv_limit(t, cus, np.linspace(0.0, 50.0, 20), 0.99)
+    lim = tv_limit(t, cus, np.linspace(0.0, 50.0, 20), 0.99)
     # zero limits made any positive value an alarm with a ratio of 1e12 and more
     assert np.all(lim > 0.0)
     assert lim.min() == pytest.approx(0.1 * np.quantile(cus, 0.99))
 
 
 def test_thinned_rows_are_the_same_culture_times_for_any_number_of_batches():
-    from biotwin.monitoring.mspc import _thinned
+    from biotwin.monitoring.reference import thinned
 
     # a fold of 24 batches and the final model on 30 see every 2nd row of each batch (not every
     # row, nor rows thinned over the stacked batches, which fall at other times in each)
-    fold, final = _thinned([1000] * 24, 15000), _thinned([1000] * 30, 15000)
+    fold, final = thinned([1000] * 24, 15000), thinned([1000] * 30, 15000)
     assert np.array_equal(fold.reshape(24, 1000)[0], final.reshape(30, 1000)[0])
     assert np.flatnonzero(final[:1000]).tolist()[:3] == [0, 2, 4]
     assert final.sum() == 15000
-    assert _thinned([80, 120], 15000).all()  # small batches: every row
-    assert len(_thinned([80, 120], 15000)) == 200
+    assert thinned([80, 120], 15000).all()  # small batches: every row
+    assert len(thinned([80, 120], 15000)) == 200
 
 
 def _curved(n: int, seed: int) -> list:
@@ -823,14 +823,14 @@ def test_the_nonlinear_family_charts_only_the_variables_its_trees_model_much_bet
 
 
 def test_the_nonlinear_chart_takes_the_residual_both_models_agree_on():
-    from biotwin.monitoring.mspc import _agreed
+    from biotwin.monitoring.reference import agreed
 
     trees = np.array([0.5, -2.0, 3.0, 0.0, -1.0])
     ridge = np.array([2.0, -0.5, -3.0, 1.0, -1.0])
     # row 0: a kink the trees follow and the linear model misses counts as the trees' small
     # residual; row 1: a tree's step at a feed bolus that the linear balance follows counts as
     # the balance's; rows 2 and 3: residuals of opposite sign (or one of 0) count as none
-    np.testing.assert_array_equal(_agreed(trees, ridge), [0.5, -0.5, 0.0, 0.0, -1.0])
+    np.testing.assert_array_equal(agreed(trees, ridge), [0.5, -0.5, 0.0, 0.0, -1.0])
 
 
 def test_the_same_batches_listed_in_another_order_give_the_same_monitor():

@@ -1,30 +1,15 @@
 """Online batch monitoring for any process: MPCA with T2 and SPE, plus analytical redundancy.
 
-Observation-level model after batch-wise scaling: every feature (each variable and its
-rate) is centred and scaled by the reference trajectory at the observation's culture time,
-then one PCA is fitted on all standardised observations (Lee, Yoo & Lee 2004, J Biotechnol
-110:119, doi:10.1016/j.jbiotec.2004.01.016; Wold et al. 1998, Chemom Intell Lab Syst 44:331).
-Hotelling T2 and SPE are computed for each new observation as it arrives.
-
-Analytical redundancy: each variable is regressed (ridge) on the standardised other
-variables; an EWMA of its normalised residual catches a sensor that drifts away from what
-the others imply, even while it stays inside the normal envelope (Gertler 1998, Fault
-Detection and Diagnosis in Engineering Systems, Marcel Dekker, ch. 6).
-
-Pair (parity) checks: two input columns that measure the same quantity (same unit, and in the
-training batches they agree to within their noise or to a small fraction of their spread) give
-a direct parity relation, their difference, charted on the rows where the sparser one was
-measured (Chow & Willsky 1984, IEEE Trans Autom Control 29:603, doi:10.1109/TAC.1984.1103593;
-an online pH probe checked against at-line samples as in Hoffmann et al. 2020, Processes 8:520,
-doi:10.3390/pr8050520; see :func:`_find_pairs`); where batches carry their own offset of that
-difference, also self-starting against the batch's own earlier differences (Hawkins 1987,
-The Statistician 36:299).
+:class:`BatchMonitor` charts each new observation as it arrives, against a reference model of
+normal batches (:mod:`biotwin.monitoring.reference`: trajectories, PCA, redundancy regressions),
+by several detector families (:data:`FAMILIES`) and by parity checks between columns that
+measure the same quantity (:mod:`biotwin.monitoring.parity`).
 
 Limits are estimated out of fold, folds grouped by batch, for the models and for the
 limits themselves: the observation-level 99 % quantile of each statistic along culture time,
 then per chart a factor so that the persistence rule (``persistence`` consecutive points over
 the limit) alarms on at most ``batch_alpha`` of new normal batches, all charts together
-(see :class:`BatchMonitor`).
+(:mod:`biotwin.monitoring.limits`; see :class:`BatchMonitor`).
 """
 
 from __future__ import annotations
@@ -45,10 +30,12 @@ from biotwin.batchdata.gaps import bridge, dense_columns, find_gaps, gap_rows
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, id_ranks, input_columns, warn_unknown
 from biotwin.batchdata.spectra import SpectrumCompressor
 from biotwin.errors import DataError
+from biotwin.monitoring.limits import batch_factor, tv_limit, tv_limit_sided
+from biotwin.monitoring.parity import batch_offsets, find_pairs, pair_diff, within_sd
+from biotwin.monitoring.reference import REFERENCE_BATCHES, ReferenceModel, agreed, base_variable, smallest
 from biotwin.monitoring.stats import (
     cusum,
     ewma,
-    hotelling_t2,
     recentre,
     rolling_diff_sd,
     running_min,
@@ -58,690 +45,6 @@ from biotwin.monitoring.stats import (
     trend_innovation,
 )
 from biotwin.softsensors.features import check_features, engineer
-
-_PREFIXES = ("rate(", "cum(", "rough(")
-
-
-def _base(name: str) -> str:
-    """The variable a feature derives from (``rate(pH [-])`` -> ``pH [-]``)."""
-    for p in _PREFIXES:
-        if name.startswith(p) and name.endswith(")"):
-            return name[len(p):-1]
-    return name
-
-
-def _owners(names: list[str], value_idx: list[int]) -> list[int]:
-    """Index (in ``value_idx``) of the variable each feature derives from."""
-    pos: dict[str, int] = {}
-    for j, i in enumerate(value_idx):
-        pos.setdefault(names[i], j)
-    return [pos[_base(n)] if _base(n) in pos else pos[n] for n in names]
-
-
-def _tv_limit(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float, halfwidth: int = 3) -> np.ndarray:
-    """Time-varying limit: the ``q`` quantile of the values within ``halfwidth`` grid steps of each point.
-
-    Floored at the overall 90 % quantile so quiet phases keep a sensible limit, or where that is
-    0 (a CUSUM that stays at 0 most of the time) at a tenth of the overall ``q`` quantile: a
-    limit of 0 made any positive value an alarm of ratio 1e12 and more (PenSimPy batches cut at
-    170-230 h: one fold's CUSUM limit on the vessel volume was 0 over 23 grid points, and 5 of
-    30 training batches came out atypical from it); shape ``(n_grid,) + values.shape[1:]``. A
-    window with fewer than 20 values takes the overall quantile.
-    """
-    return _run_limit(*_windows(times, values, grid, halfwidth), q).reshape(len(grid), *values.shape[1:])
-
-
-def _run_limit(vt: np.ndarray, runs: list[tuple[int, int]], q: float) -> np.ndarray:
-    """:func:`_tv_limit` on values already in windows (:func:`_windows`), shape (n_grid, n_columns)."""
-    overall = np.quantile(vt, q, axis=1)
-    floor = _floor(np.quantile(vt, 0.9, axis=1), overall)
-    out = np.empty((len(runs), vt.shape[0]))
-    for g, (lo, hi) in enumerate(runs):
-        out[g] = np.quantile(vt[:, lo:hi], q, axis=1) if hi - lo >= 20 else overall
-    return np.maximum(out, floor)
-
-
-def _floor(q90: np.ndarray, overall: np.ndarray) -> np.ndarray:
-    """A time-varying limit's floor: the overall 90 % quantile, or where that is 0 a tenth of the
-    overall ``q`` quantile (see :func:`_tv_limit`)."""
-    return np.where(q90 > 0, q90, 0.1 * overall)
-
-
-def _windows(times: np.ndarray, values: np.ndarray, grid: np.ndarray,
-             halfwidth: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The values one row per column in time order, shape (n_columns, n_values), and for each
-    grid point the run ``[lo, hi)`` of them within ``halfwidth`` grid steps (the last window
-    also takes every later value): |t - tg| is monotone on either side of tg, so each window is
-    a contiguous run."""
-    step = grid[1] - grid[0] if len(grid) > 1 else 1.0
-    order = np.argsort(times, kind="stable")
-    ts = times[order]
-    vt = np.ascontiguousarray(values.reshape(len(values), -1)[order].T)
-    runs = []
-    for g, tg in enumerate(grid):
-        sel = np.abs(ts - tg) <= halfwidth * step
-        if g == len(grid) - 1:
-            sel |= ts > tg
-        idx = np.flatnonzero(sel)
-        runs.append((int(idx[0]), int(idx[-1]) + 1) if idx.size else (0, 0))
-    return vt, runs
-
-
-def _tv_limit_sided(times: np.ndarray, values: np.ndarray, grid: np.ndarray, q: float,
-                    halfwidth: int = 3, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Time-varying limits of a signed statistic, one per side: the ``q`` quantile of the sizes
-    of the values above (below) zero within ``halfwidth`` grid steps of each point.
-
-    A variable held at its set point by a controller that saturates one way (a pH that falls
-    when the base pump is at its maximum, a temperature that rises when the coolant valve is
-    fully open) has a long tail on one side of its reference and a tight band on the other; one
-    limit on the size would set both at the long tail's width and hide a drift to the quiet
-    side. Each side is :func:`_tv_limit` on the conditional distribution of that side's values
-    (a window with fewer than 20 of them takes the side's overall quantile, a side with fewer
-    than 20 values in all the two-sided limit), floored as :func:`_tv_limit` is. Columns
-    where ``mask`` is False get the two-sided limit on both sides. Returns ``(upper, lower)``,
-    both positive, shape ``(n_grid,) + values.shape[1:]``.
-    """
-    vt, runs = _windows(times, values, grid, halfwidth)
-    both = _run_limit(np.abs(vt), runs, q)
-    sides = []
-    for sign in (1.0, -1.0):
-        side = np.where(sign * vt > 0, np.abs(vt), np.nan)
-        count = np.sum(np.isfinite(side), axis=1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (no value on a side)
-            overall = np.nanquantile(side, q, axis=1)
-            floor = _floor(np.nanquantile(side, 0.9, axis=1), overall)
-        out = np.empty((len(grid), vt.shape[0]))
-        for g, (lo, hi) in enumerate(runs):
-            out[g] = overall
-            if hi > lo:
-                win = side[:, lo:hi]
-                enough = np.sum(np.isfinite(win), axis=1) >= 20
-                if enough.any():
-                    out[g, enough] = np.nanquantile(win[enough], q, axis=1)
-        out = np.maximum(out, floor)
-        keep = count >= 20
-        if mask is not None:
-            keep &= np.asarray(mask, bool).reshape(-1)
-        out = np.where(keep[None, :] & np.isfinite(out), out, both)
-        sides.append(out.reshape(len(grid), *values.shape[1:]))
-    return sides[0], sides[1]
-
-
-def _batch_factor(maxima: np.ndarray, alpha: float) -> float:
-    """Factor on a limit so that at most ``alpha`` of normal batches exceed it.
-
-    The batch maxima of a statistic follow an extreme-value law (Gumbel 1958, Statistics of
-    Extremes, Columbia Univ. Press; Coles 2001, An Introduction to Statistical Modeling of
-    Extreme Values, Springer, ch. 3): a light-tailed (Gumbel) and a heavy-tailed (Frechet,
-    i.e. Gumbel on the log of the maxima) law are fitted to the out-of-fold maxima, the one
-    with the higher likelihood kept (both have two parameters), and its ``1 - alpha``
-    quantile taken, so the factor extrapolates beyond the few training batches instead of
-    stopping at their largest (the batch-level analogue of an ARL-based decision interval,
-    Montgomery 2019, ch. 9). A chart whose maxima come in bursts (a concentration that
-    accumulates now and then, a CUSUM) gets the heavy tail it has: with the Gumbel law only,
-    such charts raised 7 of 50 normal Pichia batches at a 5 % budget, 1 of 50 with the
-    choice. Never below the largest maximum or 1; ``alpha = 0`` gives the largest maximum.
-    """
-    from scipy import stats
-
-    m = np.asarray(maxima, float)
-    m = m[np.isfinite(m)]
-    top = float(np.max(m, initial=1.0))
-    # maxima equal to within rounding (a chart every batch tops at the same floor) have no
-    # spread to fit: scipy's Gumbel fit then drives its scale to 0 and overflows
-    if alpha <= 0 or m.size < 5 or np.ptp(m) <= 1e-9 * max(1.0, float(np.max(np.abs(m)))):
-        return max(1.0, top)
-    try:
-        loc, sc = stats.gumbel_r.fit(m)
-        q = float(stats.gumbel_r.ppf(1.0 - alpha, loc, sc))
-        if m.min() > 0:
-            lm = np.log(m)
-            loc2, sc2 = stats.gumbel_r.fit(lm)
-            light = float(stats.gumbel_r.logpdf(m, loc, sc).sum())
-            heavy = float(stats.gumbel_r.logpdf(lm, loc2, sc2).sum() - lm.sum())  # with the Jacobian of log
-            if heavy > light:
-                q = float(np.exp(stats.gumbel_r.ppf(1.0 - alpha, loc2, sc2)))
-    except (OverflowError, FloatingPointError, RuntimeError, ValueError):  # a degenerate fit
-        return max(1.0, top)
-    return max(1.0, top, q if np.isfinite(q) else top)
-
-
-_UNITLESS = ("", "-", "1")
-
-
-def _unit(name: str) -> str:
-    """Unit in the trailing brackets of a column name (``pH [-]`` -> ``""``); unitless gives ``""``."""
-    m = re.search(r"\[([^\]]*)\]\s*$", name)
-    u = m.group(1).strip() if m else ""
-    return "" if u in _UNITLESS else u
-
-
-def _pair_diff(frame: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
-    """Times and differences ``a - b`` on the rows where ``b`` (the sparser column) was measured.
-
-    ``a`` (the denser column) is forward-filled to those rows; ``b`` never is, so a stale
-    sample is not compared again.
-    """
-    t = frame[TIME].to_numpy(float)
-    x = frame[a].ffill().to_numpy(float)
-    y = frame[b].to_numpy(float)
-    k = np.isfinite(x) & np.isfinite(y)
-    return t[k], x[k] - y[k]
-
-
-def _noise_sd(frames: list[pd.DataFrame], col: str) -> float:
-    """Measurement noise of a column: median over batches of the sd of successive differences / sqrt(2)
-    (von Neumann et al. 1941, Ann Math Stat 12:367, doi:10.1214/aoms/1177731677)."""
-    out = []
-    for f in frames:
-        v = f[col].to_numpy(float)
-        v = v[np.isfinite(v)]
-        if v.size > 2:
-            out.append(float(np.std(np.diff(v))) / np.sqrt(2.0))
-    return float(np.median(out)) if out else np.inf
-
-
-def _pair_candidates(X: np.ndarray, F: np.ndarray, batch: np.ndarray, count: np.ndarray, noise: np.ndarray,
-                     units: list[str], rel_sd: float, min_rows: int) -> dict[tuple[int, int], float]:
-    """Index pairs ``(i, j)``, ``i < j``, that may pass the closeness test of :func:`_find_pairs`.
-
-    A screen with matrix products instead of one pass over the rows per pair: columns that are
-    present on the same rows (the same sampling) are grouped, and for each two groups the
-    means, variances and covariances of all their columns on the rows both are compared on give
-    every pair's sd and root mean square of the difference at once (``var x + var y - 2 cov``).
-    The screen is a little looser than the test (relative slack 1e-6, plus the rounding of the
-    products), so that every pair the test accepts is among the candidates, which then get the
-    exact test. Each candidate maps to its screened closeness (the smaller of ``sd / (rel_sd
-    min(sx, sy))`` and ``rms / noise``; below 1 passes).
-    """
-    p = X.shape[1]
-    present = np.isfinite(X)
-    held = np.isfinite(F)
-    keys: dict[bytes, list[int]] = {}
-    for j in range(p):
-        keys.setdefault(np.packbits(present[:, j]).tobytes(), []).append(j)
-    groups = [np.asarray(g) for g in keys.values()]
-    out: dict[tuple[int, int], float] = {}
-    for ga in groups:
-        for gb in groups:
-            if count[ga[0]] < count[gb[0]]:
-                continue  # the denser column is forward-filled, the sparser one is not
-            rows = held[:, ga[0]] & present[:, gb[0]]
-            if rows.sum() < min_rows or np.unique(batch[rows]).size < 3:
-                continue
-            x, y = F[np.ix_(rows, ga)], X[np.ix_(rows, gb)]
-            mx, my = x.mean(axis=0), y.mean(axis=0)
-            x, y = x - mx, y - my
-            vx, vy = np.mean(x**2, axis=0), np.mean(y**2, axis=0)
-            cov = (x.T @ y) / len(x)
-            vd = np.maximum(vx[:, None] + vy[None, :] - 2.0 * cov, 0.0)
-            tol = 1e-9 * (vx[:, None] + vy[None, :]) + 1e-300
-            ms = vd + (mx[:, None] - my[None, :]) ** 2
-            close = ((vd < rel_sd**2 * np.minimum(vx[:, None], vy[None, :]) * (1 + 1e-6) + tol)
-                     | (ms <= (noise[ga, None] ** 2 + noise[None, gb] ** 2) * (1 + 1e-6) + tol))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                score = np.minimum(np.sqrt(vd / (rel_sd**2 * np.minimum(vx[:, None], vy[None, :]))),
-                                   np.sqrt(ms / (noise[ga, None] ** 2 + noise[None, gb] ** 2)))
-            for i, j in zip(*np.nonzero(close), strict=True):
-                a, b = int(ga[i]), int(gb[j])
-                if a != b and units[a] == units[b]:
-                    key = (min(a, b), max(a, b))
-                    out[key] = min(out.get(key, np.inf), float(np.nan_to_num(score[i, j], nan=np.inf)))
-    return out
-
-
-def _find_pairs(frames: list[pd.DataFrame], variables: list[str], slope_tol: float = 0.25,
-                rel_sd: float = 0.1, min_rows: int = 10, max_partners: int = 2) -> list[tuple[str, str]]:
-    """Pairs ``(denser, sparser)`` of columns that measure the same quantity.
-
-    Candidates share a unit (:func:`_unit`); on the training rows where both are present
-    (:func:`_pair_diff`) the robust (Theil-Sen; Sen 1968, J Am Stat Assoc 63:1379,
-    doi:10.1080/01621459.1968.10480934) slope of one on the other lies within ``1 / (1 + slope_tol)``
-    and ``1 + slope_tol``, and the sd of their difference is below ``rel_sd`` of each column's spread
-    (a totaliser and the balance weighing the same liquid) or its root mean square (offset
-    included) no larger than the two columns' combined measurement noise (:func:`_noise_sd`; a
-    tightly controlled pH against its at-line samples, whose spread is hardly above their noise;
-    a fixed offset, as between OUR and CER, fails it). No names are assumed. The pairs that can
-    pass are screened first for all columns at once (:func:`_pair_candidates`), so many columns
-    (a spectrum) cost matrix products rather than a pass over the rows per pair.
-
-    A column takes part in at most ``max_partners`` pairs, the closest first (by the screened
-    closeness): duplicate or triplicate sensors of one quantity keep all their pairs, while
-    the channels of a spectrum, many of which agree with many others within their noise, are
-    not turned into a number of pair charts that grows with the square of their count. The
-    pairs are returned in column order.
-    """
-    from scipy import stats
-
-    if len(variables) < 2:
-        return []
-    X = np.vstack([f[variables].to_numpy(float) for f in frames])
-    F = np.vstack([f[variables].ffill().to_numpy(float) for f in frames])
-    batch = np.concatenate([np.full(len(f), b) for b, f in enumerate(frames)])
-    count = np.isfinite(X).sum(axis=0)
-    noise = np.array([_noise_sd(frames, v) for v in variables])
-    units = [_unit(v) for v in variables]
-    found: list[tuple[int, int]] = []
-    partners = np.zeros(len(variables), int)
-    cand = _pair_candidates(X, F, batch, count, noise, units, rel_sd, min_rows)
-    for i, j in sorted(cand, key=lambda ij: (cand[ij], ij)):
-        if partners[i] >= max_partners or partners[j] >= max_partners:
-            continue
-        ia, ib = (i, j) if count[i] >= count[j] else (j, i)
-        k = np.isfinite(F[:, ia]) & np.isfinite(X[:, ib])
-        x, y = F[k, ia], X[k, ib]
-        if x.size < min_rows or np.count_nonzero(np.bincount(batch[k])) < 3:
-            continue
-        sx, sy, sd = float(np.std(x)), float(np.std(y)), float(np.std(x - y))
-        if min(sx, sy) <= 0:
-            continue
-        rms = float(np.sqrt(np.mean((x - y) ** 2)))  # an offset counts against agreeing within noise
-        close = sd < rel_sd * min(sx, sy) or rms <= float(np.hypot(noise[ia], noise[ib]))
-        if not close:
-            continue
-        sel = np.unique(np.linspace(0, x.size - 1, min(300, x.size)).astype(int))
-        if np.ptp(x[sel]) <= 0:
-            continue
-        slope = float(stats.theilslopes(y[sel], x[sel])[0])
-        if 1.0 / (1.0 + slope_tol) <= slope <= 1.0 + slope_tol:
-            found.append((min(i, j), max(i, j)))
-            partners[[i, j]] += 1
-    return [(variables[i], variables[j]) if count[i] >= count[j] else (variables[j], variables[i])
-            for i, j in sorted(found)]
-
-
-def _within_sd(d: list[np.ndarray]) -> float:
-    """Pooled within-batch standard deviation of pair differences, each batch's first row left out."""
-    rest = [x[1:] for x in d if len(x) > 2]
-    if not rest:
-        return np.inf
-    ss = sum(float(np.sum((x - np.mean(x)) ** 2)) for x in rest)
-    return float(np.sqrt(ss / max(sum(len(x) for x in rest) - len(rest), 1))) + 1e-12
-
-
-def _batch_offsets(d: list[np.ndarray], alpha: float = 0.01) -> bool:
-    """Whether pair differences carry batch-specific offsets: one-way ANOVA F test over batches
-    (Fisher 1925, Statistical Methods for Research Workers, Oliver & Boyd), each batch's first
-    row left out."""
-    from scipy import stats
-
-    rest = [x[1:] for x in d if len(x) > 2]
-    if len(rest) < 3 or any(np.ptp(x) <= 0 for x in rest):
-        return False
-    return bool(stats.f_oneway(*rest).pvalue < alpha)
-
-
-def _smallest(x: np.ndarray) -> np.ndarray:
-    """Along axis 0, the entry smallest in absolute value (signed), shape ``x.shape[1:]``."""
-    if len(x) == 1:
-        return x[0]
-    i = np.argmin(np.abs(np.nan_to_num(x, nan=np.inf)), axis=0)
-    return np.take_along_axis(x, i[None], axis=0)[0]
-
-
-def _warp_shift(ref: np.ndarray, x: np.ndarray, band: int) -> np.ndarray:
-    """Grid shift of ``x`` against ``ref`` at each index of ``ref`` by penalised dynamic time warping.
-
-    Symmetric steps with Euclidean local distance (Sakoe & Chiba 1978, IEEE Trans ASSP 26:43,
-    doi:10.1109/TASSP.1978.1163055) and a penalty on every non-diagonal step equal to the median
-    diagonal distance, so that where the trajectories are flat or differ in level the path stays
-    on the diagonal instead of wandering (the slope constraint of Kassidas, MacGregor & Taylor
-    1998, AIChE J 44:864). Each row is one min-plus scan: ``c[j] = min(a[j], c[j-1] + d[j] + p)``
-    equals ``C[j] + min_{k<=j}(a[k] - C[k])`` with ``C`` the cumulative sum of ``d + p``. Returns,
-    per index of ``ref``, the matched index of ``x`` minus it, the smallest in size where the
-    path holds several.
-    """
-    n = len(ref)
-    d = np.sqrt(((ref[:, None, :] - x[None, :, :]) ** 2).sum(-1))
-    ri, rj = np.indices(d.shape)
-    pen = float(np.median(np.diag(d))) + 1e-9
-    d = np.where(np.abs(ri - rj) > band, np.inf, d)
-    cost = np.full((n, n), np.inf)
-    cost[0] = np.cumsum(d[0] + pen) - pen
-    for i in range(1, n):
-        diag = np.r_[np.inf, cost[i - 1, :-1]]
-        a = d[i] + np.minimum(diag, cost[i - 1] + pen)
-        with np.errstate(invalid="ignore"):
-            c = np.cumsum(np.where(np.isfinite(d[i]), d[i] + pen, 1e12))
-            cost[i] = c + np.minimum.accumulate(a - c)
-        cost[i] = np.where(np.isfinite(d[i]), cost[i], np.inf)
-    # backtrack
-    i = j = n - 1
-    best = np.full(n, n, float)
-    best[i] = 0.0
-    while i > 0 or j > 0:
-        opts = [cost[i - 1, j - 1] if i > 0 and j > 0 else np.inf,
-                cost[i - 1, j] + pen if i > 0 else np.inf,
-                cost[i, j - 1] + pen if j > 0 else np.inf]
-        k = int(np.argmin(opts))
-        i, j = (i - 1, j - 1) if k == 0 else (i - 1, j) if k == 1 else (i, j - 1)
-        if abs(j - i) < abs(best[i]):
-            best[i] = j - i
-    return best
-
-
-def _interp_columns(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """:func:`numpy.interp` of every column of ``fp`` (shape (len(xp), n)) at ``x`` at once: linear
-    between the points of ``xp``, the end values outside it."""
-    from scipy.interpolate import interp1d
-
-    fp = np.asarray(fp, float)
-    if len(xp) == 1:
-        return np.repeat(fp[:1], len(x), axis=0)
-    f = interp1d(np.asarray(xp, float), fp, axis=0, bounds_error=False, fill_value=(fp[0], fp[-1]),
-                 assume_sorted=True, copy=False)
-    return np.asarray(f(np.asarray(x, float)))
-
-
-def _agreed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The residual two models agree on: the smaller in size where they have the same sign, 0
-    where their signs differ."""
-    return np.where(np.sign(a) == np.sign(b), np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
-
-
-def _thinned(lengths: Sequence[int], max_rows: int) -> np.ndarray:
-    """Mask of the rows of stacked batches (of these lengths) that a model is fitted on: every
-    k-th row of each batch, k set by the median batch length and :data:`REFERENCE_BATCHES`
-    alone, so that ``max_rows`` holds for that many batches and every fold's model and the final
-    one see the same culture times. Rows thinned over the stacked batches would put a recipe
-    step (a feed start at 48 h) between other sampled times in each model, and a tree's split on
-    time with it: on the virtual plant all 10 normal test batches alarmed at 48.0 h."""
-    k = max(1, int(np.ceil(float(np.median(lengths)) * REFERENCE_BATCHES / max_rows)))
-    return np.concatenate([np.arange(n) % k == 0 for n in lengths])
-
-
-def _one_blas_thread() -> Any:
-    """Context in which BLAS/LAPACK runs on one thread.
-
-    The p x p eigendecompositions and inverses of a wide monitor are many small BLAS calls; on a
-    machine whose cores are busy, threads that wait for each other make them many times slower
-    (an eigendecomposition of 620 x 620 took 5 s on two busy cores, 0.04 s on one thread).
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, user_api="blas")
-
-
-class _Core:
-    """Reference trajectories + PCA + redundancy regressions fitted on some batches."""
-
-    def __init__(self, n_grid: int, n_components: float, ridge: float, pooled: bool = False, phases: int = 1,
-                 time_tolerance: float = 0.0, n_shifts: int = 4, nonlinear: dict[str, Any] | None = None) -> None:
-        self.n_grid, self.n_components, self.ridge, self.pooled = n_grid, n_components, ridge, pooled
-        self.nonlinear = nonlinear
-        self.phases = max(1, int(phases))
-        self.time_tolerance, self.n_shifts = float(time_tolerance), int(n_shifts)
-
-    def fit(self, feats: list[pd.DataFrame], names: list[str], value_idx: list[int],
-            pca_idx: list[int] | None = None, reg_idx: list[int] | None = None, end: float | None = None) -> _Core:
-        # the reference ends where most batches still run (or at ``end``, the same for every
-        # fold of one monitor); later times hold its last point
-        if end is None:
-            end = float(np.quantile([float(f[TIME].iloc[-1]) for f in feats], 0.75))
-        self.grid = np.linspace(0.0, end, self.n_grid)
-        A = np.full((len(feats), self.n_grid, len(names)), np.nan)
-        for b, f in enumerate(feats):
-            t = f[TIME].to_numpy(float)
-            inside = self.grid <= t[-1] + 1e-9
-            A[b, inside] = _interp_columns(self.grid[inside], t, f[names].to_numpy(float))
-        with np.errstate(all="ignore"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(A, axis=0)
-                sd = np.nanstd(A, axis=0)
-        # hold the last reference where no batch lasted that long
-        mean = pd.DataFrame(mean).ffill().bfill().to_numpy()
-        sd = pd.DataFrame(sd).ffill().bfill().to_numpy()
-        kern = np.ones(5) / 5
-        sd = np.column_stack([np.convolve(np.pad(sd[:, k], 2, mode="edge"), kern, "valid") for k in range(sd.shape[1])])
-        # a variable that happens to be constant in every reference batch at some time (a pump
-        # not yet running) must not turn a small move into a huge standardised value: the
-        # floor is the larger of 10 % of its typical spread over time and 5 % of its pooled
-        # spread over all batches and times
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pooled = np.nanstd(A.reshape(-1, A.shape[2]), axis=0)
-        floor = np.maximum(0.1 * np.nanmedian(sd, axis=0), 0.05 * np.nan_to_num(pooled)) + 1e-9
-        self.mean, self.sd = mean, np.maximum(sd, floor)
-        # a robust reference of the variables (median and scaled median absolute deviation over
-        # the batches at each time; Hampel 1974, JASA 69:383, doi:10.1080/01621459.1974.10482962)
-        # for the ``level`` family: a few batches far off at some time (a pH that falls while the
-        # base pump is saturated) pull the mean and widen the spread for every batch, and a drift
-        # of the others' size to the quiet side is then lost in it
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            Av = A[:, :, value_idx]
-            med = np.nanmedian(Av, axis=0)
-            mad = 1.4826 * np.nanmedian(np.abs(Av - med[None]), axis=0)
-        med = pd.DataFrame(med).ffill().bfill().to_numpy()
-        mad = pd.DataFrame(mad).ffill().bfill().to_numpy()
-        mad = np.column_stack([np.convolve(np.pad(mad[:, k], 2, mode="edge"), kern, "valid")
-                               for k in range(mad.shape[1])])
-        self.median, self.mad = med, np.maximum(mad, floor[value_idx])
-        # one scale per feature over the whole batch (root mean square of the time-wise spread)
-        self.gsd = np.sqrt(np.mean(self.sd**2, axis=0))
-        self.window = self._warp_window(A[:, :, value_idx], self.mean[:, value_idx],
-                                        np.nan_to_num(pooled[value_idx]) + 1e-9)
-        self.pca_idx = list(range(len(names))) if pca_idx is None else list(pca_idx)
-        self.reg_idx = list(range(len(names))) if reg_idx is None else list(reg_idx)
-        # the standardised rows of all batches, written in place (with many columns these are the
-        # largest arrays of the fit): the PCA's columns, and all columns for the regressions
-        Z = self._stacked(feats, names, self.pca_idx)
-        # principal axes from the eigenvectors of Z'Z (the squared singular values of Z are its
-        # eigenvalues): one p x p product and eigendecomposition instead of an SVD of the tall
-        # n x p matrix, which is what costs with many columns
-        G = Z.T @ Z
-        with _one_blas_thread():
-            ev, V = np.linalg.eigh(G)
-        order = np.argsort(ev)[::-1][: min(Z.shape)]
-        ev, V = np.maximum(ev[order], 0.0), V[:, order]
-        var = ev / max(len(Z) - 1, 1)
-        frac = np.cumsum(var) / var.sum()
-        k = int(np.searchsorted(frac, self.n_components) + 1) if self.n_components < 1 else int(self.n_components)
-        k = max(1, min(k, len(ev) - 1 if len(ev) > 1 else 1))
-        self.P, self.lam = V[:, :k], np.maximum(var[:k], 1e-12)
-        # redundancy: each variable's value from the other variables' values, rates and running
-        # integrals (the integrals carry amounts: base added, CO2 stripped, O2 taken up)
-        self.owner = _owners(names, value_idx)
-        # one regression per phase of the batch (stage-based models: a relation between variables
-        # that changes with the culture's phase is linear within each phase); each phase is
-        # fitted on its own rows plus a quarter phase either side
-        tall = np.concatenate([f[TIME].to_numpy(float) for f in feats])
-        self.edges = np.linspace(0.0, self.grid[-1], self.phases + 1)
-        width = self.edges[1] - self.edges[0]
-        del Z
-        Zreg = self._stacked(feats, names, None, pooled=self.pooled)
-        self.B = [self._regressions(Zreg if np.isinf(lo) and np.isinf(hi) else Zreg[(tall >= lo) & (tall <= hi)],
-                                    value_idx) for lo, hi in
-                  [(self.edges[p] - 0.25 * width if p > 0 else -np.inf,
-                    self.edges[p + 1] + 0.25 * width if p < self.phases - 1 else np.inf)
-                   for p in range(self.phases)]]
-        self.value_idx = value_idx
-        self.nl: list[Any] = []
-        if self.nonlinear is not None:
-            self.nl = self._boosted(Zreg, tall, [len(f) for f in feats], value_idx, **self.nonlinear)
-        return self
-
-    def _boosted(self, Z: np.ndarray, t: np.ndarray, lengths: list[int], value_idx: list[int], max_rows: int = 15000,
-                 max_iter: int = 60, max_leaf_nodes: int = 15, learning_rate: float = 0.2,
-                 variables: Sequence[int] | None = None) -> list[Any]:
-        """Gradient-boosted trees of each variable on the other variables' features and time.
-
-        The nonlinear counterpart of :meth:`_regressions`: a relation with a kink (a temperature
-        that rises once the coolant valve is fully open) is linear on neither side of it, and the
-        linear residual of a normal batch at the kink is as large as a drifting sensor's.
-        Histogram gradient boosting (Friedman 2001, Ann. Stat. 29:1189, doi:10.1214/aos/1013203451;
-        Ke et al. 2017, LightGBM, NeurIPS 30) on at most ``max_rows`` rows, evenly spaced; only
-        the variables at positions ``variables`` (all if None). Returns, per variable, its model's
-        columns (of ``Z`` and then time) and the fitted model, or None for a variable left out.
-        """
-        from sklearn.ensemble import HistGradientBoostingRegressor
-
-        rows = _thinned(lengths, max_rows)
-        X = np.column_stack([Z[rows], t[rows]])
-        own = np.r_[np.asarray(self.owner), -1]  # time (the last column) belongs to no variable
-        used = np.zeros(len(own), bool)
-        used[[*self.reg_idx, len(own) - 1]] = True  # the linear regressions' features, and time
-        models: list[Any] = []
-        for j, vj in enumerate(value_idx):
-            if variables is not None and j not in variables:
-                models.append(None)
-                continue
-            cols = np.flatnonzero((own != j) & used)
-            m = HistGradientBoostingRegressor(max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
-                                              learning_rate=learning_rate, early_stopping=False, random_state=0)
-            models.append((cols, m.fit(X[:, cols], X[:, vj])))
-        return models
-
-    def nl_residuals(self, Z: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Each variable minus its boosted prediction (:meth:`_boosted`), shape (n_rows, n_variables);
-        zero for the variables without a model."""
-        out = np.zeros((len(Z), len(self.value_idx)))
-        if not self.nl:
-            return out
-        X = np.column_stack([Z, t])
-        for j, (model, vj) in enumerate(zip(self.nl, self.value_idx, strict=True)):
-            if model is not None:
-                out[:, j] = X[:, vj] - model[1].predict(X[:, model[0]])
-        return out
-
-    def _stacked(self, feats: list[pd.DataFrame], names: list[str], cols: list[int] | None,
-                 pooled: bool = False) -> np.ndarray:
-        """:meth:`standardise` of every batch, rows stacked, columns ``cols`` of ``names`` (all for None)."""
-        idx = list(range(len(names))) if cols is None else cols
-        out = np.empty((sum(len(f) for f in feats), len(idx)))
-        r = 0
-        for f in feats:
-            out[r:r + len(f)] = self.standardise(f, names, pooled=pooled, cols=cols)
-            r += len(f)
-        return out
-
-    def _regressions(self, Z: np.ndarray, value_idx: list[int]) -> np.ndarray:
-        """Ridge coefficients of every variable on the features of all the other variables.
-
-        Column ``j`` of the result (shape (n_features, n_variables)) holds the coefficients of
-        variable ``j``'s value on the features in ``reg_idx`` that do not derive from it (zero
-        elsewhere), the solution of ``(X'X + ridge n I) b = X'y`` with ``X`` those features.
-        All of them come from one inverse: with ``S = Z'Z + ridge n I`` over ``reg_idx`` and
-        ``K = S^-1`` (the precision matrix), the regression of a block ``G`` of features on the
-        rest has coefficients ``-K_GG^-1 K_G,rest`` (the Schur complement identity behind the
-        conditional law of a Gaussian vector; Whittaker 1990, Graphical Models in Applied
-        Multivariate Statistics, Wiley, ch. 5; Lauritzen 1996, Graphical Models, Oxford, app.
-        C), so one p x p inverse replaces a p x p solve per variable.
-        """
-        reg = np.asarray(self.reg_idx, int)
-        X = Z if np.array_equal(reg, np.arange(Z.shape[1])) else Z[:, reg]
-        S = X.T @ X
-        S[np.diag_indices_from(S)] += self.ridge * len(X)
-        own = np.asarray(self.owner)[reg]
-        B = np.zeros((Z.shape[1], len(value_idx)))
-        with _one_blas_thread():
-            K = np.linalg.inv(S)
-            K = 0.5 * (K + K.T)
-            for j, vj in enumerate(value_idx):
-                g = np.flatnonzero(own == j)
-                rest = np.flatnonzero(own != j)
-                # the row of -K_GG^-1 K_G,rest that belongs to the variable's value
-                e = (reg[g] == vj).astype(float)
-                w = np.linalg.solve(K[np.ix_(g, g)], e)
-                B[reg[rest], j] = -(w @ K[np.ix_(g, rest)])
-        return B
-
-    def _warp_window(self, A: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Half-width [h] of the culture-time window each reference time is matched over.
-
-        Each training batch is aligned to the mean trajectory by dynamic time warping of its
-        variables (in units of their pooled spread; Kassidas, MacGregor & Taylor 1998, AIChE J
-        44:864, doi:10.1002/aic.690440412); at each reference time the window is the largest
-        shift any training batch needed there (a phase switch such as an induction that comes
-        earlier or later from batch to batch), widened to the neighbouring grid points and by
-        ``time_tolerance``. Zero everywhere when ``time_tolerance`` is 0.
-        """
-        n = self.n_grid
-        if self.time_tolerance <= 0 or n < 3:
-            return np.zeros(n)
-        step = float(self.grid[1] - self.grid[0])
-        ref = np.nan_to_num(ref) / scale
-        shift = np.zeros((len(A), n))
-        for b in range(len(A)):
-            inside = np.flatnonzero(np.isfinite(A[b]).all(axis=1))
-            if len(inside) < 3:
-                continue
-            m = int(inside[-1]) + 1
-            shift[b, :m] = np.abs(_warp_shift(ref[:m], np.nan_to_num(A[b, :m]) / scale, max(2, n // 5))) * step
-        # the shift that 90 % of the training batches stay within (the largest lets one odd batch
-        # set the window)
-        w = np.quantile(shift, 0.9, axis=0)
-        # the neighbouring grid points' windows too (a running maximum over +-2 points)
-        w = np.max(np.vstack([np.pad(w, 2, mode="edge")[k:k + n] for k in range(5)]), axis=0)
-        return self.time_tolerance * w
-
-    def shifted_times(self, t: np.ndarray) -> np.ndarray:
-        """Candidate reference times for each observation, shape (2 n_shifts + 1, n_rows); row 0 is ``t``."""
-        w = np.interp(t, self.grid, getattr(self, "window", np.zeros(len(self.grid))))
-        if not np.any(w > 0):
-            return t[None, :]
-        u = np.linspace(-1.0, 1.0, 2 * self.n_shifts + 1)
-        u = np.r_[0.0, u[u != 0.0]]
-        return t[None, :] + u[:, None] * w[None, :]
-
-    def _ref_at(self, tau: np.ndarray, table: np.ndarray, cols: list[int] | None = None) -> np.ndarray:
-        """Linear interpolation of reference rows at times ``tau`` (any shape), clamped to the grid."""
-        tab = table if cols is None else table[:, cols]
-        step = self.grid[1] - self.grid[0] if len(self.grid) > 1 else 1.0
-        pos = np.clip(np.ravel(tau) / step, 0.0, len(self.grid) - 1.0)
-        i0 = np.minimum(np.floor(pos).astype(int), max(len(self.grid) - 2, 0))
-        fr = (pos - i0)[:, None]
-        i1 = np.minimum(i0 + 1, len(self.grid) - 1)
-        out = tab[i0] * (1.0 - fr) + tab[i1] * fr
-        return out.reshape(*np.shape(tau), tab.shape[1])
-
-    def standardise_shifted(self, f: pd.DataFrame, names: list[str], pooled: bool = False) -> np.ndarray:
-        """:meth:`standardise` against the reference at each candidate time of :meth:`shifted_times`,
-        shape (n_candidates, n_rows, n_features); candidate 0 is the observation's own time."""
-        tau = self.shifted_times(f[TIME].to_numpy(float))
-        x = f[names].to_numpy(float)[None, :, :]
-        mu = self._ref_at(tau, self.mean)
-        if pooled:
-            return (x - mu) / self.gsd
-        return (x - mu) / self._ref_at(tau, self.sd)
-
-    def robust_shifted(self, f: pd.DataFrame, names: list[str]) -> np.ndarray:
-        """Each variable's deviation from the robust reference (median over the batches) in its
-        scaled MAD at each candidate time of :meth:`shifted_times`, shape (n_candidates, n_rows,
-        n_variables)."""
-        tau = self.shifted_times(f[TIME].to_numpy(float))
-        x = f[[names[i] for i in self.value_idx]].to_numpy(float)[None, :, :]
-        return (x - self._ref_at(tau, self.median)) / self._ref_at(tau, self.mad)
-
-    def standardise(self, f: pd.DataFrame, names: list[str], pooled: bool = False,
-                    cols: list[int] | None = None) -> np.ndarray:
-        """Deviations from the reference at each observation's time, divided by the reference
-        spread at that time, or (``pooled``) by one spread per feature over the batch; only the
-        features ``cols`` (positions in ``names``) if given."""
-        t = f[TIME].to_numpy(float)
-        idx = slice(None) if cols is None else cols
-        x = f[names if cols is None else [names[i] for i in cols]].to_numpy(float)
-        mu = _interp_columns(t, self.grid, self.mean[:, idx])
-        if pooled:
-            return (x - mu) / self.gsd[idx]
-        return (x - mu) / _interp_columns(t, self.grid, self.sd[:, idx])
-
-    def stats(self, Zall: np.ndarray, t: np.ndarray,
-              Zreg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        Z = Zall[:, self.pca_idx]
-        T = Z @ self.P
-        E = Z - T @ self.P.T
-        Zreg = Zall if Zreg is None else Zreg
-        phase = np.clip(np.searchsorted(self.edges, t, side="right") - 1, 0, self.phases - 1)
-        R = np.empty((len(Zall), len(self.value_idx)))
-        for p in np.unique(phase):
-            rows = phase == p
-            R[rows] = Zreg[rows][:, self.value_idx] - Zreg[rows] @ self.B[p]
-        return hotelling_t2(T, self.lam), np.sum(E**2, axis=1), R
-
 
 #: Detector families: (alarm kind, statistic name, trajectory column prefix).
 FAMILIES: dict[str, tuple[str, str, str]] = {
@@ -760,9 +63,6 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
 SIGNED = ("value", "trend", "level")
 
 
-#: Training batches the ``trend`` family's time tolerance is calibrated for (the virtual-plant
-#: campaign's 30); fewer widen it in proportion.
-REFERENCE_BATCHES = 30
 #: Above this many variables the ``nonlinear`` family charts none (its trees cost as the square of their number).
 NONLINEAR_MAX_VARIABLES = 60
 #: Below this many training batches :meth:`BatchMonitor.fit` warns that its false-alarm rate is uncertain.
@@ -824,8 +124,8 @@ class BatchMonitor(BaseEstimator):
         runs from 40 to 160 h), which no other family saw.
     ``nonlinear``
         EWMA of the residual each variable's gradient-boosted trees (on the other variables'
-        features and time, :meth:`_Core._boosted`) and its linear redundancy regression agree on
-        (:func:`_agreed`: the smaller where both err the same way, else 0; kind ``sensor``,
+        features and time, :meth:`ReferenceModel._boosted`) and its linear redundancy regression agree on
+        (:func:`agreed`: the smaller where both err the same way, else 0; kind ``sensor``,
         statistic ``nonlinear-residual``). A relation with a kink (a temperature that rises once
         the coolant is at its limit) leaves a normal batch a linear residual as large as a
         drifting sensor's; a tree's step at a recipe event (a volume at a feed bolus) is no
@@ -918,7 +218,7 @@ class BatchMonitor(BaseEstimator):
         batches with 1 of 10 normal batches alarming, and this option 11 of 14 with 3 of 10.
     sided : sequence of str
         Signed families (``value``, ``trend``, ``level``) whose lopsided variables get a limit
-        and a chart per side (:meth:`_sided_masks`, :func:`_tv_limit_sided`), each with its own
+        and a chart per side (:meth:`_sided_masks`, :func:`tv_limit_sided`), each with its own
         extreme-value factor and Bonferroni share. A variable held by a controller that saturates
         one way (a pH that falls when the base pump is at its maximum) has a long tail on one
         side and a tight band on the other; one limit on the size sets both at the tail's width.
@@ -991,7 +291,7 @@ class BatchMonitor(BaseEstimator):
         Multiplier on the learned time-shift window (0, the default, judges each observation at
         its own culture time). Above 0, each reference time gets a window from the shifts that
         penalised DTW finds between the training batches and the mean trajectory (90 % quantile),
-        and each observation is judged by its best match within it (:meth:`_Core.shifted_times`).
+        and each observation is judged by its best match within it (:meth:`ReferenceModel.shifted_times`).
         Opt-in because on the synthetic generators it did not remove the phase-switch false
         alarms (the DTW path is pinned at the batch end, where the end-of-batch events are) and
         raised monod's false alarms from 1 to 5 of 20 by tightening the out-of-fold limits.
@@ -1037,7 +337,7 @@ class BatchMonitor(BaseEstimator):
         ``joint``: one factor on the largest ratio of all families.
     pairs : bool
         Pair (parity) checks, on by default: each pair of columns that measure the same
-        quantity (:func:`_find_pairs`; an online pH probe and its at-line samples, a pump
+        quantity (:func:`find_pairs`; an online pH probe and its at-line samples, a pump
         totaliser and its balance) gets a chart of their difference on the rows where the
         sparser column was measured, standardised by its training mean and sd (Chow & Willsky
         1984, doi:10.1109/TAC.1984.1103593). Its limit, in sd, is the factor from the
@@ -1146,15 +446,15 @@ class BatchMonitor(BaseEstimator):
         self.cv_repeats = cv_repeats
         self.clock_tolerance_h = clock_tolerance_h
 
-    def _new_core(self) -> _Core:
+    def _new_core(self) -> ReferenceModel:
         """A core; with boosted redundancy models, when the ``nonlinear`` family is in use, for the
         variables it charts (``nonlinear_keep_``; every variable while that is not chosen yet)."""
         nl = None
         keep = getattr(self, "nonlinear_keep_", None)
         if "nonlinear" in self.detectors and (keep is None or keep.any()):
             nl = {"variables": None if keep is None else [int(j) for j in np.flatnonzero(keep)]}
-        return _Core(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled", self.phases,
-                     getattr(self, "time_tolerance", 0.0), getattr(self, "n_shifts", 4), nl)
+        return ReferenceModel(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled",
+                              self.phases, getattr(self, "time_tolerance", 0.0), getattr(self, "n_shifts", 4), nl)
 
     def _feats(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = engineer(frame, self.variables_, integrals=self.integrals, rate_window_h=self.rate_window_h)
@@ -1171,12 +471,12 @@ class BatchMonitor(BaseEstimator):
             return np.interp(t, grid, lim)
         return np.column_stack([np.interp(t, grid, lim[:, j]) for j in range(lim.shape[1])])
 
-    def _raw(self, core: _Core, f: pd.DataFrame, outage: np.ndarray | None = None,
+    def _raw(self, core: ReferenceModel, f: pd.DataFrame, outage: np.ndarray | None = None,
              trees: bool = False) -> dict[str, np.ndarray]:
         """Each family's input before its chart, shape (n_rows,) or (n_rows, n_variables).
 
         Each observation is judged against the reference over a window of culture times
-        (:meth:`_Core.shifted_times`): T2 and SPE are the smallest over the candidate times, and
+        (:meth:`ReferenceModel.shifted_times`): T2 and SPE are the smallest over the candidate times, and
         each variable's deviation, redundancy residual and rate the one smallest in size, so a
         normal batch whose phases come a little earlier or later than in any training batch is
         not flagged at the switch (in the spirit of DTW-aligned monitoring, Kassidas, MacGregor
@@ -1190,8 +490,8 @@ class BatchMonitor(BaseEstimator):
         outs = [core.stats(Zs[s], t, None if Zp is None else Zp[s]) for s in range(len(Zs))]
         t2 = np.min(np.stack([o[0] for o in outs]), axis=0)
         spe = np.min(np.stack([o[1] for o in outs]), axis=0)
-        R = _smallest(np.stack([o[2] for o in outs]))
-        V = _smallest(Zs[:, :, core.value_idx])
+        R = smallest(np.stack([o[2] for o in outs]))
+        V = smallest(Zs[:, :, core.value_idx])
         if outage is not None and outage.any():
             # ``outage`` (n_rows, n_variables): each variable's own outage rows. A variable's
             # deviation there is its bridge's, not its own; every redundancy residual leans on a
@@ -1206,7 +506,7 @@ class BatchMonitor(BaseEstimator):
             raw["cusum"] = recentre(t, R, self.cusum_window_h)
         if "nonlinear" in self.detectors:
             Zr = Zs if Zp is None else Zp
-            N = _smallest(np.stack([core.nl_residuals(Zr[s], t) for s in range(len(Zr))]))
+            N = smallest(np.stack([core.nl_residuals(Zr[s], t) for s in range(len(Zr))]))
             if outage is not None and outage.any():
                 N = np.where((t - last <= self.rate_window_h)[:, None], 0.0, N)
             keep = getattr(self, "nonlinear_keep_", None)
@@ -1217,15 +517,15 @@ class BatchMonitor(BaseEstimator):
             # the volume) is no evidence where the linear balance holds; a kink the linear model
             # misses is none where the trees follow it (on 20 virtual-plant batches the trees'
             # own residual alarmed a normal batch at the 96-h bolus)
-            N = _agreed(N, R)
+            N = agreed(N, R)
             raw["nonlinear"] = N if keep is None else np.where(keep, N, 0.0)
         if "rate" in self.detectors:
             idx = [names.index(f"rate({v})") for v in self.variables_]
-            raw["rate"] = recentre(t, _smallest(Zs[:, :, idx]), self.cusum_window_h)
+            raw["rate"] = recentre(t, smallest(Zs[:, :, idx]), self.cusum_window_h)
         if "response" in self.detectors:
             raw["response"] = Zs[0][:, [names.index(f"rough({v})") for v in self.variables_]]
         if "level" in self.detectors:
-            L = _smallest(core.robust_shifted(f, names))
+            L = smallest(core.robust_shifted(f, names))
             raw["level"] = np.where(outage, 0.0, L) if outage is not None and outage.any() else L
         if "trend" in self.detectors:
             window_h, recent_h = self.trend_windows_
@@ -1247,7 +547,7 @@ class BatchMonitor(BaseEstimator):
             return np.maximum(0.0, -ewma(x, self.ewma_lambda))
         return x
 
-    def _stats(self, core: _Core, f: pd.DataFrame, scale: dict[str, np.ndarray],
+    def _stats(self, core: ReferenceModel, f: pd.DataFrame, scale: dict[str, np.ndarray],
                outage: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return {k: self._chart(k, x / scale[k]) for k, x in self._raw(core, f, outage).items()}
 
@@ -1271,7 +571,7 @@ class BatchMonitor(BaseEstimator):
         excursions come at recipe times (a bolus feed bends every batch's off-gas at the same
         hour), and the coarse grid's window would spread them over hours around. The families
         in ``sided`` (family -> mask of its variables) get a limit per side for the masked
-        variables (:func:`_tv_limit_sided`): ``lim[k]`` above the reference, ``lim[k + "_low"]``
+        variables (:func:`tv_limit_sided`): ``lim[k]`` above the reference, ``lim[k + "_low"]``
         below.
         """
         times = np.concatenate(tlist)
@@ -1284,10 +584,10 @@ class BatchMonitor(BaseEstimator):
                 lim["grid_trend"] = g
             keys = [k]
             if sided and k in sided:
-                lim[k], lim[f"{k}_low"] = _tv_limit_sided(times, vals, g, q, halfwidth=hw, mask=sided[k])
+                lim[k], lim[f"{k}_low"] = tv_limit_sided(times, vals, g, q, halfwidth=hw, mask=sided[k])
                 keys.append(f"{k}_low")
             else:
-                lim[k] = _tv_limit(times, np.abs(vals), g, q, halfwidth=hw)
+                lim[k] = tv_limit(times, np.abs(vals), g, q, halfwidth=hw)
             for key in keys:
                 lim[key] = lim[key] + 1e-12
                 if on_fine and dilate > 0:
@@ -1340,7 +640,7 @@ class BatchMonitor(BaseEstimator):
     def _sided_masks(self, st: list[dict[str, np.ndarray]], fams: list[str]) -> dict[str, np.ndarray]:
         """Per family of ``sided``, the variables whose out-of-fold statistics are lopsided: the
         ``q`` quantile of their excursions on one side at least ``sided_ratio`` times the other's.
-        Those get a chart per side (:func:`_tv_limit_sided`); the others keep one limit on the
+        Those get a chart per side (:func:`tv_limit_sided`); the others keep one limit on the
         size. Sets ``sided_``."""
         self.sided_: dict[str, np.ndarray] = {}
         q = 1.0 - self.obs_alpha
@@ -1555,19 +855,19 @@ class BatchMonitor(BaseEstimator):
             share = self.batch_alpha / self._n_charts(worst, fams)
             for k in fams:
                 wk = worst[k][typical]
-                factors[k] = (_batch_factor(wk, share) if wk.ndim == 1 else
-                              np.array([_batch_factor(wk[:, j], share) for j in range(wk.shape[1])]))
+                factors[k] = (batch_factor(wk, share) if wk.ndim == 1 else
+                              np.array([batch_factor(wk[:, j], share) for j in range(wk.shape[1])]))
         elif self.budget == "split":
             # Bonferroni over the families: each gets batch_alpha / n_families and one factor
             # from its out-of-fold batch maxima over time and variables
             share = self.batch_alpha / len(fams)
             for k in fams:
-                factors[k] = _batch_factor(worst[k][typical].reshape(int(typical.sum()), -1).max(axis=1), share)
+                factors[k] = batch_factor(worst[k][typical].reshape(int(typical.sum()), -1).max(axis=1), share)
         else:
             # one factor on the largest of the family ratios (the statistic the union of the
             # charts alarms on)
             comb = np.max(np.column_stack([w.reshape(len(typical), -1).max(axis=1) for w in worst.values()]), axis=1)
-            joint = _batch_factor(comb[typical], self.batch_alpha)
+            joint = batch_factor(comb[typical], self.batch_alpha)
             factors = {k: joint for k in fams}
         return factors
 
@@ -1658,8 +958,8 @@ class BatchMonitor(BaseEstimator):
                    typical: np.ndarray, share: float) -> list[dict[str, Any]]:
         """Pair charts: mean and sd of each pair's difference and a limit (in sd) from out of fold."""
         out: list[dict[str, Any]] = []
-        for a, b in _find_pairs(frames, self.variables_):
-            d = [_pair_diff(f, a, b)[1] for f in frames]
+        for a, b in find_pairs(frames, self.variables_):
+            d = [pair_diff(f, a, b)[1] for f in frames]
             maxima = np.zeros(len(frames))
             for tr, te in folds:
                 dt = np.concatenate([d[i] for i in tr])
@@ -1667,19 +967,19 @@ class BatchMonitor(BaseEstimator):
                 for i in te:
                     maxima[i] = self._pair_worst((d[i] - mu) / sd)
             dall = np.concatenate(d)
-            limit = max(3.0, _batch_factor(maxima[typical], share))
+            limit = max(3.0, batch_factor(maxima[typical], share))
             pr: dict[str, Any] = {"a": a, "b": b, "mean": float(np.mean(dall)), "sd": float(np.std(dall)) + 1e-12,
                                   "limit": float(limit)}
-            if _batch_offsets(d):
+            if batch_offsets(d):
                 # a second chart, self-starting: each difference against the batch's own earlier
                 # ones (from the second row on: the first is where a probe is typically standardised
                 # against its sample), limit from out of fold the same way
                 for tr, te in folds:
-                    sw = _within_sd([d[i] for i in tr])
+                    sw = within_sd([d[i] for i in tr])
                     for i in te:
                         maxima[i] = self._pair_worst(self_starting(d[i], sw))
-                pr["sd_within"] = _within_sd(d)
-                pr["limit_self"] = float(max(3.0, _batch_factor(maxima[typical], share)))
+                pr["sd_within"] = within_sd(d)
+                pr["limit_self"] = float(max(3.0, batch_factor(maxima[typical], share)))
             out.append(pr)
         return out
 
@@ -1737,7 +1037,7 @@ class BatchMonitor(BaseEstimator):
                 raise DataError(f"equipment {spec!r}: the loop acts in fewer than 3 training batches")
             med = float(np.median(mins))
             out.append({"measured": cols[0], "actuator": cols[1],
-                        "limit": med / _batch_factor(med / np.maximum(mins, 1e-12), share)})
+                        "limit": med / batch_factor(med / np.maximum(mins, 1e-12), share)})
         return out
 
     def _loop_held(self, frame: pd.DataFrame, measured: str, actuator: str) -> tuple[np.ndarray, np.ndarray]:
@@ -1846,7 +1146,7 @@ class BatchMonitor(BaseEstimator):
         out: dict[str, float] = {}
         if c is not None:
             for k, name in enumerate(names):
-                var = _base(name)
+                var = base_variable(name)
                 out[var] = out.get(var, 0.0) + float(c[k])
         else:
             for j, v in enumerate(self.variables_):
@@ -1886,7 +1186,7 @@ class BatchMonitor(BaseEstimator):
                 alarms.append({"time_h": float(t[i]), "kind": kind, "statistic": stat,
                                "contributions": self._contributions(Z[i], stat, vec)})
         for pr in getattr(self, "pairs_", []):
-            tp, d = _pair_diff(frame, pr["a"], pr["b"])
+            tp, d = pair_diff(frame, pr["a"], pr["b"])
             if outage is not None and outage.any():  # no comparison with a bridged signal
                 keep = ~np.asarray(outage.any(axis=1))[np.searchsorted(t, tp)]
                 tp, d = tp[keep], d[keep]
@@ -1978,3 +1278,9 @@ class BatchMonitor(BaseEstimator):
         if comp is None:
             return {}
         return {b: {"channels": len(c), "components": comp.n_scores_[b]} for b, c in comp.blocks_.items()}
+
+
+#: The reference model's former name: monitors saved before it moved to
+#: :mod:`biotwin.monitoring.reference` pickled it as ``biotwin.monitoring.mspc._Core``, and load
+#: through this name.
+_Core = ReferenceModel
