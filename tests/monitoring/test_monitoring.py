@@ -417,36 +417,6 @@ def test_a_monitor_with_other_features_than_this_version_makes_is_refused_by_nam
     assert isinstance(mon.score(train[0].frame)["alarms"], list)  # the monitor as fitted still scores
 
 
-def test_batch_factor_takes_the_heavy_tail_when_the_maxima_have_one():
-    from scipy import stats
-
-    from biotwin.monitoring.limits import batch_factor
-
-    rng = np.random.default_rng(0)
-    light = stats.gumbel_r.rvs(loc=1.0, scale=0.1, size=40, random_state=rng)
-    heavy = np.exp(stats.gumbel_r.rvs(loc=0.0, scale=0.5, size=40, random_state=rng))  # Frechet-like
-    g_loc, g_sc = stats.gumbel_r.fit(heavy)
-    gumbel_only = stats.gumbel_r.ppf(1 - 0.005, g_loc, g_sc)
-    # bursty maxima: the factor follows the heavy tail, above what a Gumbel fit would give
-    assert batch_factor(heavy, 0.005) > 1.2 * gumbel_only
-    # light-tailed maxima keep (about) the Gumbel quantile
-    l_loc, l_sc = stats.gumbel_r.fit(light)
-    assert batch_factor(light, 0.005) == pytest.approx(max(light.max(), stats.gumbel_r.ppf(1 - 0.005, l_loc, l_sc)),
-                                                       rel=0.05)
-
-
-def test_batch_factor_of_maxima_equal_to_within_rounding_is_their_value():
-    from biotwin.monitoring.limits import batch_factor
-
-    # 27 out-of-fold maxima of one PenSimPy chart, equal but for the last bit: scipy's Gumbel fit
-    # overflowed ("int too large to convert to float") and the monitor's fit crashed
-    lo, hi = float.fromhex("0x1.cfb9c8695314ap-1"), float.fromhex("0x1.cfb9c8695314fp-1")
-    m = np.array([hi if i % 5 in (3, 4) else lo for i in range(27)])
-    assert np.ptp(m) > 0
-    assert batch_factor(m, 0.001) == 1.0
-    assert batch_factor(m * 3.0, 0.001) == pytest.approx(3.0 * m.max())
-
-
 def test_windows_treat_the_same_batch_alike_whether_logged_in_hours_or_minutes():
     from biotwin.monitoring.equipment import loop_activity_ratio
     from biotwin.monitoring.stats import recentre, trend_innovation
@@ -646,24 +616,6 @@ def test_a_loop_spec_alarms_on_a_fouled_probe_and_not_on_a_healthy_one():
         BatchMonitor(detectors=("T2",), equipment=("loop:pO2/stirrer",)).fit([_loop_batch(s) for s in range(4)])
 
 
-def test_sided_limits_keep_the_quiet_side_tight():
-    from biotwin.monitoring.limits import tv_limit, tv_limit_sided
-
-    rng = np.random.default_rng(0)
-    t = np.tile(np.arange(0.0, 50.0, 0.5), 30)
-    lopsided = rng.normal(0, 1, t.size)
-    lopsided[rng.random(t.size) < 0.05] -= 20.0  # a long tail below, none above
-    both = np.column_stack([lopsided, rng.normal(0, 1, t.size)])
-    grid = np.linspace(0.0, 50.0, 20)
-    up, low = tv_limit_sided(t, both, grid, 0.99, mask=np.array([True, False]))
-    two = tv_limit(t, np.abs(both), grid, 0.99)
-    # the quiet side's limit is that of the noise; the tail's side and the one-limit chart see the tail
-    assert np.all(up[:, 0] < 4.0) and np.all(low[:, 0] > 15.0) and np.all(two[:, 0] > 15.0)
-    # a column outside the mask keeps the two-sided limit on both sides
-    np.testing.assert_allclose(up[:, 1], two[:, 1])
-    np.testing.assert_allclose(low[:, 1], two[:, 1])
-
-
 def _controlled(n: int, seed: int, dip_share: float = 0.3, drift: float = 0.0) -> list:
     """pH held at 7.00 by base addition, wandering +-0.02 (AR(1)); in ``dip_share`` of the
     batches the base pump saturates for 20-40 h and the pH falls 0.3-0.6 (a one-sided tail of
@@ -739,31 +691,6 @@ def test_batches_of_different_lengths_share_one_reference_grid_across_folds():
         warnings.simplefilter("ignore")
         mon = BatchMonitor().fit(_stepped(30, 0))
     assert sum(mon.score(f)["first_alarm_h"] is not None for f in _stepped(10, 1)) <= 1
-
-
-def test_a_limit_whose_quantiles_are_zero_is_floored_at_a_tenth_of_the_overall_one():
-    from biotwin.monitoring.limits import tv_limit
-
-    t = np.tile(np.arange(0.0, 50.0, 0.5), 30)
-    cus = np.zeros(t.size)
-    cus[t > 45.0] = np.random.default_rng(0).uniform(0.0, 50.0, int((t > 45.0).sum()))  # a CUSUM, 0 until late
-    lim = tv_limit(t, cus, np.linspace(0.0, 50.0, 20), 0.99)
-    # zero limits made any positive value an alarm with a ratio of 1e12 and more
-    assert np.all(lim > 0.0)
-    assert lim.min() == pytest.approx(0.1 * np.quantile(cus, 0.99))
-
-
-def test_thinned_rows_are_the_same_culture_times_for_any_number_of_batches():
-    from biotwin.monitoring.reference import thinned
-
-    # a fold of 24 batches and the final model on 30 see every 2nd row of each batch (not every
-    # row, nor rows thinned over the stacked batches, which fall at other times in each)
-    fold, final = thinned([1000] * 24, 15000), thinned([1000] * 30, 15000)
-    assert np.array_equal(fold.reshape(24, 1000)[0], final.reshape(30, 1000)[0])
-    assert np.flatnonzero(final[:1000]).tolist()[:3] == [0, 2, 4]
-    assert final.sum() == 15000
-    assert thinned([80, 120], 15000).all()  # small batches: every row
-    assert len(thinned([80, 120], 15000)) == 200
 
 
 def _curved(n: int, seed: int) -> list:
