@@ -313,7 +313,7 @@ class SoftSensor(BaseEstimator):
             raise DataError(f"only {len(yy)} rows have a value of {self.target!r}")
         for tr, te in _folds(len(yy), g, self.cv):
             if len(tr) < 3:
-                held = sorted({ids[int(np.flatnonzero(rank == r)[0])] for r in np.unique(g[te])})
+                held = sorted(ids[int(i)] for i in np.argsort(rank)[np.unique(g[te])])
                 raise DataError(f"too few rows with a value of {self.target!r} to cross-validate: holding out "
                                 f"{held} leaves {len(tr)}; add batches or assays")
         self.feature_names_ = list(F.columns)
