@@ -163,6 +163,12 @@ def test_cli_monitor(tmp_path, monitor):
     meta = json.loads(r.stdout)
     left_out = set(range(10)) - set(meta["reference_batches"])
     assert left_out and left_out <= set(meta["atypical_batches"])  # atypical ones taken out and refitted
+    # named by their ids in the sidecar and in the text output, for review
+    assert meta["atypical_batch_ids"] == [f"b{i}" for i in meta["atypical_batches"]]
+    r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--clean-reference", *args[4:]])
+    assert r.exit_code == 0, r.output
+    assert f"{len(meta['atypical_batches'])} of 10 training batches are atypical" in r.output
+    assert all(f"b{i}" in r.output.split("atypical")[1] for i in meta["atypical_batches"])
     r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--detectors", "wavelet", *args[4:]])
     assert r.exit_code != 0 and "wavelet" in r.output
     # an analyser outage is listed beside the alarms in the text output

@@ -144,14 +144,22 @@ def monitor_fit(
     if clock_tolerance > 0:
         mon.set_params(clock_tolerance_h=clock_tolerance)
     mon.fit(data)
+    atypical = [data.ids[i] for i in mon.atypical_batches_]
     meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
-            "clock_tolerance_h": mon.clock_tolerance_h}
+            "clock_tolerance_h": mon.clock_tolerance_h, "atypical_batch_ids": atypical}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)
     else:
         typer.echo(f"monitor on {len(mon.variables_)} variables, {meta['n_components']} components; "
                    f"out-of-fold false-alarm batches {100 * mon.oof_false_alarm_rate_:.0f} %; saved {out}")
+        if atypical:
+            # a batch far outside the others is either a fault among the "normal" batches or a
+            # rare normal mode; new batches like it will alarm (docs/monitoring.md)
+            kept = ("left out of the reference and the limits" if mon.clean_reference
+                    else "left out of the limits' factors")
+            typer.echo(f"{len(atypical)} of {len(data.ids)} training batches are atypical ({kept}): "
+                       f"{', '.join(atypical)}; review them: new batches like them will alarm")
 
 
 @monitor_app.command("score")
