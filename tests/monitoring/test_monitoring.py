@@ -157,6 +157,9 @@ def test_cli_monitor(tmp_path, monitor):
     assert r.exit_code == 0, r.output
     meta = json.loads(r.stdout)
     assert meta["detectors"] == ["T2", "SPE", "trend"] and meta["pairs"] == 0
+    r = CliRunner().invoke(app, [*args[:4], "--detectors", "mpls", "--no-pairs", "--json", *args[4:]])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["detectors"] == ["mpls"]
     assert meta["reference_batches"] == list(range(10))  # all of them unless --clean-reference
     r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--clean-reference", "--json", *args[4:]])
     assert r.exit_code == 0, r.output
@@ -785,6 +788,19 @@ def test_the_same_batches_listed_in_another_order_give_the_same_monitor():
     assert any(not np.allclose(a.factors_[k], c.factors_[k], rtol=1e-6) for k in a.factors_)
     test = _linear(3, 5, drift=0.01)
     assert [a.score(f) for f in test] == [b.score(f) for f in test]
+
+
+def test_the_batch_evolution_model_is_an_opt_in_family_that_names_the_variables_behind_its_alarm():
+    assert "mpls" not in BatchMonitor().detectors
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mon = BatchMonitor(exclude=OFFLINE, detectors=("mpls",), pairs=False).fit(frames(monod_campaign(25, seed=1)))
+    assert mon.core_.evo_R.shape[1] == 3
+    assert sum(mon.score(f)["first_alarm_h"] is not None for f in frames(monod_campaign(10, seed=2))) <= 1
+    for b in monod_campaign(3, faults=("temperature",), seed=9):
+        after = [a for a in mon.score(b.frame)["alarms"] if a["time_h"] >= b.onset_h]
+        assert after and after[0]["statistic"] == "MPLS-T2" and after[0]["time_h"] - b.onset_h < 1.0
+        assert next(iter(after[0]["contributions"])) == "temp [degC]"
 
 
 def test_repeated_cross_validation_averages_each_batch_worst_ratio_over_the_partitions():

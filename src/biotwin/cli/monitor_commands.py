@@ -105,7 +105,7 @@ def monitor_fit(
         "Share of normal batches allowed any alarm, split over all charts (default: the monitor's).")),
     detectors: list[str] = typer.Option([], "--detectors", help=(
         "Chart families to use (default: T2 SPE value residual cusum trend level nonlinear; also rate, "
-        "response).")),
+        "response, mpls: the batch evolution model's score chart).")),
     no_pairs: bool = typer.Option(False, "--no-pairs", help=(
         "No parity charts between columns found to measure the same quantity.")),
     clean_reference: bool = typer.Option(False, "--clean-reference", help=(

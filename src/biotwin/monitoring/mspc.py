@@ -58,6 +58,7 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
     "trend": ("process", "trend", "trend"),
     "level": ("process", "level", "level"),
     "nonlinear": ("sensor", "nonlinear-residual", "nonlinear"),
+    "mpls": ("process", "MPLS-T2", "MPLS-T2"),
 }
 #: Families whose chart is a signed deviation (limits on its size, runs on one side).
 SIGNED = ("value", "trend", "level")
@@ -275,8 +276,9 @@ class BatchMonitor(BaseEstimator):
     detectors : sequence of str
         Families in use (keys of :data:`FAMILIES`). Default: ``T2``, ``SPE``, ``value``,
         ``residual``, ``cusum``, ``trend``, ``level``, ``nonlinear`` (whose choice of variables
-        needs ``residual``; without it every variable is charted). ``rate`` and ``response`` are
-        opt-in: on the synthetic
+        needs ``residual``; without it every variable is charted). ``mpls`` (the batch evolution
+        model, :meth:`~biotwin.monitoring.reference.ReferenceModel.evolution`) is opt-in. ``rate``
+        and ``response`` are opt-in: on the synthetic
         generators (``bench/_monitor_synthetic_eval.py``, results in
         ``bench/results/monitoring_synthetic.json``) they raised most false alarms on normal
         batches (rate-CUSUM 4 of 7 on pichia and bacillus, response 1, plus a response alarm in
@@ -304,6 +306,8 @@ class BatchMonitor(BaseEstimator):
         batches that follow a recipe to the minute (simulated ones) show no timing spread at
         its set-point steps, and a normal batch whose clock is off by half a sampling interval
         then alarms at a step. Opt-in (0).
+    mpls_components : int
+        Latent variables of the ``mpls`` family's observation-level PLS on culture time.
     n_shifts : int
         Candidate shifts on each side within the window.
     spectra : bool
@@ -407,7 +411,7 @@ class BatchMonitor(BaseEstimator):
                  trend_tolerance_h: float = 0.5, trend_persistence: int = 2, spectra: bool = True,
                  same_side: bool = True, clean_reference: bool = False, sided: Sequence[str] = ("value", "level"),
                  level_window_h: float = 8.0, sided_ratio: float = 4.0, nonlinear_gain: float = 0.7,
-                 cv_repeats: int = 1, clock_tolerance_h: float = 0.0) -> None:
+                 cv_repeats: int = 1, clock_tolerance_h: float = 0.0, mpls_components: int = 3) -> None:
         self.exclude = exclude
         self.n_components = n_components
         self.n_grid = n_grid
@@ -445,6 +449,7 @@ class BatchMonitor(BaseEstimator):
         self.nonlinear_gain = nonlinear_gain
         self.cv_repeats = cv_repeats
         self.clock_tolerance_h = clock_tolerance_h
+        self.mpls_components = mpls_components
 
     def _new_core(self) -> ReferenceModel:
         """A core; with boosted redundancy models, when the ``nonlinear`` family is in use, for the
@@ -454,7 +459,8 @@ class BatchMonitor(BaseEstimator):
         if "nonlinear" in self.detectors and (keep is None or keep.any()):
             nl = {"variables": None if keep is None else [int(j) for j in np.flatnonzero(keep)]}
         return ReferenceModel(self.n_grid, self.n_components, self.ridge, self.redundancy_scale == "pooled",
-                              self.phases, getattr(self, "time_tolerance", 0.0), getattr(self, "n_shifts", 4), nl)
+                              self.phases, getattr(self, "time_tolerance", 0.0), getattr(self, "n_shifts", 4), nl,
+                              mpls=int(getattr(self, "mpls_components", 3)) if "mpls" in self.detectors else 0)
 
     def _feats(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = engineer(frame, self.variables_, integrals=self.integrals, rate_window_h=self.rate_window_h)
@@ -527,6 +533,8 @@ class BatchMonitor(BaseEstimator):
         if "level" in self.detectors:
             L = smallest(core.robust_shifted(f, names))
             raw["level"] = np.where(outage, 0.0, L) if outage is not None and outage.any() else L
+        if "mpls" in self.detectors:
+            raw["mpls"] = core.evolution(f, names)[0]
         if "trend" in self.detectors:
             window_h, recent_h = self.trend_windows_
             raw["trend"] = trend_innovation(t, f[self.variables_].to_numpy(float), window_h, recent_h)
@@ -1133,11 +1141,14 @@ class BatchMonitor(BaseEstimator):
                     cols[f"{col}({name})"] = v[:, j]
         return pd.DataFrame(cols)
 
-    def _contributions(self, z: np.ndarray, statistic: str, resid: np.ndarray | None) -> dict[str, float]:
+    def _contributions(self, z: np.ndarray, statistic: str, resid: np.ndarray | None,
+                       shares: np.ndarray | None = None) -> dict[str, float]:
         core = self.core_
         zp = z[core.pca_idx]
         names = [self.feature_names_[i] for i in core.pca_idx]
-        if statistic == "T2":
+        if shares is not None:  # each feature's share of the statistic (``pca_idx`` columns)
+            c = shares
+        elif statistic == "T2":
             c = t2_contributions(zp[None, :], core.P, core.lam)[0]
         elif statistic == "SPE":
             c = spe_contributions(zp[None, :] - (zp[None, :] @ core.P) @ core.P.T)[0]
@@ -1181,10 +1192,13 @@ class BatchMonitor(BaseEstimator):
             # each chart under the persistence rule (as the limits were calibrated), then any chart
             on = self._held(fam, ratio).max(axis=1) > 1.0
             starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
+            shares = (self.core_.evolution(self._feats(frame), self.feature_names_)[1]
+                      if fam == "mpls" and len(starts) else None)
             for i in starts:
                 vec = np.abs(ratio[i]) if ratio.ndim > 1 else None
                 alarms.append({"time_h": float(t[i]), "kind": kind, "statistic": stat,
-                               "contributions": self._contributions(Z[i], stat, vec)})
+                               "contributions": self._contributions(Z[i], stat, vec,
+                                                                    None if shares is None else shares[i])})
         for pr in getattr(self, "pairs_", []):
             tp, d = pair_diff(frame, pr["a"], pr["b"])
             if outage is not None and outage.any():  # no comparison with a bridged signal

@@ -147,9 +147,11 @@ class ReferenceModel:
     """Reference trajectories + PCA + redundancy regressions fitted on some batches."""
 
     def __init__(self, n_grid: int, n_components: float, ridge: float, pooled: bool = False, phases: int = 1,
-                 time_tolerance: float = 0.0, n_shifts: int = 4, nonlinear: dict[str, Any] | None = None) -> None:
+                 time_tolerance: float = 0.0, n_shifts: int = 4, nonlinear: dict[str, Any] | None = None,
+                 mpls: int = 0) -> None:
         self.n_grid, self.n_components, self.ridge, self.pooled = n_grid, n_components, ridge, pooled
         self.nonlinear = nonlinear
+        self.mpls = int(mpls)
         self.phases = max(1, int(phases))
         self.time_tolerance, self.n_shifts = float(time_tolerance), int(n_shifts)
 
@@ -239,10 +241,59 @@ class ReferenceModel:
                     self.edges[p + 1] + 0.25 * width if p < self.phases - 1 else np.inf)
                    for p in range(self.phases)]]
         self.value_idx = value_idx
+        if self.mpls > 0:
+            self._fit_evolution(A, feats, names)
         self.nl: list[Any] = []
         if self.nonlinear is not None:
             self.nl = self._boosted(Zreg, tall, [len(f) for f in feats], value_idx, **self.nonlinear)
         return self
+
+    def _fit_evolution(self, A: np.ndarray, feats: list[pd.DataFrame], names: list[str]) -> None:
+        """Observation-level PLS of the features on culture time (the batch evolution model of
+        multiway PLS: every observation of every batch a row, maturity the response; Wold et al.
+        1998, Chemom Intell Lab Syst 44:331, doi:10.1016/S0169-7439(98)00162-2).
+
+        The ``mpls`` first latent variables (``evo_R``, X rotations on the globally autoscaled
+        features ``pca_idx``) span the directions along which the culture evolves. A batch is
+        judged by how far its scores lie from the reference batches' score trajectory at its
+        culture time, in units of their spread there (``evo_sd``, on the grid), as in the score
+        control charts of the batch evolution model.
+        """
+        from sklearn.cross_decomposition import PLSRegression
+
+        cols = [names[i] for i in self.pca_idx]
+        rows = thinned([len(f) for f in feats], 15000)
+        X = np.vstack([f[cols].to_numpy(float) for f in feats])[rows]
+        y = np.concatenate([f[TIME].to_numpy(float) for f in feats])[rows]
+        self.evo_mean = np.nanmean(X, axis=0)
+        self.evo_scale = np.nanstd(X, axis=0) + 1e-9
+        k = max(1, min(self.mpls, X.shape[1], len(X) - 1))
+        pls = PLSRegression(n_components=k, scale=False).fit(np.nan_to_num((X - self.evo_mean) / self.evo_scale), y)
+        self.evo_R = pls.x_rotations_
+        # each reference batch's score deviations on the grid: (x - reference) / scale projected
+        dev = (A[:, :, self.pca_idx] - self.mean[None, :, self.pca_idx]) / self.evo_scale
+        T = np.einsum("bgp,pa->bga", dev, self.evo_R)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sd = np.nanstd(T, axis=0)
+        sd = pd.DataFrame(sd).ffill().bfill().to_numpy()
+        kern = np.ones(5) / 5
+        sd = np.column_stack([np.convolve(np.pad(sd[:, a], 2, mode="edge"), kern, "valid") for a in range(k)])
+        self.evo_sd = np.maximum(sd, 0.1 * np.nanmedian(sd, axis=0) + 1e-9)
+
+    def evolution(self, f: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The batch evolution model's statistic of each observation: the sum over its latent
+        variables of the squared score deviation from the reference trajectory in units of its
+        spread (a Hotelling T2 of the deviations, their covariance taken diagonal), shape
+        (n_rows,); and each feature's share of it (``pca_idx`` columns, summing to it), shape
+        (n_rows, n_features)."""
+        t = f[TIME].to_numpy(float)
+        x = f[[names[i] for i in self.pca_idx]].to_numpy(float)
+        dev = (x - _interp_columns(t, self.grid, self.mean[:, self.pca_idx])) / self.evo_scale
+        T = dev @ self.evo_R
+        s2 = _interp_columns(t, self.grid, self.evo_sd) ** 2
+        w = (T / s2) @ self.evo_R.T  # d(T2)/2 per feature: each feature's share is dev * w
+        return np.sum(T**2 / s2, axis=1), dev * w
 
     def _boosted(self, Z: np.ndarray, t: np.ndarray, lengths: list[int], value_idx: list[int], max_rows: int = 15000,
                  max_iter: int = 60, max_leaf_nodes: int = 15, learning_rate: float = 0.2,
