@@ -17,7 +17,7 @@ import pytest
 from biotwin.lake import Lake
 
 REPO = Path(__file__).resolve().parents[2]
-N_FILES, N_TIMES, N_TAGS = 24, 10_000, 20
+N_FILES, N_TIMES, N_TAGS = 36, 10_000, 20
 PER_BATCH = N_TIMES * N_TAGS
 
 
@@ -43,7 +43,9 @@ def _visible(lake_dir: Path) -> dict[str, int]:
     return seen
 
 
-def _import_and_kill(lake_dir: Path, files: list[Path], kill_after: int) -> int:
+def _import_and_kill(lake_dir: Path, files: list[Path], kill_after: int, may_finish: bool = False) -> int:
+    """Import ``files`` in a subprocess and SIGKILL it once ``kill_after`` batches are visible;
+    the batches visible then. With ``may_finish`` an import that ends first is no failure."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "biotwin.cli.lake_commands", "--lake", str(lake_dir),
@@ -53,6 +55,8 @@ def _import_and_kill(lake_dir: Path, files: list[Path], kill_after: int) -> int:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                if may_finish and proc.returncode == 0:
+                    return len(_visible(lake_dir))
                 pytest.fail(f"import finished before it could be killed: {proc.stderr.read()}")
             if len(_visible(lake_dir)) >= kill_after:
                 break
@@ -62,7 +66,8 @@ def _import_and_kill(lake_dir: Path, files: list[Path], kill_after: int) -> int:
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    # a run that ended on its own between the last poll and the kill is killed no more
+    assert proc.returncode == -signal.SIGKILL or (may_finish and proc.returncode == 0), proc.returncode
     return len(_visible(lake_dir))
 
 
@@ -72,8 +77,12 @@ def test_sigkill_during_import_then_rerun(tmp_path, run_biotwin):
     lake_dir = tmp_path / "lake"
     n1 = _import_and_kill(lake_dir, files, kill_after=1)
     assert 1 <= n1 < N_FILES
-    n2 = _import_and_kill(lake_dir, files, kill_after=n1 + 3)
-    assert n1 + 3 <= n2 < N_FILES
+    # the re-run skips the n1 batches already stored and is killed once it has stored two more.
+    # Under load a reader's poll can take half a second, and the remaining batches then land
+    # before the kill does: the kill hits the run's clean-up instead (also a crash it must
+    # survive), or the run ends first (CI once saw 24 of 24 here), so all of them may be visible
+    n2 = _import_and_kill(lake_dir, files, kill_after=n1 + 2, may_finish=True)
+    assert n1 + 2 <= n2 <= N_FILES
 
     result = run_biotwin(lake_dir, "import", "batch", "--quiet", *map(str, files))
     assert result.returncode == 0, result.stderr
