@@ -801,6 +801,12 @@ def test_the_batch_evolution_model_is_an_opt_in_family_that_names_the_variables_
         after = [a for a in mon.score(b.frame)["alarms"] if a["time_h"] >= b.onset_h]
         assert after and after[0]["statistic"] == "MPLS-T2" and after[0]["time_h"] - b.onset_h < 1.0
         assert next(iter(after[0]["contributions"])) == "temp [degC]"
+    # its chart is in the trajectory and the plot
+    from biotwin.monitoring.plots import family_maxima
+
+    traj = mon.trajectory(b.frame)
+    assert list(family_maxima(traj).columns) == ["MPLS-T2"]
+    assert traj["MPLS-T2"].max() > 1.0
 
 
 def test_repeated_cross_validation_averages_each_batch_worst_ratio_over_the_partitions():

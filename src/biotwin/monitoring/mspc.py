@@ -1126,7 +1126,7 @@ class BatchMonitor(BaseEstimator):
         DataFrame, shape (n_rows, 3 + n_variables * n_vector_families)
             ``time_h``, ``T2``, ``SPE`` and, per variable, ``value(<variable>)``, ``residual(<variable>)``,
             ``cusum(<variable>)``, ``rate-cusum(<variable>)``, ``response(<variable>)`` and
-            ``trend(<variable>)`` (those of the families in use).
+            ``trend(<variable>)``, and ``MPLS-T2`` (those of the families in use).
         """
         prepared, outage, _ = self._prepared(frame)
         t, r, _ = self._scored(prepared, outage)

@@ -18,9 +18,10 @@ def _plt() -> Any:
 
 
 def family_maxima(trajectory: pd.DataFrame) -> pd.DataFrame:
-    """Each chart family's statistic over its limit: ``T2``, ``SPE`` and, for the per-variable
-    families (``value(...)``, ``residual(...)``, ``trend(...)``, ...), the largest over the variables."""
-    out = {c: trajectory[c] for c in ("T2", "SPE") if c in trajectory}
+    """Each chart family's statistic over its limit: the one-chart families (``T2``, ``SPE``,
+    ``MPLS-T2``) and, for the per-variable families (``value(...)``, ``residual(...)``,
+    ``trend(...)``, ...), the largest over the variables."""
+    out = {c: trajectory[c] for c in trajectory.columns if c != "time_h" and "(" not in c}
     families = dict.fromkeys(c.split("(", 1)[0] for c in trajectory.columns if "(" in c and c.endswith(")"))
     for fam in families:
         out[fam] = trajectory[[c for c in trajectory.columns if c.startswith(fam + "(")]].max(axis=1)
