@@ -101,6 +101,20 @@ def warp_shift(ref: np.ndarray, x: np.ndarray, band: int) -> np.ndarray:
     return best
 
 
+def _held_ends(x: np.ndarray) -> np.ndarray:
+    """Columns of a grid profile with their missing ends held (the last value where no batch
+    lasted that long, the first before), shape as ``x``."""
+    return pd.DataFrame(x).ffill().bfill().to_numpy()
+
+
+def _spread(x: np.ndarray) -> np.ndarray:
+    """A spread profile along the grid with its ends held and smoothed by a centred 5-point
+    moving average per column, shape as ``x``."""
+    x = _held_ends(x)
+    kern = np.ones(5) / 5
+    return np.column_stack([np.convolve(np.pad(x[:, k], 2, mode="edge"), kern, "valid") for k in range(x.shape[1])])
+
+
 def _interp_columns(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """:func:`numpy.interp` of every column of ``fp`` (shape (len(xp), n)) at ``x`` at once: linear
     between the points of ``xp``, the end values outside it."""
@@ -174,10 +188,8 @@ class ReferenceModel:
                 mean = np.nanmean(A, axis=0)
                 sd = np.nanstd(A, axis=0)
         # hold the last reference where no batch lasted that long
-        mean = pd.DataFrame(mean).ffill().bfill().to_numpy()
-        sd = pd.DataFrame(sd).ffill().bfill().to_numpy()
-        kern = np.ones(5) / 5
-        sd = np.column_stack([np.convolve(np.pad(sd[:, k], 2, mode="edge"), kern, "valid") for k in range(sd.shape[1])])
+        mean = _held_ends(mean)
+        sd = _spread(sd)
         # a variable that happens to be constant in every reference batch at some time (a pump
         # not yet running) must not turn a small move into a huge standardised value: the
         # floor is the larger of 10 % of its typical spread over time and 5 % of its pooled
@@ -197,10 +209,8 @@ class ReferenceModel:
             Av = A[:, :, value_idx]
             med = np.nanmedian(Av, axis=0)
             mad = 1.4826 * np.nanmedian(np.abs(Av - med[None]), axis=0)
-        med = pd.DataFrame(med).ffill().bfill().to_numpy()
-        mad = pd.DataFrame(mad).ffill().bfill().to_numpy()
-        mad = np.column_stack([np.convolve(np.pad(mad[:, k], 2, mode="edge"), kern, "valid")
-                               for k in range(mad.shape[1])])
+        med = _held_ends(med)
+        mad = _spread(mad)
         self.median, self.mad = med, np.maximum(mad, floor[value_idx])
         # one scale per feature over the whole batch (root mean square of the time-wise spread)
         self.gsd = np.sqrt(np.mean(self.sd**2, axis=0))
@@ -276,9 +286,7 @@ class ReferenceModel:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             sd = np.nanstd(T, axis=0)
-        sd = pd.DataFrame(sd).ffill().bfill().to_numpy()
-        kern = np.ones(5) / 5
-        sd = np.column_stack([np.convolve(np.pad(sd[:, a], 2, mode="edge"), kern, "valid") for a in range(k)])
+        sd = _spread(sd)
         self.evo_sd = np.maximum(sd, 0.1 * np.nanmedian(sd, axis=0) + 1e-9)
 
     def evolution(self, f: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
