@@ -12,6 +12,10 @@ even while it stays inside the normal envelope (Gertler 1998, Fault Detection an
 Engineering Systems, Marcel Dekker, ch. 6). With the ``nonlinear`` family, boosted trees model
 the same relations where they have a kink.
 
+Batch evolution model (the opt-in ``mpls`` family): an observation-level PLS of the features on
+culture time, whose scores are charted against the reference batches' score trajectories (Wold
+et al. 1998, as above; :meth:`ReferenceModel.evolution`).
+
 :class:`ReferenceModel` is fitted once per cross-validation fold and once on all batches by
 :class:`~biotwin.monitoring.mspc.BatchMonitor`.
 """
