@@ -1108,15 +1108,16 @@ class BatchMonitor(BaseEstimator):
         return [v for v, d in zip(self.variables_, getattr(self, "trend_dense_", []), strict=False) if d]
 
     def _scored(self, frame: pd.DataFrame,
-                outage: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """Times, each family's ratio to its limit and the standardised features of a batch from
-        :meth:`_prepared` (which sets a variable the batch lacks to its reference)."""
+                outage: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray,
+                                                           pd.DataFrame]:
+        """Times, each family's ratio to its limit, the standardised features and the features of
+        a batch from :meth:`_prepared` (which sets a variable the batch lacks to its reference)."""
         f = self._feats(frame)
         check_features(self.feature_names_, [c for c in f.columns if c != TIME], "monitor")
         t = f[TIME].to_numpy(float)
         scale = {k: self.limits_[f"scale_{k}"] for k in self.limits_ if k in FAMILIES}
         r = self._ratios(t, self._stats(self.core_, f, scale, outage), self.limits_)
-        return t, r, self.core_.standardise(f, self.feature_names_)
+        return t, r, self.core_.standardise(f, self.feature_names_), f
 
     def trajectory(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Statistics over one batch, each divided by its limit (alarm above 1).
@@ -1129,7 +1130,7 @@ class BatchMonitor(BaseEstimator):
             ``trend(<variable>)``, and ``MPLS-T2`` (those of the families in use).
         """
         prepared, outage, _ = self._prepared(frame)
-        t, r, _ = self._scored(prepared, outage)
+        t, r, _, _ = self._scored(prepared, outage)
         cols: dict[str, np.ndarray] = {TIME: t}
         for k, v in r.items():
             col = FAMILIES[k][2]
@@ -1184,7 +1185,7 @@ class BatchMonitor(BaseEstimator):
             of its signals adds ``data_gaps`` (:meth:`data_gaps`).
         """
         frame, outage, gaps = self._prepared(frame)
-        t, r, Z = self._scored(frame, outage)
+        t, r, Z, feats = self._scored(frame, outage)
         alarms: list[dict[str, Any]] = []
         k = self.persistence
         for fam, ratio in r.items():
@@ -1192,7 +1193,7 @@ class BatchMonitor(BaseEstimator):
             # each chart under the persistence rule (as the limits were calibrated), then any chart
             on = self._held(fam, ratio).max(axis=1) > 1.0
             starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
-            shares = (self.core_.evolution(self._feats(frame), self.feature_names_)[1]
+            shares = (self.core_.evolution(feats, self.feature_names_)[1]
                       if fam == "mpls" and len(starts) else None)
             for i in starts:
                 vec = np.abs(ratio[i]) if ratio.ndim > 1 else None
