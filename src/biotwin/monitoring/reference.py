@@ -265,7 +265,7 @@ class ReferenceModel:
     def _fit_evolution(self, A: np.ndarray, feats: list[pd.DataFrame], names: list[str]) -> None:
         """Observation-level PLS of the features on culture time (the batch evolution model of
         multiway PLS: every observation of every batch a row, maturity the response; Wold et al.
-        1998, Chemom Intell Lab Syst 44:331, doi:10.1016/S0169-7439(98)00162-2).
+        1998, Chemom Intell Lab Syst 44:331).
 
         The ``mpls`` first latent variables (``evo_R``, X rotations on the globally autoscaled
         features ``pca_idx``) span the directions along which the culture evolves. A batch is
@@ -279,10 +279,12 @@ class ReferenceModel:
         rows = thinned([len(f) for f in feats], 15000)
         X = np.vstack([f[cols].to_numpy(float) for f in feats])[rows]
         y = np.concatenate([f[TIME].to_numpy(float) for f in feats])[rows]
-        self.evo_mean = np.nanmean(X, axis=0)
+        # the global scale is kept for scoring; the global mean is not needed there (a batch is
+        # judged by its deviation from the reference trajectory)
         self.evo_scale = np.nanstd(X, axis=0) + 1e-9
         k = max(1, min(self.mpls, X.shape[1], len(X) - 1))
-        pls = PLSRegression(n_components=k, scale=False).fit(np.nan_to_num((X - self.evo_mean) / self.evo_scale), y)
+        Xs = np.nan_to_num((X - np.nanmean(X, axis=0)) / self.evo_scale)
+        pls = PLSRegression(n_components=k, scale=False).fit(Xs, y)
         self.evo_R = pls.x_rotations_
         # each reference batch's score deviations on the grid: (x - reference) / scale projected
         dev = (A[:, :, self.pca_idx] - self.mean[None, :, self.pca_idx]) / self.evo_scale
