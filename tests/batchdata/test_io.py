@@ -157,6 +157,20 @@ def test_an_exclude_that_names_no_column_is_warned_with_the_nearest_header():
         warn_unknown(frames, ["pH [-]", "titre [mg/L]"])  # all present: silent
 
 
+def test_an_exclude_that_names_a_text_column_of_the_files_is_not_warned_as_unknown(tmp_path):
+    # a batch label or phase name is read and left out (not a variable); excluding it by name
+    # is no mistake, and the warning "names no column of the batches" would be false
+    p = tmp_path / "b1.csv"
+    p.write_text("Charge;Zeit [h];pH [-];Phase\nB1;0,0;7,0;Anzucht\nB1;0,5;6,9;Produktion\n")
+    f = read_batch(p, "Zeit [h]")
+    assert "Charge" not in f.columns and "Phase" not in f.columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_unknown([f], ["Charge", "Phase"])
+    with pytest.warns(UserWarning, match="'Charg' names no column"):
+        warn_unknown([f], ["Charg"])  # a misspelt name is still warned
+
+
 def test_a_column_only_some_training_batches_have_is_left_out_with_a_warning_naming_them():
     t = np.arange(5.0)
     full = [pd.DataFrame({"time_h": t, "pH [-]": 7 + 0.01 * t + k, "DO [%]": 40 - t + k}) for k in range(3)]

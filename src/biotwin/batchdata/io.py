@@ -24,6 +24,7 @@ from biotwin.connect.wide import DEFAULT_TIME_COLUMN, batch_id_from_path, is_par
 from biotwin.errors import DataError
 
 TIME = "time_h"
+TEXT_COLUMNS = "text_columns"  # frame.attrs key: the text columns a file had, left out
 _TIME_GUESSES = ("time_h", "Time (hours)", "time", "t", "timestamp", "time_utc", "Time", "Timestamp")
 
 
@@ -129,6 +130,7 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
         raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
     t = _time_hours(frame[time_col], time_col, file)
     out = {TIME: t}
+    text_cols = []
     for c in cols:
         if c == time_col or c == TIME:
             continue
@@ -136,6 +138,7 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
         if not pd.api.types.is_numeric_dtype(s):
             num = pd.to_numeric(s, errors="coerce")
             if num.notna().sum() == 0:
+                text_cols.append(c)
                 continue  # a text column (operator, phase name): not a variable
             text = s.notna() & num.isna() & (s.astype(str).str.strip() != "")
             if text.any():  # e.g. "<LOQ" in an assay column: say so rather than drop it silently
@@ -162,6 +165,8 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     res = _merge_same_time(res.sort_values(TIME, kind="stable"), file)
     if res.empty:
         raise DataError("batch has no rows", file=file)
+    # the text columns left out, so that an --exclude naming one is known (warn_unknown)
+    res.attrs[TEXT_COLUMNS] = text_cols
     return res
 
 
@@ -409,6 +414,8 @@ def warn_unknown(frames: Sequence[pd.DataFrame], names: Sequence[str], what: str
     import difflib
 
     present = set().union(*(map(str, f.columns) for f in frames)) if frames else set()
+    # a text column (a batch label, a phase name) was read and left out: naming it is no mistake
+    present |= set().union(*(f.attrs.get(TEXT_COLUMNS, ()) for f in frames)) if frames else set()
     lower = {c.lower(): c for c in present}
     for n in names:
         if n in present:
