@@ -75,6 +75,25 @@ def split_header(header: str) -> tuple[str, str | None]:
     return m.group("name"), m.group("unit").strip()
 
 
+#: A time unit written as a header's suffix: ``time_min``, ``EFT_s``, ``age-d``, ``process time hours``.
+_TIME_SUFFIX = re.compile(r"^(.*?[a-z].*?)[\s_\-.](s|sec|secs|seconds|min|mins|minutes|h|hr|hrs|hours|d|day|days)$",
+                          re.IGNORECASE)
+_TIME_SUFFIX_UNIT = {"s": "s", "sec": "s", "secs": "s", "seconds": "s", "min": "min", "mins": "min",
+                     "minutes": "min", "h": "h", "hr": "h", "hrs": "h", "hours": "h", "d": "d", "day": "d",
+                     "days": "d"}
+
+
+def time_suffix_unit(name: str) -> str | None:
+    """The time unit a time column's name ends with (``time_min`` -> ``min``, ``EFT_s`` -> ``s``,
+    ``age_d`` -> ``d``), or None.
+
+    For the time column only: ``time_min`` read as hours would stretch every batch 60-fold, and
+    every rate, integral and persistence rule with it, without a word.
+    """
+    m = _TIME_SUFFIX.match(name.strip())
+    return _TIME_SUFFIX_UNIT[m.group(2).lower()] if m else None
+
+
 @lru_cache(maxsize=512)
 def _quantity(text: str) -> pint.Quantity:
     text = text.strip()

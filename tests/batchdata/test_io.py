@@ -231,3 +231,15 @@ def test_id_ranks_follow_the_natural_order_of_the_ids_not_the_listing():
     perm = [3, 0, 4, 2, 1]
     ranks = id_ranks(ids)
     assert id_ranks([ids[i] for i in perm]).tolist() == [int(ranks[i]) for i in perm]
+
+
+@pytest.mark.parametrize("header, factor", [("time_min", 1 / 60), ("EFT_s", 1 / 3600), ("age_d", 24.0),
+                                            ("batch_time_hrs", 1.0), ("Zeit [min]", 1 / 60), ("time", 1.0)])
+def test_a_time_column_named_with_its_unit_as_a_suffix_is_read_in_that_unit(tmp_path, header, factor):
+    # "time_min" read as hours would stretch the batch 60-fold without a word
+    p = tmp_path / "b.csv"
+    p.write_text(f"{header},pH [-]\n0,7.0\n30,7.1\n60,7.2\n")
+    f = read_batch(p, header)
+    np.testing.assert_allclose(f["time_h"], np.array([0.0, 30.0, 60.0]) * factor)
+    if header == "time_min":  # found by name as well
+        np.testing.assert_allclose(read_batch(p)["time_h"], [0.0, 0.5, 1.0])

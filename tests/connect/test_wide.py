@@ -166,3 +166,10 @@ def test_decimal_comma_file_names_a_bad_cell_and_quarantines_it(tmp_path):
     assert "ambiguous" in b.rejections[1].reason
     ts = b.timeseries.to_pandas()
     np.testing.assert_allclose(ts[ts.tag == "pH"].value, [7.01, 7.03])
+
+
+def test_a_time_column_named_with_its_unit_as_a_suffix_is_read_in_that_unit(tmp_path):
+    # it used to be read as timestamps and refused ("cannot read timestamp '0'")
+    f = _write(tmp_path, "M.csv", "time_min,pH [-]\n0,7\n30,7.1\n60,7.2\n")
+    ts = read_wide_batch(f, time_col="time_min").timeseries.to_pandas()
+    np.testing.assert_allclose(ts.time_h, [0.0, 0.5, 1.0])

@@ -93,8 +93,8 @@ def _plan(header: list[str], time_col: str | None, file: str, rejections: list[R
                             f"--time-col; columns are {names}", file=file, line=1)
         t_idx = names.index(found[0])
     t_name, t_unit = units.split_header(names[t_idx])
-    if t_unit is None and _HOURS_NAME.search(t_name):
-        t_unit = "h"
+    if t_unit is None:  # a unit as the name's suffix (time_min), or hours by name
+        t_unit = units.time_suffix_unit(t_name) or ("h" if _HOURS_NAME.search(t_name) else None)
     if t_unit is not None:
         try:
             units.convert(1.0, t_unit, "h")
