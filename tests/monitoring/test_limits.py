@@ -62,3 +62,33 @@ def test_a_limit_whose_quantiles_are_zero_is_floored_at_a_tenth_of_the_overall_o
     # zero limits made any positive value an alarm with a ratio of 1e12 and more
     assert np.all(lim > 0.0)
     assert lim.min() == pytest.approx(0.1 * np.quantile(cus, 0.99))
+
+
+def test_batch_factor_is_never_below_the_margin_times_the_largest_maximum():
+    from biotwin.monitoring.limits import batch_factor
+
+    rng = np.random.default_rng(1)
+    tight = 2.0 + 0.01 * rng.standard_normal(27)  # maxima that cluster: a thin fitted tail
+    plain = batch_factor(tight, 2e-4)
+    assert plain < 1.2 * tight.max()  # the law's quantile sits just above the largest maximum
+    assert batch_factor(tight, 2e-4, margin=1.75) == pytest.approx(1.75 * tight.max())
+    # a wide law's quantile above the margin is kept as it is
+    wide = 1.0 + rng.gumbel(0.0, 1.0, 27) ** 2
+    assert batch_factor(wide, 2e-4, margin=1.2) == pytest.approx(batch_factor(wide, 2e-4))
+    assert batch_factor(tight, 2e-4, margin=1.0) == plain
+
+
+def test_loo_margin_is_what_a_left_out_batch_says_the_factors_lack():
+    from biotwin.monitoring.limits import batch_factor, loo_margin
+
+    rng = np.random.default_rng(3)
+    calm = 1.0 + rng.gumbel(0.0, 0.3, (30, 4))  # four charts of a well-modelled family
+    assert loo_margin(calm, 2e-4) == 1.0
+    # one batch far beyond the others on one chart: the margin is its ratio to the factor the
+    # other batches give that chart
+    odd = calm.copy()
+    odd[7, 2] = 4.0 * batch_factor(np.delete(calm[:, 2], 7), 2e-4)
+    assert loo_margin(odd, 2e-4) == pytest.approx(4.0)
+    assert loo_margin(odd[:, 2], 2e-4) == pytest.approx(4.0)  # one chart as a vector
+    assert loo_margin(odd, 0.0) == 1.0 and loo_margin(odd[:5], 2e-4) == 1.0  # no budget, too few
+    assert loo_margin(np.zeros((30, 3)), 2e-4) == 1.0  # a chart that never moves

@@ -500,6 +500,27 @@ def test_trend_chart_catches_an_exponential_load_inside_the_envelope():
     assert np.median(delays["trend"]) <= np.median(delays["plain"]) - 0.5
 
 
+def test_each_family_factor_clears_its_margin_over_the_largest_out_of_fold_maximum():
+    train = _smooth_batches(25, 0)
+    auto = BatchMonitor().fit(train)
+    fixed = BatchMonitor(factor_margin=1.3).fit(train)
+    for mon in (auto, fixed):
+        assert set(mon.factor_margins_) == set(mon.factors_)
+        assert mon.metadata()["factor_margins"] == {k: round(v, 4) for k, v in mon.factor_margins_.items()}
+        typical = np.ones(len(train), bool)
+        typical[mon.atypical_batches_] = False
+        for k, w in mon.oof_batch_maxima_.items():
+            top = w[typical].reshape(int(typical.sum()), -1).max(axis=0)
+            f = np.broadcast_to(np.asarray(mon.factors_[k], float), top.shape)
+            assert np.all(f >= mon.factor_margins_[k] * top - 1e-9), k
+    assert all(v == 1.3 for v in fixed.factor_margins_.values())
+    # auto: each margin is what the family's left-out batches need (here about 1: calm families)
+    assert all(1.0 <= v < 1.5 for v in auto.factor_margins_.values())
+    for bad in (0.5, "wide"):
+        with pytest.raises(DataError, match="factor_margin"):
+            BatchMonitor(factor_margin=bad).fit(train)
+
+
 def test_spectral_blocks_are_found_by_their_names():
     from biotwin.batchdata.spectra import spectral_blocks
 
