@@ -409,6 +409,9 @@ class BatchMonitor(BaseEstimator):
         Fraction of held-out normal training batches that would have alarmed.
     """
 
+    #: per family, the margin on its factors (set by fit)
+    factor_margins_: dict[str, float]
+
     def __init__(self, exclude: Sequence[str] = (), n_components: float = 0.9, n_grid: int = 100,
                  persistence: int = 2, obs_alpha: float = 0.01, batch_alpha: float = 0.03,
                  ewma_lambda: float = 0.1, rate_window_h: float = 2.0, cv: int = 5, ridge: float = 1e-4,
@@ -873,7 +876,7 @@ class BatchMonitor(BaseEstimator):
         """Each family's factor on its limits from the typical batches' out-of-fold worst ratios
         ``worst`` (per chart, per family or joint, as ``budget`` says)."""
         factors: dict[str, Any] = {}
-        self.factor_margins_: dict[str, float] = {}
+        self.factor_margins_ = {}
         if self.budget == "chart":
             # Bonferroni over every chart (T2, SPE, and each variable of each vector family):
             # each gets batch_alpha / n_charts and its own factor from its out-of-fold batch
