@@ -107,6 +107,18 @@ def test_multi_value_options_take_several_values_after_one_flag(tmp_path):
                         "note [-]", "--clock-tolerance", "0.25", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads(sidecar_path(out).read_text())["clock_tolerance_h"] == 0.25
+    # the factor margin: 'auto' by default (each family's margin in the sidecar), or a number
+    side = json.loads(sidecar_path(out).read_text())
+    assert side["factor_margin"] == "auto" and all(v >= 1.0 for v in side["factor_margins"].values())
+    r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths, "--exclude", "X [g/L]",
+                        "note [-]", "--factor-margin", "1.5", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    side = json.loads(sidecar_path(out).read_text())
+    assert side["factor_margin"] == 1.5 and set(side["factor_margins"].values()) == {1.5}
+    for bad in ("wide", "0.5"):
+        r = subprocess.run([sys.executable, "-c", code, "monitor", "fit", "--batches", *paths,
+                            "--factor-margin", bad, "--out", str(out)], capture_output=True, text=True)
+        assert r.returncode != 0 and "factor_margin" in (r.stderr + r.stdout).replace("-", "_")
 
 
 def test_foreign_semicolon_files_with_a_spectrum_through_the_console(tmp_path):

@@ -115,6 +115,10 @@ def monitor_fit(
         "Hours a batch clock may be off the training batches' (default 0): the limits also cover "
         "each training batch judged that much early and late. For training batches that take the "
         "recipe's set-point steps to the minute (simulated ones).")),
+    factor_margin: str = typer.Option("auto", "--factor-margin", help=(
+        "Floor on each chart's limit factor, as a multiple of its largest out-of-fold training "
+        "maximum: 'auto' (default: per family, what a leave-one-batch-out check of its factors "
+        "needs) or a number of at least 1 (1: the extreme-value law alone).")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
@@ -143,10 +147,18 @@ def monitor_fit(
         raise DataError(f"--clock-tolerance must be 0 or more hours, got {clock_tolerance}")
     if clock_tolerance > 0:
         mon.set_params(clock_tolerance_h=clock_tolerance)
+    if factor_margin != "auto":
+        try:
+            margin = float(factor_margin)
+        except ValueError:
+            raise DataError(f"--factor-margin must be 'auto' or a number of at least 1, "
+                            f"got {factor_margin!r}") from None
+        mon.set_params(factor_margin=margin)  # below 1 is refused by fit, by name
     mon.fit(data)
     atypical = [data.ids[i] for i in mon.atypical_batches_]
     meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
-            "clock_tolerance_h": mon.clock_tolerance_h, "atypical_batch_ids": atypical}
+            "clock_tolerance_h": mon.clock_tolerance_h, "atypical_batch_ids": atypical,
+            "factor_margin": mon.factor_margin}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)
