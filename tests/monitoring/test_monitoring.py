@@ -172,6 +172,15 @@ def test_cli_monitor(tmp_path, monitor):
     assert r.exit_code == 0, r.output
     assert f"{len(meta['atypical_batches'])} of 10 training batches are atypical" in r.output
     assert all(f"b{i}" in r.output.split("atypical")[1] for i in meta["atypical_batches"])
+    # the families whose factors a left-out training batch found too tight are named, with their margin
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    from biotwin.softsensors.persist import sidecar_path
+
+    wide = {k: v for k, v in json.loads(sidecar_path(tmp_path / "m.joblib").read_text())["factor_margins"].items()
+            if v >= 1.005}
+    assert ("limit factors widened" in r.output) == bool(wide)
+    assert all(f"{k} x{v:.2f}" in r.output for k, v in wide.items())
     r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--detectors", "wavelet", *args[4:]])
     assert r.exit_code != 0 and "wavelet" in r.output
     # an analyser outage is listed beside the alarms in the text output

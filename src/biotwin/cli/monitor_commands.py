@@ -165,6 +165,11 @@ def monitor_fit(
     else:
         typer.echo(f"monitor on {len(mon.variables_)} variables, {meta['n_components']} components; "
                    f"out-of-fold false-alarm batches {100 * mon.oof_false_alarm_rate_:.0f} %; saved {out}")
+        wide = {k: v for k, v in meta["factor_margins"].items() if v >= 1.005}  # shown as above 1.00
+        if wide and mon.factor_margin == "auto":
+            # the families whose factors a left-out training batch showed too tight (docs/monitoring.md)
+            typer.echo("limit factors widened where a training batch, left out, exceeded them: "
+                       + ", ".join(f"{k} x{v:.2f}" for k, v in wide.items()))
         if atypical:
             # a batch far outside the others is either a fault among the "normal" batches or a
             # rare normal mode; new batches like it will alarm (docs/monitoring.md)
