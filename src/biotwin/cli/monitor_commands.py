@@ -125,8 +125,9 @@ def monitor_fit(
     variable against its own trailing trend, a slow EWMA of each variable's level against the median
     batch, the residual of gradient-boosted trees for the variables whose relation to the others
     has a kink, parity checks between columns that measure the same quantity) with limits
-    estimated out of fold and one false-alarm budget split over all charts; a variable whose
-    normal excursions all go one way gets a limit per side."""
+    estimated out of fold and one false-alarm budget split over all charts, each family's limit
+    factors checked leave one training batch out; a variable whose normal excursions all go one
+    way gets a limit per side."""
     from biotwin.batchdata import read_batches
     from biotwin.monitoring import BatchMonitor
     from biotwin.softsensors import persist
