@@ -4,7 +4,9 @@ Each chart's observation-level limit is the ``q`` quantile of its out-of-fold st
 culture time (:func:`tv_limit`; per side for lopsided signed charts, :func:`tv_limit_sided`);
 a factor on it (:func:`batch_factor`) then makes the persistence rule alarm on at most a given
 share of new normal batches, from an extreme-value law fitted to one out-of-fold maximum per
-batch. :class:`~biotwin.monitoring.mspc.BatchMonitor` calls these on its folds' statistics.
+batch, floored at a margin over the largest training maximum where a leave-one-batch-out check
+shows the fitted tail too thin (:func:`loo_margin`). :class:`~biotwin.monitoring.mspc.BatchMonitor`
+calls these on its folds' statistics.
 """
 
 from __future__ import annotations
