@@ -838,16 +838,15 @@ class BatchMonitor(BaseEstimator):
         comb = np.max(np.column_stack([w.reshape(n, -1).max(axis=1) for w in worst_plain.values()]), axis=1)
         typical = comb <= self.outlier_ratio * float(np.median(comb))
         self.atypical_batches_ = [int(i) for i in np.flatnonzero(~typical)]
-        self.factors_ = self._factors(worst_plain, typical, fams)
+        self.factors_, self.factor_margins_ = self._factors(worst_plain, typical, fams)
         if offsets:
             # with the clock copies each factor is at least the one without them: an extreme-value
             # fit to larger maxima can extrapolate less (a heavy tail that the copies make light),
             # and a tolerance must only widen the limits (on the Monod generator the feed total's
             # factor fell from 85 to 12 without this)
-            first = dict(getattr(self, "factor_margins_", {}))
-            wider = self._factors(worst, typical, fams)
+            wider, wider_margins = self._factors(worst, typical, fams)
             self.factors_ = {k: np.maximum(self.factors_[k], wider[k]) for k in fams}
-            self.factor_margins_ = {k: max(first.get(k, 1.0), v) for k, v in self.factor_margins_.items()}
+            self.factor_margins_ = {k: max(v, wider_margins[k]) for k, v in self.factor_margins_.items()}
         for k in fams:
             if f"{k}_low" in lim:  # factors above then below
                 fk = np.broadcast_to(np.asarray(self.factors_[k], float), (2 * lim[k].shape[1],))
@@ -872,11 +871,13 @@ class BatchMonitor(BaseEstimator):
             self._refit_without_atypical(*given)
         return self
 
-    def _factors(self, worst: dict[str, np.ndarray], typical: np.ndarray, fams: list[str]) -> dict[str, Any]:
+    def _factors(self, worst: dict[str, np.ndarray], typical: np.ndarray,
+                 fams: list[str]) -> tuple[dict[str, Any], dict[str, float]]:
         """Each family's factor on its limits from the typical batches' out-of-fold worst ratios
-        ``worst`` (per chart, per family or joint, as ``budget`` says)."""
+        ``worst`` (per chart, per family or joint, as ``budget`` says), and each family's margin
+        (``factor_margin``; 1 outside the ``chart`` budget)."""
         factors: dict[str, Any] = {}
-        self.factor_margins_ = {}
+        margins = dict.fromkeys(fams, 1.0)
         if self.budget == "chart":
             # Bonferroni over every chart (T2, SPE, and each variable of each vector family):
             # each gets batch_alpha / n_charts and its own factor from its out-of-fold batch
@@ -888,7 +889,7 @@ class BatchMonitor(BaseEstimator):
                 wk = worst[k][typical]
                 # "auto": each family's margin from a leave-one-batch-out check of its factors
                 margin = loo_margin(wk, share) if how == "auto" else float(how)
-                self.factor_margins_[k] = margin
+                margins[k] = margin
                 factors[k] = (batch_factor(wk, share, margin) if wk.ndim == 1 else
                               np.array([batch_factor(wk[:, j], share, margin) for j in range(wk.shape[1])]))
         elif self.budget == "split":
@@ -903,7 +904,7 @@ class BatchMonitor(BaseEstimator):
             comb = np.max(np.column_stack([w.reshape(len(typical), -1).max(axis=1) for w in worst.values()]), axis=1)
             joint = batch_factor(comb[typical], self.batch_alpha)
             factors = {k: joint for k in fams}
-        return factors
+        return factors, margins
 
     def _out_of_fold(self, feats: list[pd.DataFrame], folds: list[tuple[np.ndarray, np.ndarray]],
                      end: float, offsets: Sequence[float] = ()) -> list[dict[str, np.ndarray]]:
