@@ -72,21 +72,10 @@ def _header_unit(header: str) -> tuple[str, str | None]:
     return name, unit
 
 
-def time_unit(header: str) -> str | None:
-    """The unit of a time column's header: bracketed (``Time [min]``, ``EFT (h)``) or a suffix
-    (``time_min``, ``EFT_s``, ``age_d``); None when it names none (read as hours).
-
-    A suffix counts for the time column only: ``time_min`` read as hours would stretch every
-    batch 60-fold, and every rate, integral and persistence rule with it, without a word.
-    """
-    name, unit = _header_unit(header)
-    if unit is not None:
-        return unit
-    return units.time_suffix_unit(name)
-
-
 def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
-    unit = time_unit(header)
+    name, unit = _header_unit(header)
+    if unit is None:  # not bracketed: a unit as the name's suffix (time_min), if any
+        unit = units.time_suffix_unit(name)
     if pd.api.types.is_numeric_dtype(col):
         if unit is None:
             unit = "h"
