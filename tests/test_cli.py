@@ -172,3 +172,47 @@ def test_foreign_semicolon_files_with_a_spectrum_through_the_console(tmp_path):
     assert "Batch reference(Batch_ref:Batch ref)" not in meta["variables"] and "2400" not in meta["variables"]
     res = json.loads(run("monitor", "score", "--monitor", str(tmp_path / "m.mon"), "--batch", str(paths[6]), "--json"))
     assert set(res) == {"first_alarm_h", "alarms"}
+
+
+def test_spreadsheet_workbooks_give_the_same_soft_sensor_and_monitor_as_csv(tmp_path):
+    """A plant's historian export as .xlsx workbooks, one per batch, through the contract commands."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    csv, xlsx = [], []
+    for i in range(7):
+        t = np.arange(0.0, 24.0, 0.5)
+        x = np.exp((0.15 + 0.01 * rng.standard_normal()) * t)
+        f = pd.DataFrame({"Process time [min]": 60 * t, "OUR [mM/h]": 2 * x * (1 + 0.02 * rng.standard_normal(t.size)),
+                          "base [g]": np.cumsum(0.1 * x), "pH [-]": 7 + 0.01 * rng.standard_normal(t.size),
+                          "titre [g/L]": np.where(t % 4 == 0, 0.05 * x * (1 + 0.03 * rng.standard_normal(t.size)),
+                                                  np.nan)})
+        if i == 6:  # the batch scored: its pH steps away at 12 h
+            f["pH [-]"] += np.where(t >= 12, 0.3, 0.0)
+        csv.append(str(tmp_path / f"b{i}.csv"))
+        xlsx.append(str(tmp_path / f"b{i}.xlsx"))
+        f.to_csv(csv[-1], index=False)
+        f.to_excel(xlsx[-1], sheet_name=f"batch {i}", index=False)
+
+    def run(*args: str) -> dict:
+        res = runner.invoke(app, [*args, "--json"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    def batches(paths: list) -> list:
+        return [a for p in paths[:6] for a in ("--batches", p)]
+
+    for files, tag in ((csv, "c"), (xlsx, "x")):
+        run("softsensor", "fit", *batches(files), "--target", "titre [g/L]", "--out", str(tmp_path / f"{tag}.model"))
+        run("monitor", "fit", *batches(files), "--exclude", "titre [g/L]", "--out", str(tmp_path / f"{tag}.mon"))
+    pc = run("softsensor", "predict", "--model", str(tmp_path / "c.model"), "--batch", csv[6])
+    px = run("softsensor", "predict", "--model", str(tmp_path / "x.model"), "--batch", xlsx[6])
+    assert len(px["prediction"]) == 48 and px["in_domain"] == pc["in_domain"]
+    for key in ("time_h", "prediction", "lower", "upper"):  # a CSV's decimal text rounds the last digit
+        np.testing.assert_allclose(px[key], pc[key], rtol=1e-9, atol=1e-12)
+    sc = run("monitor", "score", "--monitor", str(tmp_path / "c.mon"), "--batch", csv[6])
+    sx = run("monitor", "score", "--monitor", str(tmp_path / "x.mon"), "--batch", xlsx[6])
+    assert sx["first_alarm_h"] == sc["first_alarm_h"] and sx["first_alarm_h"] >= 12
+    assert [(a["time_h"], a["kind"], a["statistic"]) for a in sx["alarms"]] == \
+        [(a["time_h"], a["kind"], a["statistic"]) for a in sc["alarms"]]

@@ -243,3 +243,57 @@ def test_a_time_column_named_with_its_unit_as_a_suffix_is_read_in_that_unit(tmp_
     np.testing.assert_allclose(f["time_h"], np.array([0.0, 30.0, 60.0]) * factor)
     if header == "time_min":  # found by name as well
         np.testing.assert_allclose(read_batch(p)["time_h"], [0.0, 0.5, 1.0])
+
+
+def test_a_workbook_of_one_sheet_reads_as_the_same_csv_would(tmp_path):
+    t = np.arange(0, 6, 0.5)
+    table = pd.DataFrame({"Process time [min]": t * 60, "pH [-]": 7 + 0.01 * t,
+                          "OD600 [-]": np.where(t % 2 == 0, 1 + t, np.nan), "operator": "A"})
+    table.to_csv(tmp_path / "r1.csv", index=False)
+    with pd.ExcelWriter(tmp_path / "r1.xlsx") as book:
+        table.to_excel(book, sheet_name="Run 1", index=False)
+        pd.DataFrame().to_excel(book, sheet_name="empty")  # an empty sheet is no batch and no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_batch(tmp_path / "r1.xlsx")
+    pd.testing.assert_frame_equal(frame, read_batch(tmp_path / "r1.csv"))
+    assert read_batches([tmp_path / "r1.xlsx"]).ids == ["r1"]
+    # timestamps written by the spreadsheet as dates
+    stamped = table.drop(columns="Process time [min]").assign(
+        Timestamp=pd.Timestamp("2026-03-01 08:00") + pd.to_timedelta(t, unit="h"))
+    stamped.to_excel(tmp_path / "r2.xlsx", index=False)
+    np.testing.assert_allclose(read_batch(tmp_path / "r2.xlsx")["time_h"], t)
+
+
+def test_a_workbook_with_a_sheet_per_batch_gives_one_batch_per_sheet(tmp_path):
+    t = np.arange(0, 4, 0.5)
+    path = tmp_path / "campaign.xlsx"
+    with pd.ExcelWriter(path) as book:
+        for k in (1, 2):
+            pd.DataFrame({"EFT [h]": t, "pH [-]": 7 + 0.1 * k + 0 * t}).to_excel(book, sheet_name=f"B{k}", index=False)
+        pd.DataFrame({"note": ["probe recalibrated"]}).to_excel(book, sheet_name="notes", index=False)
+    with pytest.warns(UserWarning, match="sheets without a time column not read: 'notes'"):
+        data = read_batches([path])
+    assert data.ids == ["campaign:B1", "campaign:B2"]
+    np.testing.assert_allclose([f["pH [-]"].iloc[0] for f in data.frames], [7.1, 7.2])
+    # a command that takes one batch refuses the workbook, naming its batch sheets
+    with pytest.raises(DataError, match=r"campaign.xlsx.*holds 2 sheets with a time column \('B1', 'B2'\)"), \
+            pytest.warns(UserWarning):
+        read_batch(path)
+
+
+def test_an_unreadable_workbook_is_refused_naming_the_file(tmp_path):
+    bad = tmp_path / "run.xlsx"
+    bad.write_text("time_h,pH\n0,7\n")  # a CSV file named .xlsx
+    with pytest.raises(DataError, match=r"run.xlsx: cannot read batch file"):
+        read_batch(bad)
+    old = tmp_path / "run.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(DataError, match=r"run.xls: cannot read .xls workbooks; save the file as .xlsx"):
+        read_batches([old])
+    notes = tmp_path / "notes.xlsx"
+    with pd.ExcelWriter(notes) as book:
+        pd.DataFrame({"note": ["a"]}).to_excel(book, sheet_name="a", index=False)
+        pd.DataFrame({"comment": ["b"]}).to_excel(book, sheet_name="b", index=False)
+    with pytest.raises(DataError, match=r"no sheet of the workbook has a time column \(sheets: 'a', 'b'\)"):
+        read_batch(notes)

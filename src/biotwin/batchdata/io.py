@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,16 +225,62 @@ def _merge_same_time(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return frame.groupby(TIME, sort=True, as_index=False).last()
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+#: Spreadsheet workbooks read with openpyxl (the first row of each sheet holds the headers).
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def _read_raw(path: Path, time_col: str | None = None) -> pd.DataFrame:
+    sheets = _read_sheets(path, time_col)
+    if len(sheets) > 1:
+        names = ", ".join(repr(s) for s, _ in sheets[:5]) + (", ..." if len(sheets) > 5 else "")
+        raise DataError(f"holds {len(sheets)} sheets with a time column ({names}); this takes one batch: "
+                        f"write each batch to its own file", file=str(path))
+    return sheets[0][1]
+
+
+def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | None, pd.DataFrame]]:
+    """The tables of a batch file: ``[(None, table)]`` for a CSV or Parquet file, and for a
+    workbook ``(sheet name, table)`` for its one non-empty sheet or, when it has several, for
+    each that has a time column.
+
+    Empty sheets are ignored. Beside batch sheets, a workbook's sheets without a time column
+    (notes, a recipe) are skipped with a warning naming them; a workbook with none is refused.
+    """
     if not path.exists():
         raise DataError("file not found", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix in (".xls", ".ods"):
+        raise DataError(f"cannot read {suffix} workbooks; save the file as .xlsx, CSV or Parquet", file=str(path))
     try:
-        if is_parquet(path):
-            return pd.read_parquet(path)
-        dialect = sniff_dialect(path)
-        return pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        if suffix in WORKBOOK_SUFFIXES:
+            book = pd.read_excel(path, sheet_name=None, engine="openpyxl")
+        elif is_parquet(path):
+            return [(None, pd.read_parquet(path))]
+        else:
+            dialect = sniff_dialect(path)
+            return [(None, pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal))]
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
+    filled = {str(name): table.dropna(how="all").dropna(axis=1, how="all").reset_index(drop=True)
+              for name, table in book.items()}
+    filled = {name: table for name, table in filled.items() if len(table)}
+    if len(filled) == 1:  # one table: read as a CSV file would be (its time column checked there)
+        return list(filled.items())
+    tables: list[tuple[str | None, pd.DataFrame]] = []
+    skipped: list[str] = []
+    for name, table in filled.items():
+        cols = [str(c).strip() for c in table.columns]
+        if time_col in cols or find_time_column(cols) is not None:
+            tables.append((name, table))
+        else:
+            skipped.append(name)
+    if not tables:
+        raise DataError(f"no sheet of the workbook has a time column (sheets: {', '.join(map(repr, book))})",
+                        file=str(path))
+    if skipped:
+        warnings.warn(f"{path.name}: sheets without a time column not read: {', '.join(map(repr, skipped))}",
+                      stacklevel=3)
+    return tables
 
 
 def _time_column(raw: pd.DataFrame, path: Path, time_col: str | None, fallback: bool) -> str | None:
@@ -304,8 +351,8 @@ def _label(value: object) -> str:
 
 
 def read_batch(path: str | Path, time_col: str | None = None, *, fallback: bool = False) -> pd.DataFrame:
-    """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``; ``,``, ``;``, tab or ``|``
-    separated, decimal comma recognised) into a frame.
+    """Read one wide batch file (``.csv``, ``.csv.gz``, ``.parquet``, ``.xlsx``; ``,``, ``;``, tab or
+    ``|`` separated, decimal comma recognised) into a frame.
 
     Parameters
     ----------
@@ -329,7 +376,7 @@ def read_batch(path: str | Path, time_col: str | None = None, *, fallback: bool 
         here; :func:`read_batches` splits such a file.
     """
     path = Path(path)
-    raw = _read_raw(path)
+    raw = _read_raw(path, time_col)
     time_col = _time_column(raw, path, time_col, fallback)
     stacked = stacked_batches(raw, time_col)
     if stacked is not None:
@@ -341,24 +388,30 @@ def read_batch(path: str | Path, time_col: str | None = None, *, fallback: bool 
 
 
 def read_batches(paths: Sequence[str | Path], time_col: str | None = None) -> BatchSet:
-    """Read several batch files into a :class:`BatchSet`: one batch per file, or each batch of a
-    file that stacks several (:func:`stacked_batches`; ids ``<file>:<value>``)."""
+    """Read several batch files into a :class:`BatchSet`: one batch per file, each sheet of a
+    workbook that has a time column (ids ``<file>:<sheet>`` when there are several), or each
+    batch of a file that stacks several (:func:`stacked_batches`; ids ``<file>:<value>``)."""
     if not paths:
         raise DataError("no batch files given")
     frames, ids = [], []
     for p in paths:
         path = Path(p)
-        raw = _read_raw(path)
-        stacked = stacked_batches(raw, time_col)
-        if stacked is None:
-            frames.append(to_frame(raw, time_col, file=str(path)))
-            ids.append(batch_id_from_path(path))
-            continue
-        key, blocks = stacked
-        for value, rows in blocks:
-            frames.append(to_frame(raw.iloc[rows].reset_index(drop=True), time_col,
-                                   file=f"{path} ({key} {value})"))
-            ids.append(f"{batch_id_from_path(path)}:{value}")
+        sheets = _read_sheets(path, time_col)
+        for sheet, raw in sheets:
+            # a workbook with several batch sheets: one batch per sheet, id <file>:<sheet>
+            one = sheet is None or len(sheets) == 1
+            file = str(path) if one else f"{path} (sheet {sheet})"
+            stem = batch_id_from_path(path) if one else f"{batch_id_from_path(path)}:{sheet}"
+            stacked = stacked_batches(raw, time_col)
+            if stacked is None:
+                frames.append(to_frame(raw, time_col, file=file))
+                ids.append(stem)
+                continue
+            key, blocks = stacked
+            for value, rows in blocks:
+                frames.append(to_frame(raw.iloc[rows].reset_index(drop=True), time_col,
+                                       file=f"{file} ({key} {value})"))
+                ids.append(f"{stem}:{value}")
     return BatchSet(frames, ids)
 
 

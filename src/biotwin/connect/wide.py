@@ -65,9 +65,9 @@ class _Plan:
 
 
 def batch_id_from_path(path: Path) -> str:
-    """The default batch id of a file: its name without ``.csv``, ``.gz``, ``.parquet``."""
+    """The default batch id of a file: its name without ``.csv``, ``.gz``, ``.parquet``, ``.xlsx``."""
     name = path.name
-    for suffix in (".gz", ".csv", ".parquet", ".pq", ".txt", ".tsv"):
+    for suffix in (".gz", ".csv", ".parquet", ".pq", ".txt", ".tsv", ".xlsx", ".xlsm"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name
