@@ -297,3 +297,25 @@ def test_an_unreadable_workbook_is_refused_naming_the_file(tmp_path):
         pd.DataFrame({"comment": ["b"]}).to_excel(book, sheet_name="b", index=False)
     with pytest.raises(DataError, match=r"no sheet of the workbook has a time column \(sheets: 'a', 'b'\)"):
         read_batch(notes)
+
+
+@pytest.mark.parametrize("header, values", [
+    ("Zeitstempel", ["01.11.2026 23:45:00", "02.11.2026 00:00:00", "02.11.2026 23:45:00"]),  # day first
+    ("Date/Time", ["01/11/2026 23:45", "02/11/2026 00:00", "02/11/2026 23:45"]),  # UK, day first
+    ("Date/Time", ["11/01/2026 11:45 PM", "11/02/2026 12:00 AM", "11/02/2026 11:45 PM"]),  # US, month first
+    ("Elapsed time", ["23:45:00", "24:00:00", "47:45:00"]),  # a duration past 24 h
+    ("Duration", ["0 days 23:45:00", "1 days 00:00:00", "1 days 23:45:00"]),
+    ("Culture age [d]", [23.75 / 24, 1.0, 47.75 / 24]),
+])
+def test_time_written_as_local_dates_or_durations_is_read_in_hours(tmp_path, header, values):
+    path = tmp_path / "run.csv"
+    pd.DataFrame({header: values, "pH [-]": [7.0, 7.1, 7.2]}).to_csv(path, index=False)
+    frame = read_batch(path)
+    np.testing.assert_allclose(frame["time_h"] - frame["time_h"].iloc[0], [0.0, 0.25, 24.0], atol=1e-9)
+
+
+def test_a_time_column_of_words_is_refused_naming_what_it_can_read(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("time_h,pH [-]\nstart,7.0\nmiddle,7.1\n")
+    with pytest.raises(DataError, match=r"run.csv.*'time_h'.*neither numbers, timestamps nor durations"):
+        read_batch(path)

@@ -60,6 +60,9 @@ class BatchSet:
         return [c for c in self.frames[0].columns if c in common and c not in drop] if self.frames else []
 
 
+#: An elapsed time written as a duration: ``h:mm``, ``h:mm:ss[.f]`` (hours may pass 24), with
+#: an optional ``N days`` before it (pandas' own text of a timedelta).
+_DURATION = r"(\d+\s+days?,?\s+)?\d+:\d{2}(:\d{2}(\.\d*)?)?"
 _TIME_WORDS = ("time", "t", "eft", "elapsed", "age", "process_time", "culture_time", "timestamp", "datetime", "date")
 
 
@@ -85,22 +88,61 @@ def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
         except units.UnitError as exc:
             raise DataError(f"time unit {unit!r} is not a unit of time", file=file, column=header) from exc
         return col.to_numpy(dtype=float) * float(factor)
-    ts = pd.to_datetime(col, utc=True, errors="coerce")
-    if ts.isna().any():
-        raise DataError("time column holds values that are neither numbers nor timestamps", file=file,
-                        column=header)
-    delta = (ts - ts.iloc[0]).dt.total_seconds().to_numpy()
-    return np.asarray(delta, dtype=float) / 3600.0
+    if pd.api.types.is_timedelta64_dtype(col):
+        return col.dt.total_seconds().to_numpy(dtype=float) / 3600.0
+    text = col.astype(str).str.strip()
+    if not pd.api.types.is_datetime64_any_dtype(col) and text.str.fullmatch(_DURATION).all():
+        # elapsed time written as a duration ("36:15:00", "1 days 12:15:00"): hours since the start
+        return pd.to_timedelta(text).dt.total_seconds().to_numpy(dtype=float) / 3600.0
+    readings = []
+    # a date with dots is written day first (28.11.2026); one with slashes may be either
+    # (11/28/2026 in the US, 28/11/2026 elsewhere): both readings are tried, and the one
+    # that reads every value with the most even steps is kept
+    firsts = (True,) if text.str.match(r"^\d{1,2}\.\d{1,2}\.\d{2,4}").all() else (False, True)
+    for dayfirst in firsts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it cannot infer one format
+            ts = pd.to_datetime(col, utc=True, errors="coerce", dayfirst=dayfirst)
+        if not ts.isna().any():
+            delta = np.asarray((ts - ts.iloc[0]).dt.total_seconds().to_numpy(), dtype=float) / 3600.0
+            steps = np.diff(delta)
+            readings.append((float(np.max(np.abs(steps))) if len(steps) else 0.0, delta))
+    if not readings:
+        raise DataError("time column holds values that are neither numbers, timestamps nor durations "
+                        "(h:mm:ss)", file=file, column=header)
+    return min(readings, key=lambda r: r[0])[1]
+
+
+#: Words that make a header a time column when its name holds one as a word (after the rules
+#: above): ``Culture age [d]``, ``Duration``, and the usual words of other languages' exports
+#: (``Zeitstempel``, ``Prozesszeit [h]``, ``Datum``, ``Temps``, ``Tiempo``).
+_TIME_TOKENS = ("timestamp", "elapsed", "age", "duration", "eft", "date", "datetime", "hours",
+                "zeit", "zeitstempel", "prozesszeit", "kultivierungszeit", "laufzeit", "datum", "uhrzeit",
+                "temps", "horodatage", "tiempo", "tempo", "tijd")
+
+
+def _is_time_unit(unit: str | None) -> bool:
+    if unit is None:
+        return False
+    try:
+        units.convert(1.0, unit, "h")
+    except units.UnitError:
+        return False
+    return True
 
 
 def find_time_column(columns: Sequence[str]) -> str | None:
     """The column that looks most like culture time: ``time_h`` and other usual names first, then
     a header whose name is a time word (``EFT [h]``, ``Process time [min]``), then any header
-    with "time" in its name; None if there is none."""
+    with "time" in its name, then one whose name holds a time word of :data:`_TIME_TOKENS`
+    (``Culture age [d]``, ``Zeitstempel``), then the first whose unit is a unit of time
+    (``Tag [d]``); None if there is none."""
     cols = [str(c).strip() for c in columns]
     found = [c for c in _TIME_GUESSES if c in cols]
     found += [c for c in cols if _header_unit(c)[0].strip().lower().replace(" ", "_") in _TIME_WORDS]
     found += [c for c in cols if "time" in _header_unit(c)[0].lower()]
+    found += [c for c in cols if set(re.split(r"[^a-z]+", _header_unit(c)[0].lower())) & set(_TIME_TOKENS)]
+    found += [c for c in cols if _is_time_unit(_header_unit(c)[1])]
     return found[0] if found else None
 
 
