@@ -319,3 +319,49 @@ def test_a_time_column_of_words_is_refused_naming_what_it_can_read(tmp_path):
     path.write_text("time_h,pH [-]\nstart,7.0\nmiddle,7.1\n")
     with pytest.raises(DataError, match=r"run.csv.*'time_h'.*neither numbers, timestamps nor durations"):
         read_batch(path)
+
+
+def test_units_on_a_row_under_the_header_join_the_names(tmp_path):
+    plain = tmp_path / "units.csv"
+    plain.write_text("Time,pH,DO,Feed\nh,-,%,L\n0,7.0,40,0\n0.25,7.1,39,0.1\n24,7.2,30,2\n")
+    frame = read_batch(plain)
+    assert list(frame.columns) == ["time_h", "pH [-]", "DO [%]", "Feed [L]"]
+    np.testing.assert_allclose(frame["time_h"], [0.0, 0.25, 24.0])
+    np.testing.assert_allclose(frame["Feed [L]"], [0.0, 0.1, 2.0])
+    minutes = tmp_path / "units_min.csv"  # the time unit on the units row is applied; decimal commas
+    minutes.write_text("Zeit;pH;pO2\n[min];[-];[%]\n0;7,0;40\n15;7,1;39\n1440;7,2;30\n")
+    frame = read_batch(minutes, time_col="Zeit")  # named as in the header
+    np.testing.assert_allclose(frame["time_h"], [0.0, 0.25, 24.0])
+    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.1, 7.2])
+    # a first row of data with empty cells (an assay on its own row) is not a units row
+    assay = tmp_path / "assay.csv"
+    assay.write_text("time_h,pH [-],titre [g/L]\n0,,0.1\n1,7.1,\n2,7.2,0.3\n")
+    np.testing.assert_allclose(read_batch(assay)["titre [g/L]"], [0.1, np.nan, 0.3])
+
+
+def test_numbers_with_thousands_separators_are_read_not_dropped(tmp_path):
+    comma = tmp_path / "a.csv"
+    comma.write_text('time_h,Stirrer [rpm],Weight [kg]\n0,"1,200.5",980\n1,950,"1,001"\n')
+    frame = read_batch(comma)
+    np.testing.assert_allclose(frame["Stirrer [rpm]"], [1200.5, 950.0])
+    np.testing.assert_allclose(frame["Weight [kg]"], [980.0, 1001.0])
+    semi = tmp_path / "b.csv"
+    semi.write_text("time_h;Stirrer [rpm]\n0;1.200,5\n1;950,25\n")
+    np.testing.assert_allclose(read_batch(semi)["Stirrer [rpm]"], [1200.5, 950.25])
+
+
+def test_lines_before_the_header_are_skipped_with_a_warning(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text("Batch report B-17\nExported 2026-11-28 by QA\n\ntime_h;pH [-]\n0;7,0\n1;7,1\n2;7,2\n")
+    with pytest.warns(UserWarning, match=r"report.csv: 3 line\(s\) before the header on line 4 skipped"):
+        frame = read_batch(path)
+    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.1, 7.2])
+
+
+def test_a_separator_at_the_end_of_each_row_does_not_shift_the_columns(tmp_path):
+    path = tmp_path / "trailing.csv"
+    path.write_text("time_h;pH [-];DO [%]\n0;7,0;40;\n1;7,1;39;\n")
+    frame = read_batch(path)
+    np.testing.assert_allclose(frame["time_h"], [0.0, 1.0])
+    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.1])
+    np.testing.assert_allclose(frame["DO [%]"], [40.0, 39.0])

@@ -9,6 +9,7 @@ the first row when the column holds timestamps). Non-numeric columns are dropped
 
 from __future__ import annotations
 
+import csv
 import re
 import warnings
 import zipfile
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from biotwin import units
-from biotwin.connect.rows import sniff_dialect
+from biotwin.connect.rows import Dialect, open_binary, sniff_dialect
 from biotwin.connect.wide import DEFAULT_TIME_COLUMN, batch_id_from_path, is_parquet
 from biotwin.errors import DataError
 
@@ -166,13 +167,22 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     frame = frame.set_axis(cols, axis=1)
     if frame.empty:
         raise DataError(f"batch has no rows (columns {cols})", file=file)
+    units_row = _units_row(frame)
+    if units_row is not None:  # the units on the row under the header: "Time" + "h" -> "Time [h]"
+        frame = frame.iloc[1:].rename(columns=units_row).reset_index(drop=True).infer_objects()
+        time_col = units_row.get(time_col, time_col) if time_col is not None else None
+        cols = list(frame.columns)
     if time_col is None:
         time_col = find_time_column(cols)
         if time_col is None:
             raise DataError(f"no time column: expected {DEFAULT_TIME_COLUMN!r} or pass --time-col; "
                             f"columns are {cols}", file=file)
     elif time_col not in cols:
-        raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
+        # named without the unit its units row gave it ("Time" for "Time [h]")
+        named = [c for c in cols if _header_unit(c)[0] == time_col]
+        if len(named) != 1:
+            raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
+        time_col = named[0]
     t = _time_hours(frame[time_col], time_col, file)
     out = {TIME: t}
     text_cols = []
@@ -182,6 +192,14 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
         s = frame[c]
         if not pd.api.types.is_numeric_dtype(s):
             num = pd.to_numeric(s, errors="coerce")
+            if num.isna().any():  # 1,234.5 or 1.234,5: thousands separators
+                num = num.fillna(_thousands(s))
+            if num.isna().any() and frame.attrs.get("decimal") == ",":
+                # a decimal-comma file's column that its reader left as text (another cell had
+                # thousands separators): its plain decimal-comma numbers too
+                plain = s.astype(str).str.strip()
+                plain = plain.where(plain.str.fullmatch(r"[+-]?\d+,\d+"))
+                num = num.fillna(pd.to_numeric(plain.str.replace(",", ".", regex=False), errors="coerce"))
             if num.notna().sum() == 0:
                 text_cols.append(c)
                 continue  # a text column (operator, phase name): not a variable
@@ -299,8 +317,16 @@ def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | No
         elif is_parquet(path):
             return [(None, pd.read_parquet(path))]
         else:
-            dialect = sniff_dialect(path)
-            return [(None, pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal))]
+            dialect, skip = _text_layout(path)
+            # index_col=False: a separator at the end of each row (one field more than the
+            # header) must not shift the columns onto the row labels
+            table = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, skiprows=skip, index_col=False)
+            names = _units_row(table)
+            if names is not None:  # read again without the units row, so its numbers are numbers
+                table = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, index_col=False,
+                                    skiprows=[*range(skip), skip + 1]).rename(columns=names)
+            table.attrs["decimal"] = dialect.decimal
+            return [(None, table)]
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
     filled = {str(name): table.dropna(how="all").dropna(axis=1, how="all").reset_index(drop=True)
@@ -323,6 +349,103 @@ def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | No
         warnings.warn(f"{path.name}: sheets without a time column not read: {', '.join(map(repr, skipped))}",
                       stacklevel=3)
     return tables
+
+
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def _text_layout(path: Path, n_lines: int = 40) -> tuple[Dialect, int]:
+    """Separator, decimal mark and the number of lines before the header of a text export.
+
+    Some exports open with a few lines of their own (a report title, the export date) before
+    the header. The header is the first line with a separator whose field count the next
+    line repeats; the lines before it, each at most half as wide, are skipped, with a warning
+    that quotes the first.
+    Files whose first line is their header read as :func:`~biotwin.connect.rows.sniff_dialect`
+    says.
+    """
+    dialect = sniff_dialect(path)
+    lines: list[str] = []
+    try:
+        with open_binary(path) as fh:
+            for raw in fh:
+                lines.append(raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n"))
+                if len(lines) >= n_lines:
+                    break
+    except (OSError, EOFError, ValueError):
+        return dialect, 0
+
+    def width(line: str, sep: str) -> int:
+        return len(next(csv.reader([line], delimiter=sep), [])) if line.strip() else 0
+
+    if len(lines) < 2 or (width(lines[0], dialect.sep) > 1
+                          and width(lines[1], dialect.sep) == width(lines[0], dialect.sep)):
+        return dialect, 0
+    for i, line in enumerate(lines[:-1]):
+        counts = {sep: line.count(sep) for sep in _SEPARATORS}
+        sep = max(counts, key=counts.__getitem__)
+        if counts[sep] and width(lines[i + 1], sep) == width(line, sep):
+            # the lines before must be much narrower than the header (a title, a date): a
+            # header one field short of its rows (a trailing separator on each row) is no preamble
+            if i == 0 or any(width(x, sep) > max(1, width(line, sep) // 2) for x in lines[:i]):
+                return dialect, 0
+            decimal = "," if sep != "," and re.search(r"\d,\d", "".join(lines[i:])) else "."
+            warnings.warn(f"{path.name}: {i} line(s) before the header on line {i + 1} skipped "
+                          f"(first: {lines[0][:60]!r})", stacklevel=4)
+            return Dialect(sep, decimal), i
+    return dialect, 0
+
+
+def _units_row(frame: pd.DataFrame) -> dict[str, str] | None:
+    """Headers with their units when the first row under the header holds the units, else None.
+
+    Many exports write the units on a row of their own (``Time,pH,DO`` then ``h,-,%``). It is
+    taken as a units row when none of its cells is a number and, in at least half of the
+    columns (two at least), its cell is short text and the cells below it are numbers (90 % of
+    those filled). A first row with empty cells (an assay on its own row) is data.
+    """
+    if len(frame) < 2:
+        return None
+    first, rest = frame.iloc[0], frame.iloc[1:]
+    need = max(2, (len(frame.columns) + 1) // 2)
+    texts = {}
+    for c in frame.columns:  # the first row alone first: a number there ends it
+        cell_text = "" if pd.isna(first[c]) else str(first[c]).strip()
+        if cell_text:
+            if pd.notna(pd.to_numeric(cell_text.replace(",", "."), errors="coerce")):
+                return None  # a number on the first row: data
+            if len(cell_text) <= 16:
+                texts[c] = cell_text
+    if len(texts) < need:
+        return None
+    hits = 0
+    for c in texts:
+        below = rest[c].astype(str).str.strip()
+        below = below[rest[c].notna() & (below != "")].str.replace(",", ".", regex=False)  # 7,01 too
+        hits += bool(len(below) and pd.to_numeric(below, errors="coerce").notna().mean() >= 0.9)
+    if hits < need:
+        return None
+    names = {}
+    for c in frame.columns:
+        unit = "" if pd.isna(first[c]) else str(first[c]).strip().strip("[]()").strip()
+        names[c] = f"{c} [{unit}]" if unit and _header_unit(c)[1] is None else c
+    return names
+
+
+#: A number written with thousands separators: ``1,234.5``, ``1.234,5``, ``1 234,5``, ``1'234.5``.
+_THOUSANDS = re.compile(r"^\s*([+-]?\d{1,3}(?:([,.\u00a0\u202f' ])\d{3})+)(?:([.,])(\d+))?\s*$")
+
+
+def _thousands(values: pd.Series) -> pd.Series:
+    """The values that are numbers written with thousands separators, as numbers (others NaN)."""
+    def one(text: object) -> float:
+        m = _THOUSANDS.match(str(text))
+        if m is None or (m.group(3) is not None and m.group(3) == m.group(2)):
+            return np.nan
+        whole = re.sub(r"[^\d+-]", "", m.group(1))
+        return float(f"{whole}.{m.group(4)}" if m.group(4) else whole)
+
+    return values.map(one).astype(float)
 
 
 def _time_column(raw: pd.DataFrame, path: Path, time_col: str | None, fallback: bool) -> str | None:
