@@ -365,3 +365,15 @@ def test_a_separator_at_the_end_of_each_row_does_not_shift_the_columns(tmp_path)
     np.testing.assert_allclose(frame["time_h"], [0.0, 1.0])
     np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.1])
     np.testing.assert_allclose(frame["DO [%]"], [40.0, 39.0])
+
+
+def test_a_written_row_number_is_not_an_input(tmp_path):
+    frames = []
+    for k, n in enumerate((12, 20, 16)):
+        t = np.arange(n) * (0.25 if k else 0.5)
+        pd.DataFrame({"time_h": t, "pH [-]": 7 + 0.01 * np.sin(t + k), "count [-]": np.arange(n)}).to_csv(
+            tmp_path / f"b{k}.csv")  # pandas writes its row labels as an unnamed first column
+        frames.append(read_batch(tmp_path / f"b{k}.csv"))
+    assert "Unnamed: 0" in frames[0]
+    # a measured count that happens to go up in ones is kept: only a row label's name qualifies
+    assert input_columns(frames, []) == ["pH [-]", "count [-]"]

@@ -625,6 +625,30 @@ def is_identifier(frames: Sequence[pd.DataFrame], column: str) -> bool:
     return len(values) >= 3 and len(set(values)) == len(values)
 
 
+_ROW_LABELS = ("", "index", "idx", "row", "rows", "no", "no.", "nr", "nr.", "#", "n")
+
+
+def is_row_number(frames: Sequence[pd.DataFrame], column: str) -> bool:
+    """Whether ``column`` is a written row number rather than a process variable.
+
+    True when its header is empty, pandas' ``Unnamed: k`` for one, or a row label (``index``,
+    ``No.``, ``#``) and in every batch it counts up from 0 or 1 in whole steps: the row labels a
+    spreadsheet or ``DataFrame.to_csv`` writes. They only restate the sampling, which differs
+    between batches logged at other intervals.
+    """
+    name = str(column).strip().lower()
+    if not (name in _ROW_LABELS or re.fullmatch(r"unnamed: \d+", name)):
+        return False
+    for f in frames:
+        if column not in f:
+            return False
+        v = f[column].to_numpy(float)
+        if len(v) < 2 or not np.isfinite(v).all() or v[0] not in (0.0, 1.0) or (v != np.round(v)).any() \
+                or (np.diff(v) < 1).any():
+            return False
+    return bool(frames)
+
+
 def warn_unknown(frames: Sequence[pd.DataFrame], names: Sequence[str], what: str = "--exclude") -> None:
     """Warn about ``names`` that are a column of none of ``frames``, with the nearest headers.
 
@@ -647,8 +671,8 @@ def warn_unknown(frames: Sequence[pd.DataFrame], names: Sequence[str], what: str
 
 def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str],
                   ids: Sequence[str] | None = None) -> list[str]:
-    """Numeric columns in every batch, not in ``drop``, not all-missing, not constant and not
-    batch identifiers (:func:`is_identifier`).
+    """Numeric columns in every batch, not in ``drop``, not all-missing, not constant, not
+    batch identifiers (:func:`is_identifier`) and not row numbers (:func:`is_row_number`).
 
     A column that only some batches have is left out with a warning naming it and the batches
     (``ids``) that lack it: a model learns from the columns every batch can give it, and a file
@@ -673,6 +697,6 @@ def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str],
     for c in cols:
         v = np.concatenate([f[c].to_numpy(float) for f in frames])
         v = v[np.isfinite(v)]
-        if v.size and np.ptp(v) > 0 and not is_identifier(frames, c):
+        if v.size and np.ptp(v) > 0 and not is_identifier(frames, c) and not is_row_number(frames, c):
             keep.append(c)
     return keep
