@@ -377,3 +377,15 @@ def test_a_written_row_number_is_not_an_input(tmp_path):
     assert "Unnamed: 0" in frames[0]
     # a measured count that happens to go up in ones is kept: only a row label's name qualifies
     assert input_columns(frames, []) == ["pH [-]", "count [-]"]
+
+
+def test_windows_1252_and_utf16_exports_are_read_with_their_names(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("Zeit [h];Temperatur [°C];Leitfähigkeit [µS/cm]\n0;37,0;12\n1;37,1;13\n".encode("cp1252"))
+    with pytest.warns(UserWarning, match="latin.csv: not UTF-8; read as Windows-1252"):
+        frame = read_batch(latin)
+    np.testing.assert_allclose(frame["Temperatur [°C]"], [37.0, 37.1])
+    np.testing.assert_allclose(frame["Leitfähigkeit [µS/cm]"], [12.0, 13.0])
+    wide = tmp_path / "unicode.txt"  # a spreadsheet's "Unicode text": UTF-16, tab separated
+    wide.write_bytes("Zeit [h]\tTemperatur [°C]\n0\t37,0\n1\t37,1\n".encode("utf-16"))
+    np.testing.assert_allclose(read_batch(wide)["Temperatur [°C]"], [37.0, 37.1])

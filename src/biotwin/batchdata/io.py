@@ -10,9 +10,11 @@ the first row when the column holds timestamps). Non-numeric columns are dropped
 from __future__ import annotations
 
 import csv
+import io
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from biotwin import units
-from biotwin.connect.rows import Dialect, open_binary, sniff_dialect
+from biotwin.connect.rows import Dialect, open_binary
 from biotwin.connect.wide import DEFAULT_TIME_COLUMN, batch_id_from_path, is_parquet
 from biotwin.errors import DataError
 
@@ -317,16 +319,7 @@ def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | No
         elif is_parquet(path):
             return [(None, pd.read_parquet(path))]
         else:
-            dialect, skip = _text_layout(path)
-            # index_col=False: a separator at the end of each row (one field more than the
-            # header) must not shift the columns onto the row labels
-            table = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, skiprows=skip, index_col=False)
-            names = _units_row(table)
-            if names is not None:  # read again without the units row, so its numbers are numbers
-                table = pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, index_col=False,
-                                    skiprows=[*range(skip), skip + 1]).rename(columns=names)
-            table.attrs["decimal"] = dialect.decimal
-            return [(None, table)]
+            return [(None, _read_text(path))]
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
     filled = {str(name): table.dropna(how="all").dropna(axis=1, how="all").reset_index(drop=True)
@@ -354,30 +347,77 @@ def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | No
 _SEPARATORS = (",", ";", "\t", "|")
 
 
-def _text_layout(path: Path, n_lines: int = 40) -> tuple[Dialect, int]:
+def _read_text(path: Path) -> pd.DataFrame:
+    """A delimited text export as a table (its layout from :func:`_text_layout`).
+
+    UTF-8 (with or without a byte-order mark) and UTF-16 with one (spreadsheets' "Unicode
+    text") are read as such; a file that is not valid UTF-8 is read as Windows-1252, the
+    encoding of many plant PCs' exports (``Temperatur [\xb0C]``), with a warning.
+    """
+    encoding = _encoding(path)
+    dialect, skip = _text_layout(path, encoding)
+
+    def read(skiprows: int | list[int], enc: str) -> pd.DataFrame:
+        # index_col=False: a separator at the end of each row (one field more than the
+        # header) must not shift the columns onto the row labels
+        return pd.read_csv(path, sep=dialect.sep, decimal=dialect.decimal, skiprows=skiprows,
+                           index_col=False, encoding=enc)
+
+    try:
+        table = read(skip, encoding)
+    except UnicodeDecodeError:
+        if encoding != "utf-8":
+            raise
+        encoding = "cp1252"
+        table = read(skip, encoding)
+        warnings.warn(f"{path.name}: not UTF-8; read as Windows-1252", stacklevel=5)
+    names = _units_row(table)
+    if names is not None:  # read again without the units row, so its numbers are numbers
+        table = read([*range(skip), skip + 1], encoding).rename(columns=names)
+    table.attrs["decimal"] = dialect.decimal
+    return table
+
+
+def _encoding(path: Path) -> str:
+    """``utf-16`` for a file that starts with a UTF-16 byte-order mark, else ``utf-8``."""
+    with open_binary(path) as fh:
+        head = fh.read(2)
+    return "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def _text_layout(path: Path, encoding: str = "utf-8", n_lines: int = 40) -> tuple[Dialect, int]:
     """Separator, decimal mark and the number of lines before the header of a text export.
 
-    Some exports open with a few lines of their own (a report title, the export date) before
-    the header. The header is the first line with a separator whose field count the next
-    line repeats; the lines before it, each at most half as wide, are skipped, with a warning
-    that quotes the first.
-    Files whose first line is their header read as :func:`~biotwin.connect.rows.sniff_dialect`
-    says.
+    The separator is the one of ``,``, ``;``, tab and ``|`` that the header holds most often;
+    with ``;``, tab or ``|``, a digit-comma-digit in the first 20 lines makes the decimal mark
+    a comma (as :func:`~biotwin.connect.rows.sniff_dialect`). Some exports open with a few
+    lines of their own (a report title, the export date) before the header. The header is then
+    the first line with a separator whose field count the next line repeats; the lines before
+    it, each at most half as wide, are skipped, with a warning that quotes the first.
     """
-    dialect = sniff_dialect(path)
     lines: list[str] = []
     try:
-        with open_binary(path) as fh:
+        with io.TextIOWrapper(open_binary(path), encoding=encoding, errors="replace") as fh:
             for raw in fh:
-                lines.append(raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n"))
+                lines.append(raw.lstrip("\ufeff").rstrip("\r\n"))
                 if len(lines) >= n_lines:
                     break
-    except (OSError, EOFError, ValueError):
-        return dialect, 0
+    except (OSError, EOFError, ValueError, zlib.error):
+        pass  # the reader names the problem
+
+    def dialect_from(header: int) -> Dialect:
+        counts = {sep: lines[header].count(sep) for sep in _SEPARATORS} if lines else {}
+        sep = max(counts, key=counts.__getitem__) if counts and max(counts.values()) > 0 else ","
+        decimal = "," if sep != "," and re.search(r"\d,\d", "".join(lines[header:header + 20])) else "."
+        return Dialect(sep, decimal)
 
     def width(line: str, sep: str) -> int:
         return len(next(csv.reader([line], delimiter=sep), [])) if line.strip() else 0
 
+    dialect = dialect_from(0)
     if len(lines) < 2 or (width(lines[0], dialect.sep) > 1
                           and width(lines[1], dialect.sep) == width(lines[0], dialect.sep)):
         return dialect, 0
@@ -389,10 +429,9 @@ def _text_layout(path: Path, n_lines: int = 40) -> tuple[Dialect, int]:
             # header one field short of its rows (a trailing separator on each row) is no preamble
             if i == 0 or any(width(x, sep) > max(1, width(line, sep) // 2) for x in lines[:i]):
                 return dialect, 0
-            decimal = "," if sep != "," and re.search(r"\d,\d", "".join(lines[i:])) else "."
             warnings.warn(f"{path.name}: {i} line(s) before the header on line {i + 1} skipped "
-                          f"(first: {lines[0][:60]!r})", stacklevel=4)
-            return Dialect(sep, decimal), i
+                          f"(first: {lines[0][:60]!r})", stacklevel=5)
+            return dialect_from(i), i
     return dialect, 0
 
 
