@@ -216,3 +216,51 @@ def test_spreadsheet_workbooks_give_the_same_soft_sensor_and_monitor_as_csv(tmp_
     assert sx["first_alarm_h"] == sc["first_alarm_h"] and sx["first_alarm_h"] >= 12
     assert [(a["time_h"], a["kind"], a["statistic"]) for a in sx["alarms"]] == \
         [(a["time_h"], a["kind"], a["statistic"]) for a in sc["alarms"]]
+
+
+def test_softsensor_predict_gives_one_entry_per_row_of_the_file_in_its_order(tmp_path):
+    """Assays written on rows of their own (sharing a time with an online row), rows out of order
+    and a row without a time: the JSON still has one entry per data row of the file."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(6):
+        t = np.arange(0.0, 24.0, 0.5)
+        x = np.exp(0.15 * t) * (1 + 0.02 * rng.standard_normal(t.size))
+        online = pd.DataFrame({"time_h": t, "OUR [mM/h]": 2 * x, "base [g]": np.cumsum(0.1 * x)})
+        lab = pd.DataFrame({"time_h": t[::8], "titre [g/L]": 0.05 * x[::8]})
+        paths.append(tmp_path / f"b{i}.csv")
+        pd.concat([online, lab]).sort_values("time_h", kind="stable").to_csv(paths[-1], index=False)
+    args = ["softsensor", "fit", "--target", "titre [g/L]", "--out", str(tmp_path / "t.model")]
+    for p in paths[:5]:
+        args += ["--batches", str(p)]
+    assert runner.invoke(app, args).exit_code == 0
+
+    def predict(path) -> dict:
+        res = runner.invoke(app, ["softsensor", "predict", "--model", str(tmp_path / "t.model"), "--batch",
+                                  str(path), "--json"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    file = pd.read_csv(paths[5])
+    out = predict(paths[5])
+    assert len(file) == 54 and all(len(v) == 54 for v in out.values())
+    np.testing.assert_allclose(out["time_h"], file["time_h"])
+    assay = file["titre [g/L]"].notna().to_numpy()
+    # an assay row and the online row of its time get the same prediction
+    by_time = dict(zip(out["time_h"], out["prediction"], strict=True))
+    assert [out["prediction"][k] for k in np.flatnonzero(assay)] == [by_time[t] for t in file["time_h"][assay]]
+    # the same rows in another order: the same predictions, in that order
+    shuffled = file.sample(frac=1.0, random_state=0)
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    out2 = predict(tmp_path / "shuffled.csv")
+    np.testing.assert_allclose(out2["time_h"], shuffled["time_h"])
+    np.testing.assert_allclose(out2["prediction"], [by_time[t] for t in shuffled["time_h"]])
+    # a row without a time keeps its place, with nulls and outside the domain
+    file.loc[7, "time_h"] = np.nan
+    file.to_csv(tmp_path / "gap.csv", index=False)
+    out3 = predict(tmp_path / "gap.csv")
+    assert len(out3["prediction"]) == 54
+    assert out3["time_h"][7] is None and out3["prediction"][7] is None and out3["in_domain"][7] is False

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from biotwin.batchdata.io import input_columns, read_batch, read_batches, stacked_batches, warn_unknown
+from biotwin.batchdata.io import (
+    input_columns,
+    read_batch,
+    read_batches,
+    stacked_batches,
+    to_file_rows,
+    warn_unknown,
+)
 from biotwin.errors import DataError
 
 
@@ -389,3 +396,17 @@ def test_windows_1252_and_utf16_exports_are_read_with_their_names(tmp_path):
     wide = tmp_path / "unicode.txt"  # a spreadsheet's "Unicode text": UTF-16, tab separated
     wide.write_bytes("Zeit [h]\tTemperatur [°C]\n0\t37,0\n1\t37,1\n".encode("utf-16"))
     np.testing.assert_allclose(read_batch(wide)["Temperatur [°C]"], [37.0, 37.1])
+
+
+def test_a_result_per_frame_row_is_given_back_per_row_of_the_file(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("time_h,pH [-],titre [g/L]\n1,7.1,\n0,7.0,\n1,,0.4\n,7.3,\n2,7.2,\n")
+    frame = read_batch(path)
+    assert list(frame["time_h"]) == [0.0, 1.0, 2.0]
+    result = pd.DataFrame({"time_h": frame["time_h"], "value": [10.0, 11.0, 12.0], "ok": [True, True, True]})
+    rows = to_file_rows(result, frame)
+    np.testing.assert_allclose(rows["time_h"], [1.0, 0.0, 1.0, np.nan, 2.0])
+    np.testing.assert_allclose(rows["value"], [11.0, 10.0, 11.0, np.nan, 12.0])
+    assert list(rows["ok"]) == [True, True, True, False, True]
+    # a frame made in memory, not read from a file, is its own rows
+    assert to_file_rows(result, pd.DataFrame({"time_h": [0.0, 1.0, 2.0]})) is result

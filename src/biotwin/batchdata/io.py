@@ -29,6 +29,7 @@ from biotwin.errors import DataError
 
 TIME = "time_h"
 TEXT_COLUMNS = "text_columns"  # frame.attrs key: the text columns a file had, left out
+ROW_TIMES = "row_times"  # frame.attrs key: the time [h] of each data row of the file, in its order
 _TIME_GUESSES = ("time_h", "Time (hours)", "time", "t", "timestamp", "time_utc", "Time", "Timestamp")
 
 
@@ -232,7 +233,51 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
         raise DataError("batch has no rows", file=file)
     # the text columns left out, so that an --exclude naming one is known (warn_unknown)
     res.attrs[TEXT_COLUMNS] = text_cols
+    # each data row of the file, in file order, by its time (NaN for one without): a result
+    # per row of the frame can be given back per row of the file (:func:`to_file_rows`)
+    res.attrs[ROW_TIMES] = np.asarray(t, dtype=float)
     return res
+
+
+def to_file_rows(result: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """``result`` (one row per row of ``frame``, with ``time_h``) given back per data row of the
+    file ``frame`` was read from, in the file's order.
+
+    :func:`to_frame` sorts rows by time and merges rows that share one (an assay written on a
+    row of its own); a command that answers "one entry per row of the file" maps each file row
+    to the merged row of its time. A file row without a time gets missing values (``in_domain``
+    False, other booleans False too).
+
+    Parameters
+    ----------
+    result : DataFrame, shape (n_rows, n_columns)
+        Rows aligned with ``frame``'s, with a ``time_h`` column.
+    frame : DataFrame
+        As returned by :func:`read_batch` (its ``attrs`` name the file's row times); a frame
+        without them is taken as the file's own rows.
+
+    Returns
+    -------
+    DataFrame, shape (n_file_rows, n_columns)
+    """
+    rows = frame.attrs.get(ROW_TIMES)
+    if rows is None:
+        return result
+    rows = np.asarray(rows, dtype=float)
+    t = result[TIME].to_numpy(dtype=float)
+    if len(rows) == len(t) and np.array_equal(rows, t):
+        return result
+    pos = np.clip(np.searchsorted(t, rows), 0, len(t) - 1)
+    found = np.isfinite(rows) & (t[pos] == rows)
+    out = result.iloc[pos].reset_index(drop=True)
+    if not found.all():
+        out = out.astype({c: float for c in out.columns if out[c].dtype.kind in "iuf"})
+        for c in out.columns:
+            if out[c].dtype == bool:
+                out[c] = np.where(found, out[c].to_numpy(), False)
+            else:
+                out.loc[~found, c] = np.nan
+    return out
 
 
 def _refuse_restarts(frame: pd.DataFrame, file: str, min_rows: int = 10) -> None:

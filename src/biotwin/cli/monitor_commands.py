@@ -61,6 +61,7 @@ def softsensor_predict(
 ) -> None:
     """Predict every row of one batch, with conformal intervals and the applicability domain."""
     from biotwin.batchdata import read_batch
+    from biotwin.batchdata.io import to_file_rows
     from biotwin.softsensors import persist
 
     ss = persist.load(model, "softsensor")
@@ -80,7 +81,9 @@ def softsensor_predict(
 
         predictions_to_lake(_lake(ctx), res, model_id=model.stem, batch_id=batch.name, target=ss.target)
     if as_json:
-        print_json({c: res[c].tolist() for c in ("time_h", "prediction", "lower", "upper", "in_domain")})
+        # one entry per data row of the file, in its order (rows sharing a time were merged)
+        rows = to_file_rows(res, frame)
+        print_json({c: rows[c].tolist() for c in ("time_h", "prediction", "lower", "upper", "in_domain")})
     else:
         last = res.iloc[-1]
         typer.echo(f"{ss.target} at {last['time_h']:.1f} h: {last['prediction']:.4g} "
