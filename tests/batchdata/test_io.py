@@ -410,3 +410,11 @@ def test_a_result_per_frame_row_is_given_back_per_row_of_the_file(tmp_path):
     assert list(rows["ok"]) == [True, True, True, False, True]
     # a frame made in memory, not read from a file, is its own rows
     assert to_file_rows(result, pd.DataFrame({"time_h": [0.0, 1.0, 2.0]})) is result
+
+
+def test_a_repeated_header_is_warned(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("time_h,pH [-],pH [-]\n0,7.0,7.1\n1,7.0,7.2\n")
+    with pytest.warns(UserWarning, match=r"dup.csv: 1 header\(s\) repeat an earlier one .*'pH \[-\]\.1'"):
+        frame = read_batch(path)
+    np.testing.assert_allclose(frame["pH [-].1"], [7.1, 7.2])  # read, not lost

@@ -170,6 +170,10 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     frame = frame.set_axis(cols, axis=1)
     if frame.empty:
         raise DataError(f"batch has no rows (columns {cols})", file=file)
+    twins = [c for c in cols if (m := re.fullmatch(r"(.+)\.(\d+)", c)) and m.group(1) in cols]
+    if twins:  # pandas renames a header's repeats "X.1", "X.2": say so, they are not other variables
+        warnings.warn(f"{file}: {len(twins)} header(s) repeat an earlier one and are read under a suffix: "
+                      f"{', '.join(repr(c) for c in twins[:5])}; check the export", stacklevel=3)
     units_row = _units_row(frame)
     if units_row is not None:  # the units on the row under the header: "Time" + "h" -> "Time [h]"
         frame = frame.iloc[1:].rename(columns=units_row).reset_index(drop=True).infer_objects()
