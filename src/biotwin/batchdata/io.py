@@ -30,6 +30,7 @@ from biotwin.errors import DataError
 TIME = "time_h"
 TEXT_COLUMNS = "text_columns"  # frame.attrs key: the text columns a file had, left out
 ROW_TIMES = "row_times"  # frame.attrs key: the time [h] of each data row of the file, in its order
+TIME_SOURCE = "time_source"  # frame.attrs key: {"column": the time column, "read_as": how}
 _TIME_GUESSES = ("time_h", "Time (hours)", "time", "t", "timestamp", "time_utc", "Time", "Timestamp")
 
 
@@ -80,7 +81,8 @@ def _header_unit(header: str) -> tuple[str, str | None]:
     return name, unit
 
 
-def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
+def _time_hours(col: pd.Series, header: str, file: str) -> tuple[np.ndarray, str]:
+    """Culture time [h] of each row from the time column, and how it was read (for the user)."""
     name, unit = _header_unit(header)
     if unit is None:  # not bracketed: a unit as the name's suffix (time_min), if any
         unit = units.time_suffix_unit(name)
@@ -91,13 +93,13 @@ def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
             factor = units.convert(1.0, unit, "h")
         except units.UnitError as exc:
             raise DataError(f"time unit {unit!r} is not a unit of time", file=file, column=header) from exc
-        return col.to_numpy(dtype=float) * float(factor)
+        return col.to_numpy(dtype=float) * float(factor), f"numbers in {unit}"
     if pd.api.types.is_timedelta64_dtype(col):
-        return col.dt.total_seconds().to_numpy(dtype=float) / 3600.0
+        return col.dt.total_seconds().to_numpy(dtype=float) / 3600.0, "durations"
     text = col.astype(str).str.strip()
     if not pd.api.types.is_datetime64_any_dtype(col) and text.str.fullmatch(_DURATION).all():
         # elapsed time written as a duration ("36:15:00", "1 days 12:15:00"): hours since the start
-        return pd.to_timedelta(text).dt.total_seconds().to_numpy(dtype=float) / 3600.0
+        return pd.to_timedelta(text).dt.total_seconds().to_numpy(dtype=float) / 3600.0, "durations (h:mm:ss)"
     readings = []
     # a date with dots is written day first (28.11.2026); one with slashes may be either
     # (11/28/2026 in the US, 28/11/2026 elsewhere): both readings are tried, and the one
@@ -110,11 +112,13 @@ def _time_hours(col: pd.Series, header: str, file: str) -> np.ndarray:
         if not ts.isna().any():
             delta = np.asarray((ts - ts.iloc[0]).dt.total_seconds().to_numpy(), dtype=float) / 3600.0
             steps = np.diff(delta)
-            readings.append((float(np.max(np.abs(steps))) if len(steps) else 0.0, delta))
+            how = "timestamps, day first" if dayfirst else "timestamps"
+            readings.append((float(np.max(np.abs(steps))) if len(steps) else 0.0, delta, how))
     if not readings:
         raise DataError("time column holds values that are neither numbers, timestamps nor durations "
                         "(h:mm:ss)", file=file, column=header)
-    return min(readings, key=lambda r: r[0])[1]
+    _, delta, how = min(readings, key=lambda r: r[0])
+    return delta, f"{how}, hours since the first row"
 
 
 #: Words that make a header a time column when its name holds one as a word (after the rules
@@ -190,7 +194,7 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
         if len(named) != 1:
             raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
         time_col = named[0]
-    t = _time_hours(frame[time_col], time_col, file)
+    t, time_read = _time_hours(frame[time_col], time_col, file)
     out = {TIME: t}
     text_cols = []
     for c in cols:
@@ -240,6 +244,7 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     # each data row of the file, in file order, by its time (NaN for one without): a result
     # per row of the frame can be given back per row of the file (:func:`to_file_rows`)
     res.attrs[ROW_TIMES] = np.asarray(t, dtype=float)
+    res.attrs[TIME_SOURCE] = {"column": time_col, "read_as": time_read}
     return res
 
 
