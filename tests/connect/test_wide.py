@@ -173,3 +173,37 @@ def test_a_time_column_named_with_its_unit_as_a_suffix_is_read_in_that_unit(tmp_
     f = _write(tmp_path, "M.csv", "time_min,pH [-]\n0,7\n30,7.1\n60,7.2\n")
     ts = read_wide_batch(f, time_col="time_min").timeseries.to_pandas()
     np.testing.assert_allclose(ts.time_h, [0.0, 0.5, 1.0])
+
+
+def test_an_xlsx_workbook_reads_as_the_csv_and_names_the_spreadsheet_row_of_a_bad_cell(tmp_path):
+    import pandas as pd
+
+    text = HEADER + "".join(f"{i * 0.1:.1f},{7 + i / 100},{6 - i / 10}\n" for i in range(20))
+    a = read_wide_batch(_write(tmp_path, "W.csv", text)).timeseries
+    frame = pd.read_csv(tmp_path / "W.csv")
+    with pd.ExcelWriter(tmp_path / "W.xlsx") as book:
+        frame.to_excel(book, sheet_name="Run W", index=False)
+        pd.DataFrame().to_excel(book, sheet_name="empty")
+    bundle = read_wide_batch(tmp_path / "W.xlsx")
+    assert bundle.batches[0].batch_id == "W"
+    b = bundle.timeseries
+    assert a.drop(["time_h"]).equals(b.drop(["time_h"]))
+    np.testing.assert_allclose(a["time_h"].to_numpy(), b["time_h"].to_numpy())
+    # a text cell in a numeric column: named by sheet, spreadsheet row and column
+    bad = frame.astype({"pH [-]": object})
+    bad.loc[4, "pH [-]"] = "n.a."
+    bad.to_excel(tmp_path / "bad.xlsx", sheet_name="Run W", index=False)
+    with pytest.raises(DataError, match=r"bad.xlsx \(sheet 'Run W'; line = spreadsheet row\), line 6, "
+                                        r"column 'pH \[-\]'.*non-numeric"):
+        read_wide_batch(tmp_path / "bad.xlsx")
+    # timestamps typed as dates in the sheet
+    stamped = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=3, freq="30min"),
+                            "pH [-]": [7.0, 7.1, 7.2]})
+    stamped.to_excel(tmp_path / "ts.xlsx", index=False)
+    assert str(read_wide_batch(tmp_path / "ts.xlsx").batches[0].start_utc) == "2024-01-01 00:00:00+00:00"
+    # a workbook of several batches is refused by name
+    with pd.ExcelWriter(tmp_path / "two.xlsx") as book:
+        frame.to_excel(book, sheet_name="A", index=False)
+        frame.to_excel(book, sheet_name="B", index=False)
+    with pytest.raises(DataError, match=r"two.xlsx.*2 non-empty sheets \('A', 'B'\)"):
+        read_wide_batch(tmp_path / "two.xlsx")

@@ -74,7 +74,7 @@ def import_cho_dataset(
 @handle_errors
 def import_batch(
     ctx: typer.Context,
-    files: list[Path] = typer.Argument(..., help="Wide batch files: CSV, CSV.gz or Parquet."),
+    files: list[Path] = typer.Argument(..., help="Wide batch files: CSV, CSV.gz, Parquet or .xlsx."),
     batch_id: str = typer.Option(None, "--batch-id", help="Batch id (default: the file name)."),
     unit: str = typer.Option(None, "--unit", help="ISA-95 unit (vessel) the batch ran on."),
     time_col: str = typer.Option(None, "--time-col",

@@ -59,7 +59,7 @@ def import_batch_files(
     progress: bool = False,
     why: str | None = None,
 ) -> list[IngestResult]:
-    """Import wide batch files (CSV, CSV.gz, Parquet), one batch per file."""
+    """Import wide batch files (CSV, CSV.gz, Parquet, .xlsx), one batch per file."""
     if batch_id is not None and len(paths) > 1:
         raise BiotwinError("--batch-id names one batch: give a single file with it")
     return _run(lake, paths, lambda p: read_wide_batch(

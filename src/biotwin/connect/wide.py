@@ -6,7 +6,7 @@ The shape most historian and spreadsheet exports take::
     0.0,7.01,6.9,5.4
     0.1,7.00,6.8,
 
-Accepted as CSV, gzip-compressed CSV or Parquet. The time column is culture time
+Accepted as CSV, gzip-compressed CSV, Parquet or an ``.xlsx`` workbook of one sheet. The time column is culture time
 (``time_h`` by default, or any ``name [time unit]``) or ISO 8601 timestamps (a time column
 without a unit, e.g. ``timestamp``). Every other column is numeric and names its unit in
 brackets; values are converted with pint to the glossary's unit where the tag has one
@@ -19,7 +19,9 @@ units, undecodable bytes, empty or truncated files.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,11 @@ def batch_id_from_path(path: Path) -> str:
 def is_parquet(path: Path) -> bool:
     """Whether ``path`` should be read as Parquet (by extension)."""
     return path.suffix.lower() in (".parquet", ".pq")
+
+
+def is_workbook(path: Path) -> bool:
+    """Whether ``path`` should be read as an ``.xlsx`` workbook (by extension)."""
+    return path.suffix.lower() in (".xlsx", ".xlsm")
 
 
 def _plan(header: list[str], time_col: str | None, file: str, rejections: list[Rejection] | None) -> _Plan:
@@ -148,7 +155,7 @@ def read_wide_batch(
     Parameters
     ----------
     path : path
-        ``.csv``, ``.csv.gz`` or ``.parquet``.
+        ``.csv``, ``.csv.gz``, ``.parquet`` or ``.xlsx`` (one non-empty sheet).
     batch_id : str, optional
         Default: the file name without extensions.
     unit : str, optional
@@ -169,6 +176,8 @@ def read_wide_batch(
     rejections: list[Rejection] = []
     if is_parquet(path):
         plan, t_h, t_us, values = _read_parquet(path, time_col, quarantine, rejections)
+    elif is_workbook(path):
+        plan, t_h, t_us, values = _read_workbook(path, time_col, quarantine, rejections)
     else:
         plan, t_h, t_us, values = _read_csv(path, time_col, quarantine, rejections)
     for col in plan.columns:  # convert to the tag's unit with pint
@@ -394,11 +403,55 @@ def _read_parquet(
         raise DataError(f"not a readable Parquet file (empty or truncated?): {exc}", file=file) from exc
     if table.num_rows == 0 and not table.column_names:
         raise DataError("empty file", file=file)
+    # Parquet has no lines: the exact scan reports the row number (from 1) as the line.
+    return _read_table(table, time_col, quarantine, rejections, file, file + " (Parquet; line = row)",
+                       range(1, table.num_rows + 1))
+
+
+def _read_workbook(
+    path: Path, time_col: str | None, quarantine: bool, rejections: list[Rejection]
+) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
+    """The workbook's one non-empty sheet, checked as a Parquet table (a batch per file)."""
+    import zipfile
+
+    file = str(path)
+    if not path.is_file():
+        raise DataError("file not found", file=file)
+    try:
+        book = pd.read_excel(path, sheet_name=None, engine="openpyxl", dtype=object)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(f"not a readable .xlsx workbook: {exc}", file=file) from exc
+    sheets = {str(k): v.dropna(how="all").dropna(axis=1, how="all") for k, v in book.items()}
+    sheets = {k: v for k, v in sheets.items() if not v.empty}
+    if len(sheets) != 1:
+        raise DataError(f"a batch file holds one batch: the workbook has {len(sheets)} non-empty sheets "
+                        f"({', '.join(map(repr, sheets))}); save each batch to its own file", file=file)
+    name, frame = next(iter(sheets.items()))
+    # every cell as the workbook typed it: numbers stay numbers, text stays text (and is refused
+    # by the checks, naming the spreadsheet row), dates become timestamps
+    columns = {}
+    for h in frame.columns:
+        col = frame[h]
+        if col.map(lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)) or pd.isna(v)).all():
+            columns[str(h)] = pa.array(pd.to_numeric(col).astype(float), type=pa.float64())
+        elif col.map(lambda v: isinstance(v, (datetime, pd.Timestamp, np.datetime64)) or pd.isna(v)).all():
+            columns[str(h)] = pa.array(pd.to_datetime(col))
+        else:
+            columns[str(h)] = pa.array([None if pd.isna(v) else str(v) for v in col], type=pa.string())
+    table = pa.table(columns)
+    # the spreadsheet's row numbers: the header on row 1, data from row 2 (blank rows dropped)
+    return _read_table(table, time_col, quarantine, rejections, file,
+                       f"{file} (sheet {name!r}; line = spreadsheet row)", [int(i) + 2 for i in frame.index])
+
+
+def _read_table(
+    table: pa.Table, time_col: str | None, quarantine: bool, rejections: list[Rejection], file: str,
+    where: str, lines: Sequence[int],
+) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
     plan = _plan(table.column_names, time_col, file, rejections if quarantine else None)
     fast = _check_arrays(table, plan)
     if fast is not None:
         return (plan, *fast)
-    # Parquet has no lines: the exact scan reports the row number (from 1) as the line.
     header = table.column_names
     cols = [table[h].to_pylist() for h in header]
 
@@ -413,7 +466,6 @@ def _read_parquet(
                     fields.append("" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)))
                 else:
                     fields.append("" if v is None else repr(v) if isinstance(v, float) else str(v))
-            yield RawRow(i + 1, fields)
+            yield RawRow(lines[i], fields)
 
-    return (plan, *_exact_rows(rows(), header, plan, file + " (Parquet; line = row)", quarantine,
-                               rejections))
+    return (plan, *_exact_rows(rows(), header, plan, where, quarantine, rejections))
