@@ -1,4 +1,4 @@
-"""How batch files read before a fit: ``biotwin batches check``."""
+"""How batch files read before a fit: ``biotwin inspect``."""
 
 import json
 
@@ -43,12 +43,12 @@ def test_survey_says_how_each_file_reads_and_why_columns_are_left_out(tmp_path):
         survey([tmp_path / "nope.csv"])
 
 
-def test_batches_check_command_text_and_json(tmp_path):
+def test_inspect_command_text_and_json(tmp_path):
     from typer.testing import CliRunner
 
     _register()
     paths = _files(tmp_path)
-    args = ["batches", "check", "--exclude", "titre [g/L]"] + [a for p in paths for a in ("--batches", str(p))]
+    args = ["inspect", "--exclude", "titre [g/L]"] + [a for p in paths for a in ("--batches", str(p))]
     res = CliRunner().invoke(app, [*args, "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["inputs"] == ["pH [-]"]

@@ -4,7 +4,7 @@ A plant's first step with a new export is to check that biotwin reads it as mean
 column is time and in what unit, how often each batch was logged and for how long, which
 columns become inputs and why the others do not, and every warning the readers raise (a
 non-numeric cell, a repeated header, a column only some batches have). :func:`survey` gathers
-this for ``biotwin batches check``; it reads exactly as ``softsensor fit`` and ``monitor fit``
+this for ``biotwin inspect``; it reads exactly as ``softsensor fit`` and ``monitor fit``
 do (:func:`~biotwin.batchdata.io.read_batches`, :func:`~biotwin.batchdata.io.input_columns`).
 """
 

@@ -38,8 +38,8 @@ def _root(
 def _register() -> None:
     # Importing a command module registers its commands on `app`.
     from biotwin.cli import (  # noqa: F401
-        batch_commands,
         design_commands,
+        inspect_commands,
         lake_commands,
         model_commands,
         monitor_commands,

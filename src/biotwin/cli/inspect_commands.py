@@ -1,4 +1,4 @@
-"""Commands on batch files themselves: ``biotwin batches check``."""
+"""``biotwin inspect``: how batch files read before a model is fitted on them."""
 
 from __future__ import annotations
 
@@ -9,19 +9,16 @@ import typer
 from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
 
-batches_app = typer.Typer(help="Batch files: how they read before a model is fitted on them.", no_args_is_help=True)
-app.add_typer(batches_app, name="batches")
 
-
-@batches_app.command("check")
+@app.command("inspect")
 @handle_errors
-def batches_check(
+def inspect_batches(
     batches: list[Path] = typer.Option(..., "--batches", help="Batch files: --batches a.csv b.csv ..."),
     exclude: list[str] = typer.Option([], "--exclude", help="Columns the fit would leave out: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: found by name)."),
     as_json: bool = typer.Option(False, "--json", help="Print the survey as JSON."),
 ) -> None:
-    """Say how batch files read: time column and unit, rows, span, interval, inputs, warnings."""
+    """How batch files read: time column and unit, rows, span, interval, inputs, warnings."""
     from biotwin.batchdata.survey import survey
 
     res = survey(batches, time_col, exclude)
