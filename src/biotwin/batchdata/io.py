@@ -398,15 +398,12 @@ def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | No
     return tables
 
 
-_SEPARATORS = (",", ";", "\t", "|")
-
-
 def _read_text(path: Path) -> pd.DataFrame:
     """A delimited text export as a table (its layout from :func:`_text_layout`).
 
     UTF-8 (with or without a byte-order mark) and UTF-16 with one (spreadsheets' "Unicode
     text") are read as such; a file that is not valid UTF-8 is read as Windows-1252, the
-    encoding of many plant PCs' exports (``Temperatur [\xb0C]``), with a warning.
+    encoding of many plant PCs' exports (``Temperatur [°C]``), with a warning.
     """
     encoding = _encoding(path)
     dialect, skip = _text_layout(path, encoding)
