@@ -328,18 +328,23 @@ def test_a_time_column_of_words_is_refused_naming_what_it_can_read(tmp_path):
         read_batch(path)
 
 
-def test_units_on_a_row_under_the_header_join_the_names(tmp_path):
+def test_a_units_row_under_the_header_is_no_data_and_gives_the_time_its_unit(tmp_path):
     plain = tmp_path / "units.csv"
     plain.write_text("Time,pH,DO,Feed\nh,-,%,L\n0,7.0,40,0\n0.25,7.1,39,0.1\n24,7.2,30,2\n")
     frame = read_batch(plain)
-    assert list(frame.columns) == ["time_h", "pH [-]", "DO [%]", "Feed [L]"]
+    assert list(frame.columns) == ["time_h", "pH", "DO", "Feed"]  # named as the header, which users quote
+    assert frame.attrs["units_row"] == {"Time": "h", "pH": "-", "DO": "%", "Feed": "L"}
     np.testing.assert_allclose(frame["time_h"], [0.0, 0.25, 24.0])
-    np.testing.assert_allclose(frame["Feed [L]"], [0.0, 0.1, 2.0])
+    np.testing.assert_allclose(frame["Feed"], [0.0, 0.1, 2.0])
     minutes = tmp_path / "units_min.csv"  # the time unit on the units row is applied; decimal commas
     minutes.write_text("Zeit;pH;pO2\n[min];[-];[%]\n0;7,0;40\n15;7,1;39\n1440;7,2;30\n")
-    frame = read_batch(minutes, time_col="Zeit")  # named as in the header
+    frame = read_batch(minutes, time_col="Zeit")
     np.testing.assert_allclose(frame["time_h"], [0.0, 0.25, 24.0])
-    np.testing.assert_allclose(frame["pH [-]"], [7.0, 7.1, 7.2])
+    np.testing.assert_allclose(frame["pH"], [7.0, 7.1, 7.2])
+    # a workbook with a units row, read as the CSV is
+    pd.DataFrame({"Zeit": ["[min]", 0, 15, 1440], "pH": ["[-]", 7.0, 7.1, 7.2]}).to_excel(
+        tmp_path / "units.xlsx", index=False)
+    np.testing.assert_allclose(read_batch(tmp_path / "units.xlsx")["time_h"], [0.0, 0.25, 24.0])
     # a first row of data with empty cells (an assay on its own row) is not a units row
     assay = tmp_path / "assay.csv"
     assay.write_text("time_h,pH [-],titre [g/L]\n0,,0.1\n1,7.1,\n2,7.2,0.3\n")

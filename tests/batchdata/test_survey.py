@@ -32,7 +32,7 @@ def test_survey_says_how_each_file_reads_and_why_columns_are_left_out(tmp_path):
     b0, b2 = res["batches"][0], res["batches"][2]
     assert b0["id"] == "B0" and b0["time_column"] == "Process time [min]" and b0["time_read_as"] == "numbers in min"
     assert b0["rows_in_file"] == b0["rows"] == 48 and b0["end_h"] == pytest.approx(11.75)
-    assert b0["interval_h"] == pytest.approx(0.25) and b0["text_columns"] == ["phase"]
+    assert b0["interval_h"] == pytest.approx(0.25) and b0["text_columns"] == ["phase"] and b0["units_row"] is None
     assert any("'pH [-]' holds 1 non-numeric" in w for w in b2["warnings"]) and not b0["warnings"]
     assert res["inputs"] == ["pH [-]"]
     assert res["left_out"] == {"excluded": ["titre [g/L]"], "not_in_every_batch": ["Extra probe [-]"],

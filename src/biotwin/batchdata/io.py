@@ -31,6 +31,7 @@ TIME = "time_h"
 TEXT_COLUMNS = "text_columns"  # frame.attrs key: the text columns a file had, left out
 ROW_TIMES = "row_times"  # frame.attrs key: the time [h] of each data row of the file, in its order
 TIME_SOURCE = "time_source"  # frame.attrs key: {"column": the time column, "read_as": how}
+UNITS_ROW = "units_row"  # frame.attrs key: header -> unit, from a units row under the header
 _TIME_GUESSES = ("time_h", "Time (hours)", "time", "t", "timestamp", "time_utc", "Time", "Timestamp")
 
 
@@ -81,11 +82,17 @@ def _header_unit(header: str) -> tuple[str, str | None]:
     return name, unit
 
 
-def _time_hours(col: pd.Series, header: str, file: str) -> tuple[np.ndarray, str]:
-    """Culture time [h] of each row from the time column, and how it was read (for the user)."""
+def _time_hours(col: pd.Series, header: str, file: str, row_unit: str | None = None) -> tuple[np.ndarray, str]:
+    """Culture time [h] of each row from the time column, and how it was read (for the user).
+
+    The unit is the header's (``Time [min]``), else the name's suffix (``time_min``), else the
+    one a units row gives (``row_unit``), else hours.
+    """
     name, unit = _header_unit(header)
     if unit is None:  # not bracketed: a unit as the name's suffix (time_min), if any
         unit = units.time_suffix_unit(name)
+    if unit is None:
+        unit = row_unit
     if pd.api.types.is_numeric_dtype(col):
         if unit is None:
             unit = "h"
@@ -178,23 +185,21 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     if twins:  # pandas renames a header's repeats "X.1", "X.2": say so, they are not other variables
         warnings.warn(f"{file}: {len(twins)} header(s) repeat an earlier one and are read under a suffix: "
                       f"{', '.join(repr(c) for c in twins[:5])}; check the export", stacklevel=3)
-    units_row = _units_row(frame)
-    if units_row is not None:  # the units on the row under the header: "Time" + "h" -> "Time [h]"
-        frame = frame.iloc[1:].rename(columns=units_row).reset_index(drop=True).infer_objects()
-        time_col = units_row.get(time_col, time_col) if time_col is not None else None
-        cols = list(frame.columns)
+    # the units on a row under the header: the row is no data, and the names stay as written
+    # (the user names columns by the header); the time column's unit there is its unit
+    row_units = frame.attrs.get(UNITS_ROW)
+    if row_units is None:
+        row_units = _units_row(frame)
+        if row_units is not None:
+            frame = frame.iloc[1:].reset_index(drop=True).infer_objects()
     if time_col is None:
         time_col = find_time_column(cols)
         if time_col is None:
             raise DataError(f"no time column: expected {DEFAULT_TIME_COLUMN!r} or pass --time-col; "
                             f"columns are {cols}", file=file)
     elif time_col not in cols:
-        # named without the unit its units row gave it ("Time" for "Time [h]")
-        named = [c for c in cols if _header_unit(c)[0] == time_col]
-        if len(named) != 1:
-            raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
-        time_col = named[0]
-    t, time_read = _time_hours(frame[time_col], time_col, file)
+        raise DataError(f"no time column {time_col!r}; columns are {cols}", file=file)
+    t, time_read = _time_hours(frame[time_col], time_col, file, (row_units or {}).get(time_col) or None)
     out = {TIME: t}
     text_cols = []
     for c in cols:
@@ -245,6 +250,8 @@ def to_frame(frame: pd.DataFrame, time_col: str | None = None, *, file: str = "<
     # per row of the frame can be given back per row of the file (:func:`to_file_rows`)
     res.attrs[ROW_TIMES] = np.asarray(t, dtype=float)
     res.attrs[TIME_SOURCE] = {"column": time_col, "read_as": time_read}
+    if row_units is not None:
+        res.attrs[UNITS_ROW] = {c: u for c, u in row_units.items() if c in res.columns or c == time_col}
     return res
 
 
@@ -422,9 +429,10 @@ def _read_text(path: Path) -> pd.DataFrame:
         encoding = "cp1252"
         table = read(skip, encoding)
         warnings.warn(f"{path.name}: not UTF-8; read as Windows-1252", stacklevel=5)
-    names = _units_row(table)
-    if names is not None:  # read again without the units row, so its numbers are numbers
-        table = read([*range(skip), skip + 1], encoding).rename(columns=names)
+    row_units = _units_row(table)
+    if row_units is not None:  # read again without the units row, so its numbers are numbers
+        table = read([*range(skip), skip + 1], encoding)
+        table.attrs[UNITS_ROW] = row_units
     table.attrs["decimal"] = dialect.decimal
     return table
 
@@ -487,7 +495,8 @@ def _text_layout(path: Path, encoding: str = "utf-8", n_lines: int = 40) -> tupl
 
 
 def _units_row(frame: pd.DataFrame) -> dict[str, str] | None:
-    """Headers with their units when the first row under the header holds the units, else None.
+    """Each header's unit (``""`` if none) when the first row under the header holds the units,
+    else None.
 
     Many exports write the units on a row of their own (``Time,pH,DO`` then ``h,-,%``). It is
     taken as a units row when none of its cells is a number and, in at least half of the
@@ -515,11 +524,8 @@ def _units_row(frame: pd.DataFrame) -> dict[str, str] | None:
         hits += bool(len(below) and pd.to_numeric(below, errors="coerce").notna().mean() >= 0.9)
     if hits < need:
         return None
-    names = {}
-    for c in frame.columns:
-        unit = "" if pd.isna(first[c]) else str(first[c]).strip().strip("[]()").strip()
-        names[c] = f"{c} [{unit}]" if unit and _header_unit(c)[1] is None else c
-    return names
+    return {str(c).strip(): "" if pd.isna(first[c]) else str(first[c]).strip().strip("[]()").strip()
+            for c in frame.columns}
 
 
 #: A number written with thousands separators: ``1,234.5``, ``1.234,5``, ``1 234,5``, ``1'234.5``.

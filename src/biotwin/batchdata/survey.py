@@ -23,6 +23,7 @@ from biotwin.batchdata.io import (
     TEXT_COLUMNS,
     TIME,
     TIME_SOURCE,
+    UNITS_ROW,
     input_columns,
     is_identifier,
     is_row_number,
@@ -47,6 +48,7 @@ def _batch(frame: pd.DataFrame, batch_id: str, file: str) -> dict[str, Any]:
         "interval_h": float(np.median(steps)) if len(steps) else None,
         "columns": [c for c in frame.columns if c != TIME],
         "text_columns": list(frame.attrs.get(TEXT_COLUMNS, [])),
+        "units_row": frame.attrs.get(UNITS_ROW),
     }
 
 
@@ -67,7 +69,8 @@ def survey(paths: Sequence[str | Path], time_col: str | None = None, exclude: Se
     dict
         ``batches``: per batch ``id``, ``file``, ``rows_in_file``, ``rows`` (after rows sharing
         a time are merged), ``time_column``, ``time_read_as``, ``start_h``, ``end_h``,
-        ``interval_h`` (median step), ``columns``, ``text_columns``, ``warnings``;
+        ``interval_h`` (median step), ``columns``, ``text_columns``, ``units_row`` (header ->
+        unit when the file has a units row under its header, else None), ``warnings``;
         ``inputs``: the columns a model would use; ``left_out``: the others by reason
         (``excluded``, ``not_in_every_batch``, ``constant_or_empty``, ``batch_identifier``,
         ``row_number``); ``warnings``: those of the whole set.
