@@ -24,7 +24,7 @@ import pandas as pd
 
 from biotwin import units
 from biotwin.connect.rows import Dialect, open_binary
-from biotwin.connect.wide import DEFAULT_TIME_COLUMN, batch_id_from_path, is_parquet
+from biotwin.connect.wide import DEFAULT_TIME_COLUMN, batch_id_from_path, is_parquet, is_workbook, workbook_sheets
 from biotwin.errors import DataError
 
 TIME = "time_h"
@@ -348,10 +348,6 @@ def _merge_same_time(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return frame.groupby(TIME, sort=True, as_index=False).last()
 
 
-#: Spreadsheet workbooks read with openpyxl (the first row of each sheet holds the headers).
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-
-
 def _read_raw(path: Path, time_col: str | None = None) -> pd.DataFrame:
     sheets = _read_sheets(path, time_col)
     if len(sheets) > 1:
@@ -375,17 +371,14 @@ def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | No
     if suffix in (".xls", ".ods"):
         raise DataError(f"cannot read {suffix} workbooks; save the file as .xlsx, CSV or Parquet", file=str(path))
     try:
-        if suffix in WORKBOOK_SUFFIXES:
-            book = pd.read_excel(path, sheet_name=None, engine="openpyxl")
+        if is_workbook(path):
+            filled = {name: table.reset_index(drop=True) for name, table in workbook_sheets(path).items()}
         elif is_parquet(path):
             return [(None, pd.read_parquet(path))]
         else:
             return [(None, _read_text(path))]
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read batch file: {exc}", file=str(path)) from exc
-    filled = {str(name): table.dropna(how="all").dropna(axis=1, how="all").reset_index(drop=True)
-              for name, table in book.items()}
-    filled = {name: table for name, table in filled.items() if len(table)}
     if len(filled) == 1:  # one table: read as a CSV file would be (its time column checked there)
         return list(filled.items())
     tables: list[tuple[str | None, pd.DataFrame]] = []
@@ -397,7 +390,7 @@ def _read_sheets(path: Path, time_col: str | None = None) -> list[tuple[str | No
         else:
             skipped.append(name)
     if not tables:
-        raise DataError(f"no sheet of the workbook has a time column (sheets: {', '.join(map(repr, book))})",
+        raise DataError(f"no sheet of the workbook has a time column (sheets: {', '.join(map(repr, filled))})",
                         file=str(path))
     if skipped:
         warnings.warn(f"{path.name}: sheets without a time column not read: {', '.join(map(repr, skipped))}",

@@ -66,6 +66,19 @@ class _Plan:
     columns: list[_Column]
 
 
+#: What a reader gives back: the plan, time [h] (or None), time [us since epoch] (or None) and
+#: each tag's values.
+_Read = tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]
+
+
+def workbook_sheets(path: Path, dtype: type[object] | None = None) -> dict[str, pd.DataFrame]:
+    """The non-empty sheets of an ``.xlsx`` workbook by name, blank rows and columns dropped
+    (the index keeps each row's place under the header: spreadsheet row = index + 2)."""
+    book = pd.read_excel(path, sheet_name=None, engine="openpyxl", dtype=dtype)
+    sheets = {str(k): v.dropna(how="all").dropna(axis=1, how="all") for k, v in book.items()}
+    return {k: v for k, v in sheets.items() if not v.empty}
+
+
 def batch_id_from_path(path: Path) -> str:
     """The default batch id of a file: its name without ``.csv``, ``.gz``, ``.parquet``, ``.xlsx``."""
     name = path.name
@@ -232,7 +245,7 @@ def long_table(
 # ---------------------------------------------------------------------- CSV
 def _read_csv(
     path: Path, time_col: str | None, quarantine: bool, rejections: list[Rejection]
-) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
+) -> _Read:
     file = str(path)
     dialect = sniff_dialect(path)
     header, rows = scan_csv_with_header(path, delimiter=dialect.sep)
@@ -393,7 +406,7 @@ def _exact_rows(
 # ---------------------------------------------------------------------- Parquet
 def _read_parquet(
     path: Path, time_col: str | None, quarantine: bool, rejections: list[Rejection]
-) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
+) -> _Read:
     file = str(path)
     if not path.is_file():
         raise DataError("file not found", file=file)
@@ -410,7 +423,7 @@ def _read_parquet(
 
 def _read_workbook(
     path: Path, time_col: str | None, quarantine: bool, rejections: list[Rejection]
-) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
+) -> _Read:
     """The workbook's one non-empty sheet, checked as a Parquet table (a batch per file)."""
     import zipfile
 
@@ -418,11 +431,9 @@ def _read_workbook(
     if not path.is_file():
         raise DataError("file not found", file=file)
     try:
-        book = pd.read_excel(path, sheet_name=None, engine="openpyxl", dtype=object)
+        sheets = workbook_sheets(path, dtype=object)
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"not a readable .xlsx workbook: {exc}", file=file) from exc
-    sheets = {str(k): v.dropna(how="all").dropna(axis=1, how="all") for k, v in book.items()}
-    sheets = {k: v for k, v in sheets.items() if not v.empty}
     if len(sheets) != 1:
         raise DataError(f"a batch file holds one batch: the workbook has {len(sheets)} non-empty sheets "
                         f"({', '.join(map(repr, sheets))}); save each batch to its own file", file=file)
@@ -447,7 +458,7 @@ def _read_workbook(
 def _read_table(
     table: pa.Table, time_col: str | None, quarantine: bool, rejections: list[Rejection], file: str,
     where: str, lines: Sequence[int],
-) -> tuple[_Plan, npt.NDArray[np.float64] | None, npt.NDArray[np.int64] | None, dict[str, npt.NDArray[np.float64]]]:
+) -> _Read:
     plan = _plan(table.column_names, time_col, file, rejections if quarantine else None)
     fast = _check_arrays(table, plan)
     if fast is not None:
