@@ -758,19 +758,45 @@ def warn_unknown(frames: Sequence[pd.DataFrame], names: Sequence[str], what: str
         warnings.warn(f"{what} {n!r} names no column of the batches{hint}", stacklevel=3)
 
 
+def column_roles(frames: Sequence[pd.DataFrame], drop: Sequence[str] = ()) -> dict[str, str]:
+    """Each column of the batches but time, in order of first appearance: ``"input"``, or why a
+    model leaves it out: ``"excluded"`` (in ``drop``), ``"not_in_every_batch"``,
+    ``"constant_or_empty"``, ``"batch_identifier"`` (:func:`is_identifier`) or ``"row_number"``
+    (:func:`is_row_number`)."""
+    common = set.intersection(*(set(f.columns) for f in frames))
+    roles: dict[str, str] = {}
+    for c in dict.fromkeys(c for f in frames for c in f.columns if c != TIME):
+        if c in drop:
+            roles[c] = "excluded"
+        elif c not in common:
+            roles[c] = "not_in_every_batch"
+        else:
+            v = np.concatenate([f[c].to_numpy(float) for f in frames])
+            v = v[np.isfinite(v)]
+            if not v.size or np.ptp(v) <= 0:
+                roles[c] = "constant_or_empty"
+            elif is_identifier(frames, c):
+                roles[c] = "batch_identifier"
+            elif is_row_number(frames, c):
+                roles[c] = "row_number"
+            else:
+                roles[c] = "input"
+    return roles
+
+
 def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str],
                   ids: Sequence[str] | None = None) -> list[str]:
     """Numeric columns in every batch, not in ``drop``, not all-missing, not constant, not
-    batch identifiers (:func:`is_identifier`) and not row numbers (:func:`is_row_number`).
+    batch identifiers (:func:`is_identifier`) and not row numbers (:func:`is_row_number`), in
+    the first batch's order (:func:`column_roles` says why each other column is left out).
 
     A column that only some batches have is left out with a warning naming it and the batches
     (``ids``) that lack it: a model learns from the columns every batch can give it, and a file
     of another kind among the batches (a truth or assay export next to the online files)
     otherwise shrinks the model to the few columns they share without a word.
     """
-    common = set.intersection(*(set(f.columns) for f in frames))
-    skip = set(drop) | {TIME}
-    partial = list(dict.fromkeys(c for f in frames for c in f.columns if c not in common and c not in skip))
+    roles = column_roles(frames, drop)
+    partial = [c for c, r in roles.items() if r == "not_in_every_batch"]
     if partial:
         names = list(ids) if ids is not None else [f"batch{i:03d}" for i in range(len(frames))]
         parts = []
@@ -781,11 +807,4 @@ def input_columns(frames: Sequence[pd.DataFrame], drop: Sequence[str],
         rest = f"; and {len(partial) - 5} more columns" if len(partial) > 5 else ""
         warnings.warn(f"{len(partial)} column(s) not in every one of the {len(frames)} training batches are not "
                       f"used: {'; '.join(parts)}{rest}", UserWarning, stacklevel=3)
-    cols = [c for c in frames[0].columns if c in common and c != TIME and c not in set(drop)]
-    keep = []
-    for c in cols:
-        v = np.concatenate([f[c].to_numpy(float) for f in frames])
-        v = v[np.isfinite(v)]
-        if v.size and np.ptp(v) > 0 and not is_identifier(frames, c) and not is_row_number(frames, c):
-            keep.append(c)
-    return keep
+    return [c for c in frames[0].columns if roles.get(c) == "input"]

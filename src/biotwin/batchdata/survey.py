@@ -24,9 +24,8 @@ from biotwin.batchdata.io import (
     TIME,
     TIME_SOURCE,
     UNITS_ROW,
+    column_roles,
     input_columns,
-    is_identifier,
-    is_row_number,
     read_batches,
 )
 from biotwin.errors import DataError
@@ -97,22 +96,10 @@ def survey(paths: Sequence[str | Path], time_col: str | None = None, exclude: Se
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         inputs = input_columns(frames, list(exclude), ids)
-    common = set.intersection(*(set(f.columns) for f in frames))
-    every = list(dict.fromkeys(c for f in frames for c in f.columns if c != TIME))
     left: dict[str, list[str]] = {"excluded": [], "not_in_every_batch": [], "constant_or_empty": [],
                                   "batch_identifier": [], "row_number": []}
-    for c in every:
-        if c in inputs:
-            continue
-        if c in exclude:
-            left["excluded"].append(c)
-        elif c not in common:
-            left["not_in_every_batch"].append(c)
-        elif is_identifier(frames, c):
-            left["batch_identifier"].append(c)
-        elif is_row_number(frames, c):
-            left["row_number"].append(c)
-        else:
-            left["constant_or_empty"].append(c)
+    for c, role in column_roles(frames, list(exclude)).items():
+        if role != "input":
+            left[role].append(c)
     return {"batches": batches, "inputs": inputs, "left_out": left,
             "warnings": list(dict.fromkeys(str(w.message) for w in caught))}
