@@ -183,6 +183,12 @@ def test_cli_monitor(tmp_path, monitor):
     assert all(f"{k} x{v:.2f}" in r.output for k, v in wide.items())
     r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--detectors", "wavelet", *args[4:]])
     assert r.exit_code != 0 and "wavelet" in r.output
+    # the reference grid's points: recorded in the sidecar, a grid too small refused by name
+    r = CliRunner().invoke(app, [*args[:4], "--detectors", "T2", "--reference-points", "50", "--json", *args[4:]])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["reference_points"] == 50
+    r = CliRunner().invoke(app, [*args[:4], "--reference-points", "2", *args[4:]])
+    assert r.exit_code != 0 and "reference_points must be a whole number of at least 3" in r.output
     # an analyser outage is listed beside the alarms in the text output
     gap = tmp_path / "gap.csv"
     g = bad.frame.drop(columns=OFFLINE)
@@ -281,7 +287,7 @@ def test_time_tolerance_window_and_default_families():
     assert "rate" not in BatchMonitor().detectors and "response" not in BatchMonitor().detectors
     train = frames(monod_campaign(6, seed=1))
     mon = BatchMonitor(exclude=OFFLINE, time_tolerance=1.0, cv=3).fit(train)
-    assert mon.core_.window.shape == (mon.n_grid,) and (mon.core_.window >= 0).all()
+    assert mon.core_.window.shape == (mon.reference_points,) and (mon.core_.window >= 0).all()
     assert mon.score(train[0])["first_alarm_h"] is None or isinstance(mon.score(train[0])["first_alarm_h"], float)
 
 
@@ -528,6 +534,9 @@ def test_each_family_factor_clears_its_margin_over_the_largest_out_of_fold_maxim
     for bad in (0.5, "wide"):
         with pytest.raises(DataError, match="factor_margin"):
             BatchMonitor(factor_margin=bad).fit(train)
+    for bad in (2, 100.0, True):
+        with pytest.raises(DataError, match="reference_points"):
+            BatchMonitor(reference_points=bad).fit(train)
 
 
 def test_spectral_blocks_are_found_by_their_names():
@@ -889,3 +898,22 @@ def test_clock_tolerance_keeps_a_batch_clock_off_by_minutes_quiet_and_still_find
         assert sum(mon.score(f)["first_alarm_h"] is not None for f in _clocked(10, 2)) <= 1
         first = [mon.score(f)["first_alarm_h"] for f in _clocked(3, 3, missed=True)]
         assert all(a is not None and 30.0 <= a <= 30.6 for a in first), first
+
+
+def test_a_set_point_the_same_in_every_batch_with_reference_points_on_the_sample_times_does_not_alarm():
+    # with reference points on the sample times (300 points 0.2 h apart, as the batches are logged)
+    # the pressure set point's out-of-fold deviations are 0 to rounding; its charts' scale was
+    # their root mean square, of the size of rounding, and every normal batch's noise alarmed on it
+    # (measured before such charts were switched off: 10 of 10; PenSimPy's head pressure did the same)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mon = BatchMonitor(reference_points=300).fit(_clocked(30, 0))
+    # the pressure's standardised charts are switched off; the others are charted
+    j = mon.variables_.index("pressure [bar]")
+    assert np.isinf(mon.limits_["scale_value"][j]) and np.isinf(mon.limits_["scale_level"][j])
+    assert np.isfinite(np.delete(mon.limits_["scale_value"], j)).all()
+    assert np.allclose(mon.core_.grid[1:62], np.round(np.arange(0.2, 12.3, 0.2), 6))
+    assert sum(mon.score(f)["first_alarm_h"] is not None for f in _clocked(10, 2)) <= 1
+    # a set point that is not followed is still found at once
+    first = [mon.score(f)["first_alarm_h"] for f in _clocked(3, 3, missed=True)]
+    assert all(a is not None and 30.0 <= a <= 30.6 for a in first), first

@@ -122,6 +122,9 @@ def monitor_fit(
         "Floor on each chart's limit factor, as a multiple of its largest out-of-fold training "
         "maximum: 'auto' (default: per family, what a leave-one-batch-out check of its factors "
         "needs) or a number of at least 1 (1: the extreme-value law alone).")),
+    reference_points: int = typer.Option(1000, "--reference-points", help=(
+        "Points of the reference trajectories' time grid (default 1000): a recipe step is blended "
+        "over one grid step.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
@@ -138,7 +141,8 @@ def monitor_fit(
     data = read_batches(batches, time_col)
     if false_alarm_rate is not None and not 0.0 < false_alarm_rate < 0.5:
         raise DataError(f"--false-alarm-rate must lie in (0, 0.5), got {false_alarm_rate}")
-    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment))
+    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment),
+                       reference_points=reference_points)  # below 3 is refused by fit, by name
     if false_alarm_rate is not None:
         mon.set_params(batch_alpha=false_alarm_rate)
     if detectors:
@@ -162,7 +166,7 @@ def monitor_fit(
     atypical = [data.ids[i] for i in mon.atypical_batches_]
     meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
             "clock_tolerance_h": mon.clock_tolerance_h, "atypical_batch_ids": atypical,
-            "factor_margin": mon.factor_margin}
+            "factor_margin": mon.factor_margin, "reference_points": mon.reference_points}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)
