@@ -912,6 +912,8 @@ def test_a_set_point_the_same_in_every_batch_with_reference_points_on_the_sample
     j = mon.variables_.index("pressure [bar]")
     assert np.isinf(mon.limits_["scale_value"][j]) and np.isinf(mon.limits_["scale_level"][j])
     assert np.isfinite(np.delete(mon.limits_["scale_value"], j)).all()
+    off = mon.metadata()["rounding_noise_charts"]  # named in the sidecar, for review
+    assert off["value"] == ["pressure [bar]"] and all(v == ["pressure [bar]"] for v in off.values())
     assert np.allclose(mon.core_.grid[1:62], np.round(np.arange(0.2, 12.3, 0.2), 6))
     assert sum(mon.score(f)["first_alarm_h"] is not None for f in _clocked(10, 2)) <= 1
     # a set point that is not followed is still found at once

@@ -1341,8 +1341,24 @@ class BatchMonitor(BaseEstimator):
                 "sided": {k: [v for v, m in zip(self.variables_, mask, strict=True) if m]
                           for k, mask in getattr(self, "sided_", {}).items()},
                 "nonlinear": self._nonlinear_charted(),
+                # per family, the variables whose charts held rounding noise in training and are off
+                "rounding_noise_charts": self._rounding_noise_charts(),
                 # per family, the margin on its factors over the largest out-of-fold maximum
                 "factor_margins": {k: round(float(v), 4) for k, v in getattr(self, "factor_margins_", {}).items()}}
+
+    def _rounding_noise_charts(self) -> dict[str, list[str]]:
+        """Per vector family, the variables whose out-of-fold inputs were rounding noise, so their
+        chart is off (an infinite scale, :data:`ROUNDING`); not the ``trend`` of the variables too
+        sparse for it, nor the ``nonlinear`` variables it does not chart."""
+        dense = getattr(self, "trend_dense_", np.ones(len(self.variables_), bool))
+        out: dict[str, list[str]] = {}
+        for k in FAMILIES:
+            sc = np.asarray(self.limits_.get(f"scale_{k}", 1.0), float)
+            if sc.ndim == 1 and len(sc) == len(self.variables_):
+                off = np.isinf(sc) & (dense if k == "trend" else True)
+                if off.any():
+                    out[k] = [v for v, m in zip(self.variables_, off, strict=True) if m]
+        return out
 
     def _nonlinear_charted(self) -> list[str] | None:
         """The variables the ``nonlinear`` family charts (None: every one, or the family is off)."""
