@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -46,7 +45,6 @@ def _load(path: str, shift: float) -> pd.DataFrame:
 
 def run_one(batches: dict[str, list[dict]], shift: float, kw: dict[str, Any]) -> dict[str, Any]:
     """One monitor fitted and scored with every batch shifted by ``shift`` [h]."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from biotwin.monitoring import BatchMonitor
 
     with warnings.catch_warnings():

@@ -920,14 +920,15 @@ class BatchMonitor(BaseEstimator):
             # each gets batch_alpha / n_charts and its own factor from its out-of-fold batch
             # maxima, so a quiet, well-modelled variable keeps a tight limit while a variable
             # whose normal batches wander gets a wide one
-            share = self.batch_alpha / self._n_charts(worst, fams)
+            n_charts = self._n_charts(worst, fams)
+            share = self.batch_alpha / n_charts
             how = getattr(self, "factor_margin", 1.0)  # monitors saved before it: 1
             # the margin is checked at the share of a budget of 0.03 when the budget is smaller: at
             # a smaller share each left-out batch meets a larger factor, the margin falls, and the
             # margin's floor under a factor fell with it (Monod generator at a budget of 0.015:
             # the `value` margin 1.98 -> 1.83, three factors 7-8 % lower than at 0.03, and 4 of
             # 24 faulty batches alarmed before their onset); so a smaller budget never narrows a limit
-            margin_share = max(share, MARGIN_BATCH_ALPHA / self._n_charts(worst, fams))
+            margin_share = max(share, MARGIN_BATCH_ALPHA / n_charts)
             for k in fams:
                 wk = worst[k][typical]
                 # "auto": each family's margin from a leave-one-batch-out check of its factors
