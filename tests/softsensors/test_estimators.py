@@ -11,6 +11,7 @@ from biotwin.softsensors.estimators import (
     ConformalRegressor,
     GPRegressor,
     HybridRegressor,
+    LassoRegressor,
     MeanRegressor,
     PLSRegressor,
     RidgeRegressor,
@@ -24,6 +25,7 @@ ESTIMATORS = [
     ConformalRegressor(PLSRegressor(n_components=2), cv=3),
     ApplicabilityDomain(),
     RidgeRegressor(alpha=1e-3),
+    LassoRegressor(alpha=1e-3),
     ColumnsRegressor(PLSRegressor(n_components=1)),
     MeanRegressor([PLSRegressor(n_components=1), RidgeRegressor()]),
 ]
@@ -74,6 +76,24 @@ def test_ridge_and_mean_fit_linear_data():
     assert np.allclose(c.predict(X), y, atol=1e-3)
     m = MeanRegressor([RidgeRegressor(alpha=1e-6), PLSRegressor(n_components=5)]).fit(X, y)
     assert np.allclose(m.predict(X), y, atol=1e-3)
+
+
+def test_lasso_keeps_the_informative_features_under_label_noise():
+    # 600 noisy rows, 120 features of which 3 carry the target: ridge spreads the noise over
+    # every feature, the lasso keeps few and predicts the noise-free target closer
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(900, 120)) * rng.uniform(0.1, 10.0, 120)
+    clean = 2.0 * X[:, 0] / np.std(X[:, 0]) - X[:, 7] / np.std(X[:, 7]) + 0.5 * X[:, 40] / np.std(X[:, 40]) + 10.0
+    y = clean + rng.normal(0.0, 1.0, 900)
+    lasso = LassoRegressor(alpha=3e-2).fit(X[:600], y[:600])
+    ridge = RidgeRegressor(alpha=1e-4).fit(X[:600], y[:600])
+    err_lasso = np.sqrt(np.mean((lasso.predict(X[600:]) - clean[600:]) ** 2))
+    err_ridge = np.sqrt(np.mean((ridge.predict(X[600:]) - clean[600:]) ** 2))
+    assert err_lasso < 0.7 * err_ridge
+    assert {0, 7, 40} <= set(np.flatnonzero(lasso.coef_)) and lasso.n_selected_ < 20
+    # the penalty is in units of the target's spread: the same fit for the target in other units
+    scaled = LassoRegressor(alpha=3e-2).fit(X[:600], 1000.0 * y[:600])
+    np.testing.assert_allclose(scaled.predict(X[600:]), 1000.0 * lasso.predict(X[600:]), rtol=1e-6)
 
 
 def test_ridge_dual_form_matches_primal_on_wide_data():

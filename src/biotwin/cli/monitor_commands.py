@@ -25,7 +25,7 @@ def softsensor_fit(
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the fitted soft sensor."),
-    candidates: str = typer.Option("pls,ridge,rawpls,gbm,gp", "--candidates",
+    candidates: str = typer.Option("pls,ridge,lasso,rawpls,gbm,gp", "--candidates",
                                    help="Regressor families to choose between by batch-grouped CV."),
     alpha: float = typer.Option(0.1, "--alpha", help="Miscoverage of the intervals (0.1 -> 90 %)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),

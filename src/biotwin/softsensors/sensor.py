@@ -5,8 +5,8 @@ the target and the excluded ones, constant ones dropped), find the volume-like o
 the data, engineer causal features per batch on the full online history
 (:func:`biotwin.softsensors.features.engineer`: values, running and double integrals, rates,
 amounts per volume), keep the rows where the target was assayed, choose the regressor by
-cross-validation grouped by batch (PLS and ridge on the features, PLS on the raw inputs,
-boosting, GP, and means of the best), calibrate conformal intervals on its out-of-fold
+cross-validation grouped by batch (PLS, ridge and the lasso on the features, PLS on the raw
+inputs, boosting, GP, and means of the best), calibrate conformal intervals on its out-of-fold
 residuals and fit an applicability domain on the inputs. No variable name is assumed.
 """
 
@@ -33,6 +33,7 @@ from biotwin.softsensors.estimators import (
     ColumnsRegressor,
     ConformalRegressor,
     GPRegressor,
+    LassoRegressor,
     MeanRegressor,
     PLSRegressor,
     RidgeRegressor,
@@ -41,11 +42,13 @@ from biotwin.softsensors.estimators import (
 )
 from biotwin.softsensors.features import check_features, engineer, ewma, hold, volume_like
 
-#: Regressors :class:`SoftSensor` can choose between: PLS and ridge on the engineered
-#: features (tuned over components / penalty), PLS on the raw inputs only, boosting, GP.
-CANDIDATES = ("pls", "ridge", "rawpls", "gbm", "gp")
+#: Regressors :class:`SoftSensor` can choose between: PLS, ridge and the lasso on the
+#: engineered features (tuned over components / penalty), PLS on the raw inputs only,
+#: boosting, GP.
+CANDIDATES = ("pls", "ridge", "lasso", "rawpls", "gbm", "gp")
 PLS_COMPONENTS = (1, 2, 3, 5, 8, 12, 16, 24, 32)
 RIDGE_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+LASSO_ALPHAS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 #: Inputs are limited to their training range widened by this fraction of it on each side
 #: before the features are made (``input_bounds_``): moderate extrapolation passes, a reading
 #: far beyond anything seen does not.
@@ -58,7 +61,7 @@ FEATURE_MARGIN = 0.1
 
 def make_candidates(names: Sequence[str], n_features: int, random_state: int | None = 0,
                     raw_columns: Sequence[int] | None = None) -> dict[str, Any]:
-    """The candidate regressors by name (PLS and ridge expand into one per hyperparameter).
+    """The candidate regressors by name (PLS, ridge and lasso expand into one per hyperparameter).
 
     ``raw_columns`` are the columns of the raw inputs among the features, for ``rawpls``.
     """
@@ -68,6 +71,8 @@ def make_candidates(names: Sequence[str], n_features: int, random_state: int | N
             out.update({f"pls{k}": PLSRegressor(n_components=k) for k in PLS_COMPONENTS if k <= n_features})
         elif name == "ridge":
             out.update({f"ridge{a:g}": RidgeRegressor(alpha=a) for a in RIDGE_ALPHAS})
+        elif name == "lasso":
+            out.update({f"lasso{a:g}": LassoRegressor(alpha=a) for a in LASSO_ALPHAS})
         elif name == "rawpls":
             cols = list(range(n_features)) if raw_columns is None else list(raw_columns)
             out.update({f"rawpls{k}": ColumnsRegressor(PLSRegressor(n_components=k), cols)
@@ -113,8 +118,8 @@ class SoftSensor(BaseEstimator):
     exclude : sequence of str
         Columns never used as inputs (e.g. other offline assays).
     candidates : sequence of str
-        Regressor families to choose between by grouped cross-validation: ``pls``, ``ridge``
-        (on the engineered features), ``rawpls`` (PLS on the raw inputs), ``gbm``, ``gp``; the
+        Regressor families to choose between by grouped cross-validation: ``pls``, ``ridge``,
+        ``lasso`` (on the engineered features), ``rawpls`` (PLS on the raw inputs), ``gbm``, ``gp``; the
         mean of the best of the two and three best families competes too.
     cv : int
         Folds; each fold holds out whole batches.
