@@ -1,4 +1,4 @@
-"""Soft sensors: virtual assays fitted on batch data (PLS, boosting, GP, hybrid) with
+"""Soft sensors: virtual assays fitted on batch data (PLS, ridge, lasso, boosting, GP, hybrid) with
 conformal intervals and an applicability domain, for whatever columns a process has."""
 
 from biotwin.softsensors.estimators import (
@@ -8,6 +8,7 @@ from biotwin.softsensors.estimators import (
     ConformalRegressor,
     GPRegressor,
     HybridRegressor,
+    LassoRegressor,
     MeanRegressor,
     PLSRegressor,
     RidgeRegressor,
@@ -25,6 +26,7 @@ __all__ = [
     "FinalQualityPredictor",
     "GPRegressor",
     "HybridRegressor",
+    "LassoRegressor",
     "MeanRegressor",
     "PLSRegressor",
     "RidgeRegressor",
