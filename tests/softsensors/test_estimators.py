@@ -96,6 +96,19 @@ def test_lasso_keeps_the_informative_features_under_label_noise():
     np.testing.assert_allclose(scaled.predict(X[600:]), 1000.0 * lasso.predict(X[600:]), rtol=1e-6)
 
 
+def test_lasso_screens_wide_inputs_to_the_correlated_columns():
+    # 3000 columns, 200 rows: the lasso sees the 512 columns most correlated with the target
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(260, 3000))
+    y = 3.0 * X[:, 10] - 2.0 * X[:, 2500] + rng.normal(0.0, 0.3, 260)
+    lasso = LassoRegressor(alpha=3e-2).fit(X[:200], y[:200])
+    assert len(lasso.inputs_) == 512 and lasso.coef_.shape == (3000,)
+    assert {10, 2500} <= set(np.flatnonzero(lasso.coef_))
+    assert np.sqrt(np.mean((lasso.predict(X[200:]) - y[200:]) ** 2)) < 0.6
+    narrow = LassoRegressor(alpha=3e-2).fit(X[:200, :300], y[:200])  # no more columns than 512: all seen
+    assert len(narrow.inputs_) == 300
+
+
 def test_ridge_dual_form_matches_primal_on_wide_data():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40, 300))  # more columns than rows: the dual system is solved
