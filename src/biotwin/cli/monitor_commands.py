@@ -25,18 +25,19 @@ def softsensor_fit(
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the fitted soft sensor."),
-    candidates: str = typer.Option("pls,ridge,lasso,rawpls,gbm,gp", "--candidates",
-                                   help="Regressor families to choose between by batch-grouped CV."),
+    candidates: str = typer.Option(None, "--candidates", help=(
+        "Regressor families to choose between by batch-grouped CV, e.g. 'pls,lasso' "
+        "(default: every one, biotwin.softsensors.CANDIDATES).")),
     alpha: float = typer.Option(0.1, "--alpha", help="Miscoverage of the intervals (0.1 -> 90 %)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit a soft sensor on batch files; the model is chosen by cross-validation grouped by batch."""
     from biotwin.batchdata import read_batches
-    from biotwin.softsensors import SoftSensor, persist
+    from biotwin.softsensors import CANDIDATES, SoftSensor, persist
 
     data = read_batches(batches, time_col)
-    ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha,
-                    candidates=tuple(c.strip() for c in candidates.split(",") if c.strip())).fit(data)
+    families = CANDIDATES if candidates is None else tuple(c.strip() for c in candidates.split(",") if c.strip())
+    ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha, candidates=families).fit(data)
     meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids}
     persist.save(ss, out, meta)
     if as_json:
