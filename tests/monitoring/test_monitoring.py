@@ -938,3 +938,38 @@ def test_a_smaller_false_alarm_budget_never_narrows_a_limit():
         assert np.all(np.asarray(narrow.factors_[k]) >= np.asarray(f) - 1e-9), k
     # the margins are those of a budget of 0.03
     assert narrow.factor_margins_ == pytest.approx(wide.factor_margins_)
+
+
+def _induced(n: int, seed: int) -> list:
+    """Batches logged every 0.25 h whose temperature set point steps 37 -> 30 degC (first order,
+    0.3 h) at an induction 17.25-18.5 h into the batch, the growth rate falling with it; OD and
+    OUR follow the biomass."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        t = np.round(np.arange(0.0, 40.0, 0.25), 6)
+        t_ind = rng.uniform(17.25, 18.5)
+        temp = np.where(t < t_ind, 37.0, 30.0 + 7.0 * np.exp(-np.clip(t - t_ind, 0.0, None) / 0.3))
+        temp = temp + rng.normal(0, 0.03, len(t))
+        od = 0.5 * np.exp(np.cumsum(np.where(t < t_ind, 0.25, 0.08) * rng.uniform(0.9, 1.1)) * 0.25)
+        out.append(pd.DataFrame({"time_h": t, "T [degC]": temp, "OD [-]": od + rng.normal(0, 0.3, len(t)),
+                                 "OUR [mM/h]": 2.0 * od * (1 + 0.02 * (temp - 30.0)) + rng.normal(0, 0.5, len(t))}))
+    return out
+
+
+def test_the_time_window_is_on_by_default_and_zero_where_batches_follow_one_clock():
+    assert BatchMonitor().time_tolerance == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # batches that step their pressure at the same minutes: no window, the same limits as without
+        clocked = BatchMonitor().fit(_clocked(30, 0))
+        off = BatchMonitor(time_tolerance=0.0).fit(_clocked(30, 0))
+        # an induction that comes at each batch's own time: a window around it (measured: 0.6 h)
+        induced = BatchMonitor().fit(_induced(30, 0))
+    assert np.all(clocked.core_.window == 0.0)
+    for k, f in off.factors_.items():
+        assert np.allclose(np.asarray(clocked.factors_[k]), np.asarray(f)), k
+    g, w = induced.core_.grid, induced.core_.window
+    assert w[(g >= 17.25) & (g <= 18.5)].min() >= 0.4
+    with pytest.raises(DataError, match="time_tolerance"):
+        BatchMonitor(time_tolerance=-1.0).fit(_clocked(30, 0))

@@ -126,6 +126,10 @@ def monitor_fit(
     reference_points: int = typer.Option(1000, "--reference-points", help=(
         "Points of the reference trajectories' time grid (default 1000): a recipe step is blended "
         "over one grid step.")),
+    time_tolerance: float = typer.Option(1.0, "--time-tolerance", help=(
+        "Multiplier on the time-shift window learnt by dynamic time warping of the training batches "
+        "(default 1; 0 judges each row at its own culture time): a phase switch (an induction) that "
+        "comes earlier or later from batch to batch is matched within it.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
@@ -143,7 +147,8 @@ def monitor_fit(
     if false_alarm_rate is not None and not 0.0 < false_alarm_rate < 0.5:
         raise DataError(f"--false-alarm-rate must lie in (0, 0.5), got {false_alarm_rate}")
     mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment),
-                       reference_points=reference_points)  # below 3 is refused by fit, by name
+                       reference_points=reference_points,  # below 3 is refused by fit, by name
+                       time_tolerance=time_tolerance)  # below 0 is refused by fit, by name
     if false_alarm_rate is not None:
         mon.set_params(batch_alpha=false_alarm_rate)
     if detectors:
@@ -167,7 +172,8 @@ def monitor_fit(
     atypical = [data.ids[i] for i in mon.atypical_batches_]
     meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
             "clock_tolerance_h": mon.clock_tolerance_h, "atypical_batch_ids": atypical,
-            "factor_margin": mon.factor_margin, "reference_points": mon.reference_points}
+            "factor_margin": mon.factor_margin, "reference_points": mon.reference_points,
+            "time_tolerance": mon.time_tolerance}
     persist.save(mon, out, meta)
     if as_json:
         print_json(meta)
