@@ -123,10 +123,10 @@ def monitor_fit(
         "Floor on each chart's limit factor, as a multiple of its largest out-of-fold training "
         "maximum: 'auto' (default: per family, what a leave-one-batch-out check of its factors "
         "needs) or a number of at least 1 (1: the extreme-value law alone).")),
-    reference_points: int = typer.Option(1000, "--reference-points", help=(
+    reference_points: int = typer.Option(None, "--reference-points", help=(
         "Points of the reference trajectories' time grid (default 1000): a recipe step is blended "
         "over one grid step.")),
-    time_tolerance: float = typer.Option(1.0, "--time-tolerance", help=(
+    time_tolerance: float = typer.Option(None, "--time-tolerance", help=(
         "Multiplier on the time-shift window learnt by dynamic time warping of the training batches "
         "(default 1; 0 judges each row at its own culture time): a phase switch (an induction) that "
         "comes earlier or later from batch to batch is matched within it.")),
@@ -146,9 +146,13 @@ def monitor_fit(
     data = read_batches(batches, time_col)
     if false_alarm_rate is not None and not 0.0 < false_alarm_rate < 0.5:
         raise DataError(f"--false-alarm-rate must lie in (0, 0.5), got {false_alarm_rate}")
-    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment),
-                       reference_points=reference_points,  # below 3 is refused by fit, by name
-                       time_tolerance=time_tolerance)  # below 0 is refused by fit, by name
+    mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment))
+    # the monitor's own defaults unless given (not a copy of them here); out-of-range values are
+    # refused by fit, by name
+    if reference_points is not None:
+        mon.set_params(reference_points=reference_points)
+    if time_tolerance is not None:
+        mon.set_params(time_tolerance=time_tolerance)
     if false_alarm_rate is not None:
         mon.set_params(batch_alpha=false_alarm_rate)
     if detectors:
