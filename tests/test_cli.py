@@ -14,6 +14,28 @@ def test_help_everywhere():
         assert res.exit_code == 0, res.output
 
 
+def test_every_command_help_opens_with_one_line_and_wraps_its_paragraphs():
+    # the console keeps a help text's line breaks: a docstring wrapped at the source's width came
+    # out in the command list and in --help cut mid-sentence ("..., each" / "variable against ...")
+    import typer
+
+    def commands(c, path):
+        subs = getattr(c, "commands", None)
+        if not subs:
+            yield " ".join(path), c.help or ""
+            return
+        for name, sub in subs.items():
+            yield from commands(sub, [*path, name])
+
+    found = dict(commands(typer.main.get_command(app), []))
+    assert {"demo", "monitor fit", "monitor score", "softsensor fit"} <= set(found)
+    broken = {name: text for name, text in found.items()
+              if any("\n" in para.strip() for para in text.strip().split("\n\n"))}
+    assert not broken
+    listing = runner.invoke(app, ["monitor", "--help"]).output
+    assert "Fit an MSPC monitor on normal batches" in listing
+
+
 def test_validate_json_contract(flask_dir):
     res = runner.invoke(app, ["validate", "--dataset", str(flask_dir), "--params", "cho_t127_kotidis2019", "--json"])
     assert res.exit_code == 0, res.output

@@ -117,7 +117,10 @@ def bench_ensemble(
         typer.echo(json.dumps(result, indent=2))
 
 
-@app.command()
+@app.command(help=(
+    "The main job on embedded defaults, written as an HTML report.\n\n"
+    "The six shared cultures open loop, the fit table, the twin on each culture, and a virtual-plant batch with "
+    "a fault (twin, soft sensor, monitor)."))
 @handle_errors
 def demo(
     ctx: typer.Context,
@@ -127,8 +130,7 @@ def demo(
                                help="Also run an accelerated virtual-plant batch with a fault, followed by the "
                                     "twin, a titre soft sensor and the batch monitor."),
 ) -> None:
-    """The main job on embedded defaults: the six shared cultures open loop, fit table, the twin on
-    each culture, and a virtual-plant batch with a fault (twin, soft sensor, monitor); HTML report."""
+    """The main job on embedded defaults, written as an HTML report."""
     from biotwin.report import run_demo
 
     path = run_demo(out=out, data=shared, lake=ctx.obj["lake"] if ctx.obj else None, plant=plant)

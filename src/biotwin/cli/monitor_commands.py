@@ -92,7 +92,14 @@ def softsensor_predict(
                    f"{int((~res['in_domain']).sum())} of {len(res)} rows outside the domain")
 
 
-@monitor_app.command("fit")
+@monitor_app.command("fit", help=(
+    "Fit an MSPC monitor on normal batches, its limits estimated out of fold.\n\n"
+    "The charts: T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each variable against its own "
+    "trailing trend, a slow EWMA of each variable's level against the median batch, the residual of "
+    "gradient-boosted trees for the variables whose relation to the others has a kink, parity checks between "
+    "columns that measure the same quantity. One false-alarm budget is split over all charts, each family's "
+    "limit factors checked leave one training batch out; a variable whose normal excursions all go one way gets "
+    "a limit per side."))
 @handle_errors
 def monitor_fit(
     batches: list[Path] = typer.Option(..., "--batches", help="Normal batch files: --batches a.csv b.csv ..."),
@@ -132,13 +139,7 @@ def monitor_fit(
         "comes earlier or later from batch to batch is matched within it.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
-    """Fit an MSPC monitor (T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each
-    variable against its own trailing trend, a slow EWMA of each variable's level against the median
-    batch, the residual of gradient-boosted trees for the variables whose relation to the others
-    has a kink, parity checks between columns that measure the same quantity) with limits
-    estimated out of fold and one false-alarm budget split over all charts, each family's limit
-    factors checked leave one training batch out; a variable whose normal excursions all go one
-    way gets a limit per side."""
+    """Fit an MSPC monitor on normal batches, its limits estimated out of fold."""
     from biotwin.batchdata import read_batches
     from biotwin.monitoring import BatchMonitor
     from biotwin.softsensors import persist
