@@ -245,6 +245,115 @@ def monitor_score(
                    f"({g['rows']} rows)")
 
 
+@monitor_app.command("golden", help=(
+    "Build the golden-batch envelope: the best batches by a quality attribute, their mean trajectory and band.\n\n"
+    "The batches are ranked by the last value of --quality in each (its final assay); the best --fraction of "
+    "them (at least 3) are golden, and each variable's envelope is their mean +- --n-sd standard deviations "
+    "along culture time, or along an indicator column with --by (cumulative O2 uptake: --by OUR --cumulative). "
+    "Batches without any value "
+    "of the quality are not ranked and are named."))
+@handle_errors
+def monitor_golden(
+    batches: list[Path] = typer.Option(..., "--batches", help="Batch files: --batches a.csv b.csv ..."),
+    quality: str = typer.Option(..., "--quality", help="Column whose last value ranks the batches ('titre [g/L]')."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns never enveloped: --exclude A B ..."),
+    variables: list[str] = typer.Option([], "--variables", help="Variables to envelope (default: every input column)."),
+    fraction: float = typer.Option(0.3, "--fraction", help="Share of the ranked batches kept as golden."),
+    lower_is_better: bool = typer.Option(False, "--lower-is-better", help="Rank the smallest quality first."),
+    n_sd: float = typer.Option(3.0, "--n-sd", help="Half-width of the band [golden batches' sd]."),
+    by: str = typer.Option(None, "--by", help="Axis: an indicator column in every batch (default culture time)."),
+    cumulative: bool = typer.Option(False, "--cumulative", help="Integrate the --by column over time first (OUR)."),
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
+    out: Path = typer.Option(..., "--out", help="Where to save the envelope (for 'monitor golden-score')."),
+    csv: Path = typer.Option(None, "--csv", help="Also write the envelope as a CSV table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the golden batches and settings as JSON."),
+) -> None:
+    """Build the golden-batch envelope: the best batches by a quality attribute, their mean trajectory and band."""
+    from biotwin.batchdata import read_batches
+    from biotwin.batchdata.io import TIME
+    from biotwin.monitoring import GoldenEnvelope
+    from biotwin.softsensors import persist
+
+    data = read_batches(batches, time_col)
+    unknown = [c for c in [quality, *variables] + ([by] if by else []) if not any(c in f for f in data.frames)]
+    if unknown:
+        raise DataError(f"no batch has the column(s) {', '.join(map(repr, unknown))}")
+    env = GoldenEnvelope(quality=quality, variables=list(variables) or None, exclude=tuple(exclude),
+                         fraction=fraction, higher_is_better=not lower_is_better, n_sd=n_sd,
+                         by=by or TIME, cumulative=cumulative).fit(data)
+    meta = {**env.metadata(), "time_col": time_col, "batches": data.ids,
+            "quality_by_batch": env.quality_}
+    persist.save(env, out, meta)
+    if csv is not None:
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        env.envelope_.to_csv(csv, index=False)
+    if as_json:
+        print_json(meta)
+        return
+    best = ", ".join(f"{i} ({env.quality_[i]:.4g})" for i in env.golden_ids_)
+    typer.echo(f"golden: {len(env.golden_ids_)} of {len(env.quality_)} ranked batches by {quality}: {best}")
+    typer.echo(f"envelope of {len(env.variables_)} variables, +-{n_sd:g} sd; saved {out}")
+    if env.unranked_ids_:
+        typer.echo(f"not ranked (no value of {quality}): {', '.join(env.unranked_ids_)}")
+
+
+@monitor_app.command("golden-score")
+@handle_errors
+def monitor_golden_score(
+    envelope: Path = typer.Option(..., "--envelope", help="An envelope saved by 'monitor golden'."),
+    batch: Path = typer.Option(..., "--batch", help="One batch file."),
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at build)."),
+    persistence: int = typer.Option(2, "--persistence", help="Consecutive rows outside the band that count."),
+    plot_dir: Path = typer.Option(None, "--plot-dir", help="Write a PNG per variable that leaves the band."),
+    as_json: bool = typer.Option(False, "--json", help="Print the excursions as JSON."),
+) -> None:
+    """Lay one batch over the golden envelope: where it leaves the band, on which side, how far."""
+    import numpy as np
+
+    from biotwin.batchdata import read_batch
+    from biotwin.softsensors import persist
+
+    if persistence < 1:
+        raise DataError(f"--persistence must be 1 or more rows, got {persistence}")
+    env = persist.load(envelope, "golden")
+    side = persist.sidecar_path(envelope)
+    meta_time = None
+    if side.exists():
+        import json
+
+        meta_time = json.loads(side.read_text()).get("time_col")
+    frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
+    with about_file(batch):
+        ov = env.overlay(frame)
+        found = env.excursions(frame, persistence=persistence)
+    share = {}
+    for v in env.variables_:
+        judged = np.isfinite(ov[f"{v} mean"].to_numpy(float)) & np.isfinite(ov[v].to_numpy(float))
+        inside = judged & (ov[v] >= ov[f"{v} lower"]).to_numpy() & (ov[v] <= ov[f"{v} upper"]).to_numpy()
+        share[v] = round(float(inside.sum() / judged.sum()), 4) if judged.any() else None
+    if plot_dir is not None:
+        from biotwin.monitoring.plots import plot_envelope
+
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        for v in dict.fromkeys(e["variable"] for e in found):
+            plot_envelope(env.envelope_, v, plot_dir / f"golden_{_file_safe(v)}.png", frame)
+    if as_json:
+        print_json({"golden_batch_ids": list(env.golden_ids_), "excursions": found, "inside_share": share})
+        return
+    if not found:
+        typer.echo(f"inside the golden band throughout ({len(env.variables_)} variables)")
+    for e in found:
+        typer.echo(f"{e['from_h']:8.2f} - {e['to_h']:8.2f} h  {e['variable']} {e['side']} the band "
+                   f"(worst {e['worst_sd']} sd at {e['worst_h']:.2f} h)")
+
+
+def _file_safe(name: str) -> str:
+    """A column name as a file name: letters, digits, '-', '_' and '.' kept, the rest '_'."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "variable"
+
+
 def _lake(ctx: typer.Context | None):  # type: ignore[no-untyped-def]
     from biotwin.config import get_settings
     from biotwin.lake import Lake
