@@ -300,12 +300,14 @@ def monitor_golden(
 @monitor_app.command("golden-score")
 @handle_errors
 def monitor_golden_score(
+    ctx: typer.Context,
     envelope: Path = typer.Option(..., "--envelope", help="An envelope saved by 'monitor golden'."),
     batch: Path = typer.Option(..., "--batch", help="One batch file."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at build)."),
     persistence: int = typer.Option(2, "--persistence", help="Consecutive rows outside the band that count."),
     plot_dir: Path = typer.Option(None, "--plot-dir", help="Write a PNG per variable that leaves the band."),
     as_json: bool = typer.Option(False, "--json", help="Print the excursions as JSON."),
+    lake_out: bool = typer.Option(False, "--to-lake", help="Also write the excursions to the lake's events."),
 ) -> None:
     """Lay one batch over the golden envelope: where it leaves the band, on which side, how far."""
     import numpy as np
@@ -331,6 +333,10 @@ def monitor_golden_score(
         judged = np.isfinite(ov[f"{v} mean"].to_numpy(float)) & np.isfinite(ov[v].to_numpy(float))
         inside = judged & (ov[v] >= ov[f"{v} lower"]).to_numpy() & (ov[v] <= ov[f"{v} upper"]).to_numpy()
         share[v] = round(float(inside.sum() / judged.sum()), 4) if judged.any() else None
+    if lake_out:
+        from biotwin.monitoring.results import excursions_to_lake
+
+        excursions_to_lake(_lake(ctx), found, batch_id=batch.name, envelope_id=envelope.stem)
     if plot_dir is not None:
         from biotwin.monitoring.plots import plot_envelope
 

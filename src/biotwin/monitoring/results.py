@@ -1,4 +1,4 @@
-"""Results to the lake: soft-sensor predictions and monitor alarms as catalog rows."""
+"""Results to the lake: soft-sensor predictions, monitor alarms and golden-band excursions as catalog rows."""
 
 from __future__ import annotations
 
@@ -47,3 +47,25 @@ def alarms_to_lake(lake: Any, result: dict[str, Any], *, batch_id: str) -> int:
     """Write alarms to ``lake``; returns rows added."""
     rows = alarm_rows(result, batch_id=batch_id)
     return int(lake.add_records("alarms", rows, why="MSPC monitor alarm")) if len(rows) else 0
+
+
+def excursion_rows(excursions: list[dict[str, Any]], *, batch_id: str, envelope_id: str) -> pd.DataFrame:
+    """Rows for the lake's ``events`` table from :meth:`GoldenEnvelope.excursions` output.
+
+    Kind ``golden_excursion``, ``name`` the variable, ``time_h`` and ``end_h`` the run's first
+    and last row [h], ``value`` its worst distance from the golden mean [sd]; ``description``
+    holds the side, rows, the time of the worst row and the envelope as JSON.
+    """
+    rows = [{"batch_id": batch_id, "kind": "golden_excursion", "name": e["variable"], "time_h": float(e["from_h"]),
+             "end_h": float(e["to_h"]), "value": e["worst_sd"], "unit": "sd",
+             "description": json.dumps({"side": e["side"], "rows": e["rows"], "worst_h": e["worst_h"],
+                                        "envelope": envelope_id})}
+            for e in excursions]
+    frame = pd.DataFrame(rows, columns=["batch_id", "kind", "name", "time_h", "end_h", "value", "unit", "description"])
+    return frame.drop_duplicates(["batch_id", "kind", "name", "time_h"])
+
+
+def excursions_to_lake(lake: Any, excursions: list[dict[str, Any]], *, batch_id: str, envelope_id: str) -> int:
+    """Write golden-band excursions to ``lake``'s events; returns rows added."""
+    rows = excursion_rows(excursions, batch_id=batch_id, envelope_id=envelope_id)
+    return int(lake.add_records("events", rows, why="golden-batch excursion")) if len(rows) else 0
