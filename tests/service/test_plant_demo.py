@@ -22,7 +22,12 @@ def test_plant_demo_catches_the_missed_feed_and_tracks_the_batch(tmp_path):
     last = demo.twin["day7_forecast"]
     assert last["final_mAb_lo"] < last["final_mAb_pred"] < last["final_mAb_hi"]
     assert demo.twin["posterior_rmse"]["mAb"] < 0.1 * demo.twin["final_mAb_measured"]
+    # the golden batches by final titre, and the batch leaving their band once the feed is missed
+    g = demo.golden
+    assert g["n_golden"] == 6 and g["golden_final_mAb"] == sorted(g["golden_final_mAb"], reverse=True)
+    assert g["after_fault"] and g["after_fault"][0]["from_h"] <= fault["effect_h"] + 4.0
+    assert 0.8 < g["inside_before_fault"] < 1.0
     html = plant_demo_html(demo, _img)
-    assert "missed_feed" in html and html.count("<img") == 3
+    assert "missed_feed" in html and html.count("<img") == 4 and "Golden batch" in html
     saved = json.loads((tmp_path / "plant_demo.json").read_text())
     assert saved["first_alarm_h"] == demo.first_alarm_h

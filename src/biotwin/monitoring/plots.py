@@ -77,7 +77,7 @@ def plot_envelope(envelope: pd.DataFrame, variable: str, path: str | Path, batch
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     x = envelope.iloc[:, 0]
-    ax.fill_between(x, envelope[f"{variable} lower"], envelope[f"{variable} upper"], alpha=0.3)
+    ax.fill_between(x, envelope[f"{variable} lower"], envelope[f"{variable} upper"], alpha=0.3, label="golden band")
     ax.plot(x, envelope[variable], "k-", label="golden mean")
     if batch is not None:
         ax.plot(batch["time_h"], batch[variable], "r-", lw=1, label="batch")

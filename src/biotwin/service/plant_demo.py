@@ -35,12 +35,13 @@ class PlantDemo:
     softsensor: dict[str, Any]
     twin: dict[str, Any]
     figures: dict[str, Path] = field(default_factory=dict)
+    golden: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         return {"fault": self.fault, "first_alarm_h": self.first_alarm_h, "n_alarms": len(self.alarms),
                 "first_alarm": self.alarms[0] if self.alarms else None, "softsensor": self.softsensor,
-                "twin": self.twin, "elapsed_s": self.elapsed_s}
+                "twin": self.twin, "golden": self.golden, "elapsed_s": self.elapsed_s}
 
 
 def run_plant_demo(out: Path, n_history: int = 20, fault: str = "missed_feed", seed: int = 7,
@@ -61,8 +62,8 @@ def run_plant_demo(out: Path, n_history: int = 20, fault: str = "missed_feed", s
         Ensemble size of the twin.
     """
     from biotwin.batchdata import read_batch
-    from biotwin.monitoring import BatchMonitor
-    from biotwin.monitoring.plots import plot_monitor, plot_softsensor
+    from biotwin.monitoring import BatchMonitor, GoldenEnvelope
+    from biotwin.monitoring.plots import plot_envelope, plot_monitor, plot_softsensor
     from biotwin.plant.campaign import CampaignSpec, run_campaign
     from biotwin.plant.plant import DEFAULT_RECIPE
     from biotwin.recipes import load_recipe
@@ -97,6 +98,26 @@ def run_plant_demo(out: Path, n_history: int = 20, fault: str = "missed_feed", s
     scored = monitor.score(batch)
     figs["monitor"] = plot_monitor(monitor.trajectory(batch), scored, out / "plant_monitor.png")
 
+    # the golden batches of the history by final titre, and where the batch leaves their band
+    envelope = GoldenEnvelope(quality="mAb [mg/L]", exclude=OFFLINE).fit(history)
+    found = envelope.excursions(batch)
+    acts = truth.get("effect_h", truth["onset_h"])
+    after = [e for e in found if e["from_h"] >= acts - 1e-9]
+    top = next(iter(scored["alarms"][0]["contributions"]), None) if scored["alarms"] else None
+    shown = top if top in envelope.variables_ else (after[0]["variable"] if after else envelope.variables_[0])
+    figs["golden"] = plot_envelope(envelope.envelope_, shown, out / "plant_golden.png", batch)
+    ov = envelope.overlay(batch)
+    early = ov["time_h"].to_numpy() < acts
+    inside, judged = 0, 0
+    for v in envelope.variables_:
+        ok = early & ov[f"{v} mean"].notna().to_numpy() & ov[v].notna().to_numpy()
+        judged += int(ok.sum())
+        inside += int((ok & (ov[v] >= ov[f"{v} lower"]).to_numpy() & (ov[v] <= ov[f"{v} upper"]).to_numpy()).sum())
+    golden = {"n_golden": len(envelope.golden_ids_), "n_history": len(history),
+              "golden_final_mAb": [envelope.quality_[i] for i in envelope.golden_ids_], "variable": shown,
+              "inside_before_fault": inside / judged if judged else None, "n_excursions": len(found),
+              "after_fault": after[:5]}
+
     # the twin on the batch's offline samples, with the plant's recipe
     samples = pd.DataFrame({"time_h": batch["time_h"]})
     for col in ("Xv [cells/L]", "Glc [mM]", "Lac [mM]", "Amm [mM]", "mAb [mg/L]"):
@@ -112,7 +133,8 @@ def run_plant_demo(out: Path, n_history: int = 20, fault: str = "missed_feed", s
             "replay_s": res.elapsed_s, "members": members}
 
     demo = PlantDemo(fault=dict(truth), first_alarm_h=scored["first_alarm_h"], alarms=scored["alarms"],
-                     softsensor=soft, twin=twin, figures=figs, elapsed_s=time.perf_counter() - start)
+                     softsensor=soft, twin=twin, figures=figs, golden=golden,
+                     elapsed_s=time.perf_counter() - start)
     (out / "plant_demo.json").write_text(json.dumps(demo.summary(), indent=1, default=float))
     return demo
 
@@ -142,6 +164,7 @@ def plant_demo_html(demo: PlantDemo, img: Any) -> str:
         "<table><tr><th>alarm at [h]</th><th>kind</th><th>statistic</th><th>top contributions</th></tr>"
         + "".join(rows) + "</table>",
         img(demo.figures["monitor"].read_bytes(), "monitor"),
+        *_golden_html(demo, img),
         f"<p>Titre soft sensor ({html.escape(str(demo.softsensor['model']))}) from online signals: RMSE "
         f"{demo.softsensor['rmse_mg_L']:.0f} mg/L ({demo.softsensor['rmse_pct_range']:.1f}% of the range) "
         "against the offline assays.</p>",
@@ -152,3 +175,21 @@ def plant_demo_html(demo: PlantDemo, img: Any) -> str:
         img(demo.figures["twin"].read_bytes(), "twin"),
     ]
     return "\n".join(parts)
+
+
+def _golden_html(demo: PlantDemo, img: Any) -> list[str]:
+    """The golden-batch paragraph and figure (none for a demo saved before they were added)."""
+    import html
+
+    g = demo.golden
+    if not g or "golden" not in demo.figures:
+        return []
+    first = g["after_fault"][0] if g["after_fault"] else None
+    where = ("it stays inside the golden band after the fault acted" if first is None else
+             f"after the fault it first leaves the band of {html.escape(first['variable'])} at {first['from_h']:.1f} h "
+             f"({first['side']}, worst {first['worst_sd']} sd)")
+    best = ", ".join(f"{v:.0f}" for v in g["golden_final_mAb"])
+    return [f"<p>Golden batch: the {g['n_golden']} best of {g['n_history']} history batches by final titre "
+            f"({best} mg/L), their mean +- 3 sd. Before the fault {100 * g['inside_before_fault']:.0f}% of the "
+            f"batch's readings lay inside the band; {where}. Shown: {html.escape(g['variable'])}.</p>",
+            img(demo.figures["golden"].read_bytes(), "golden batch")]
