@@ -85,11 +85,14 @@ _TIME_SUFFIX_UNIT = {"s": "s", "sec": "s", "secs": "s", "seconds": "s", "min": "
 
 def time_suffix_unit(name: str) -> str | None:
     """The time unit a time column's name ends with (``time_min`` -> ``min``, ``EFT_s`` -> ``s``,
-    ``age_d`` -> ``d``), or None.
+    ``age_d`` -> ``d``) or is (``Minutes`` -> ``min``), or None.
 
     For the time column only: ``time_min`` read as hours would stretch every batch 60-fold, and
     every rate, integral and persistence rule with it, without a word.
     """
+    word = name.strip().lower()
+    if len(word) > 1 and word in _TIME_SUFFIX_UNIT:  # the name is the unit: "Hours", "Minutes"
+        return _TIME_SUFFIX_UNIT[word]
     m = _TIME_SUFFIX.match(name.strip())
     return _TIME_SUFFIX_UNIT[m.group(2).lower()] if m else None
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from biotwin.batchdata.io import (
+    TIME_SOURCE,
     input_columns,
     read_batch,
     read_batches,
@@ -423,3 +424,24 @@ def test_a_repeated_header_is_warned(tmp_path):
     with pytest.warns(UserWarning, match=r"dup.csv: 1 header\(s\) repeat an earlier one .*'pH \[-\]\.1'"):
         frame = read_batch(path)
     np.testing.assert_allclose(frame["pH [-].1"], [7.1, 7.2])  # read, not lost
+
+
+def test_a_time_column_without_a_unit(tmp_path):
+    # read as hours, and said so; a column named by its unit takes that unit
+    short = tmp_path / "short.csv"
+    short.write_text("Time,pH [-]\n" + "".join(f"{0.25 * i},{7 + 0.01 * (i % 3)}\n" for i in range(200)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_batch(short)
+    assert frame["time_h"].iloc[-1] == pytest.approx(49.75)
+    assert frame.attrs[TIME_SOURCE]["read_as"] == "numbers with no unit, read as h"
+    named = tmp_path / "named.csv"
+    named.write_text("Minutes,pH [-]\n" + "".join(f"{15 * i},{7 + 0.01 * (i % 3)}\n" for i in range(200)))
+    assert read_batch(named)["time_h"].iloc[-1] == pytest.approx(49.75)
+    # minutes in a column without a unit: read as hours they span 124 days, and the reader says so,
+    # naming the file and the column (a 1-h alarm delay would otherwise read as 60 h)
+    long = tmp_path / "long.csv"
+    long.write_text("Time,pH [-]\n" + "".join(f"{15 * i},{7 + 0.01 * (i % 3)}\n" for i in range(200)))
+    with pytest.warns(UserWarning, match=r"long\.csv: time column 'Time' gives no unit.*2985 h.*'Time \[min\]'"):
+        frame = read_batch(long)
+    assert frame["time_h"].iloc[-1] == pytest.approx(2985.0)  # warned, not altered

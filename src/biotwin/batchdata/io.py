@@ -69,6 +69,9 @@ class BatchSet:
 #: An elapsed time written as a duration: ``h:mm``, ``h:mm:ss[.f]`` (hours may pass 24), with
 #: an optional ``N days`` before it (pandas' own text of a timedelta).
 _DURATION = r"(\d+\s+days?,?\s+)?\d+:\d{2}(:\d{2}(\.\d*)?)?"
+#: A unitless time column read as hours that spans more than this [h] (about 83 days, longer than
+#: any batch or perfusion run) is most likely in minutes or seconds: the reader warns.
+LONGEST_BATCH_H = 2000.0
 _TIME_WORDS = ("time", "t", "eft", "elapsed", "age", "process_time", "culture_time", "timestamp", "datetime", "date")
 
 
@@ -95,7 +98,16 @@ def _time_hours(col: pd.Series, header: str, file: str, row_unit: str | None = N
         unit = row_unit
     if pd.api.types.is_numeric_dtype(col):
         if unit is None:
-            unit = "h"
+            hours = col.to_numpy(dtype=float)
+            span = float(np.nanmax(hours) - np.nanmin(hours)) if np.isfinite(hours).any() else 0.0
+            if span > LONGEST_BATCH_H:
+                # no unit given and, read as hours, longer than any batch process runs: most likely
+                # minutes or seconds, which would scale every rate, window and delay (a 1-h alarm
+                # delay read as 60 h)
+                warnings.warn(f"{file}: time column {header!r} gives no unit and, read as hours, spans "
+                              f"{span:.0f} h ({span / 24:.0f} days); if it holds minutes or seconds, name it "
+                              f"'{name} [min]' or '{name} [s]'", UserWarning, stacklevel=3)
+            return hours, "numbers with no unit, read as h"
         try:
             factor = units.convert(1.0, unit, "h")
         except units.UnitError as exc:
@@ -131,9 +143,9 @@ def _time_hours(col: pd.Series, header: str, file: str, row_unit: str | None = N
 #: Words that make a header a time column when its name holds one as a word (after the rules
 #: above): ``Culture age [d]``, ``Duration``, and the usual words of other languages' exports
 #: (``Zeitstempel``, ``Prozesszeit [h]``, ``Datum``, ``Temps``, ``Tiempo``).
-_TIME_TOKENS = ("timestamp", "elapsed", "age", "duration", "eft", "date", "datetime", "hours",
-                "zeit", "zeitstempel", "prozesszeit", "kultivierungszeit", "laufzeit", "datum", "uhrzeit",
-                "temps", "horodatage", "tiempo", "tempo", "tijd")
+_TIME_TOKENS = ("timestamp", "elapsed", "age", "duration", "eft", "date", "datetime", "hours", "minutes",
+                "seconds", "days", "zeit", "zeitstempel", "prozesszeit", "kultivierungszeit", "laufzeit", "datum",
+                "uhrzeit", "temps", "horodatage", "tiempo", "tempo", "tijd")
 
 
 def _is_time_unit(unit: str | None) -> bool:
