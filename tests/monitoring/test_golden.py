@@ -164,3 +164,15 @@ def test_a_band_the_golden_batches_agree_on_exactly_keeps_a_width(campaign):
     (e,) = [e for e in env.excursions(b) if e["variable"] == "acid [L/h]"]
     assert e["side"] == "above" and e["worst_sd"] == pytest.approx(2.0 / env.sd_floor_[j], rel=1e-3)
     assert 5.0 < e["worst_sd"] < 1e3
+
+
+def test_spectra_are_left_out_of_the_default_variables(campaign):
+    train, env0 = campaign
+    rng = np.random.default_rng(2)
+    wide = [pd.concat([f, pd.DataFrame(rng.normal(1.0, 0.01, (len(f), 60)),
+                                       columns=[f"{400 + k} nm" for k in range(60)])], axis=1) for f in train]
+    env = GoldenEnvelope(quality="product [g/L]", exclude=OFFLINE).fit(wide)
+    assert env.variables_ == GoldenEnvelope(quality="product [g/L]", exclude=OFFLINE).fit(train).variables_
+    assert env.spectra_left_out_ == {"spectrum nm": 60} and env.metadata()["spectra_left_out"] == {"spectrum nm": 60}
+    named = GoldenEnvelope(quality="product [g/L]", variables=[DOT, "450 nm"]).fit(wide)
+    assert named.variables_ == [DOT, "450 nm"] and named.spectra_left_out_ == {}

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 
 from biotwin.batchdata.align import _filled, align_batches, indicator_grid
 from biotwin.batchdata.io import TIME, BatchSet, _as_frames, input_columns
+from biotwin.batchdata.spectra import spectral_blocks
 from biotwin.errors import DataError
 
 #: The band's standard deviation is never below this share of the spread of all the training
@@ -48,7 +49,8 @@ class GoldenEnvelope(BaseEstimator):
         Column whose last finite value in a batch ranks it (a final titre, a glycan share).
     variables : sequence of str, optional
         Variables to envelope; default every input column (numeric, in every batch, not
-        constant, not a batch identifier), less ``quality`` and ``exclude``.
+        constant, not a batch identifier), less ``quality``, ``exclude`` and the channels of
+        spectra (:func:`~biotwin.batchdata.spectra.spectral_blocks`; ``spectra_left_out_``).
     exclude : sequence of str
         Columns never enveloped (other assays).
     fraction : float
@@ -82,6 +84,8 @@ class GoldenEnvelope(BaseEstimator):
         Batches without any value of ``quality``: not ranked, never golden.
     sd_floor_ : ndarray, shape (n_variables,)
         The least standard deviation of each variable's band.
+    spectra_left_out_ : dict of str to int
+        Spectra whose channels the default ``variables`` leave out, with their channel counts.
     """
 
     def __init__(self, quality: str = "", variables: Sequence[str] | None = None, exclude: Sequence[str] = (),
@@ -122,8 +126,15 @@ class GoldenEnvelope(BaseEstimator):
         self.quality_ = {ids[i]: float(finals[i]) for i in ranked}
         self.unranked_ids_ = [ids[i] for i in range(len(frames)) if not np.isfinite(finals[i])]
         drop = [self.quality, *self.exclude] + ([] if self.by == TIME else [self.by])
+        self.spectra_left_out_ = {}
         if self.variables is None:
             variables = input_columns(frames, drop, ids)
+            # a spectrum's channels are not process variables to steer by: a band per channel
+            # would give thousands of columns (named with --variables if wanted)
+            blocks = spectral_blocks(variables)
+            self.spectra_left_out_ = {k: len(v) for k, v in blocks.items()}
+            channels = {c for v in blocks.values() for c in v}
+            variables = [v for v in variables if v not in channels]
         else:
             variables = list(self.variables)
             for v in variables:
@@ -248,7 +259,8 @@ class GoldenEnvelope(BaseEstimator):
                 "cumulative": bool(self.cumulative),
                 "variables": list(self.variables_), "golden_batch_ids": list(self.golden_ids_),
                 "golden_quality": [self.quality_[i] for i in self.golden_ids_],
-                "ranked_batches": len(self.quality_), "unranked_batch_ids": list(self.unranked_ids_)}
+                "ranked_batches": len(self.quality_), "unranked_batch_ids": list(self.unranked_ids_),
+                "spectra_left_out": dict(getattr(self, "spectra_left_out_", {}))}
 
 
 def golden_envelope(
