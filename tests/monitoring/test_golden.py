@@ -167,7 +167,7 @@ def test_a_band_the_golden_batches_agree_on_exactly_keeps_a_width(campaign):
 
 
 def test_spectra_are_left_out_of_the_default_variables(campaign):
-    train, env0 = campaign
+    train, _ = campaign
     rng = np.random.default_rng(2)
     wide = [pd.concat([f, pd.DataFrame(rng.normal(1.0, 0.01, (len(f), 60)),
                                        columns=[f"{400 + k} nm" for k in range(60)])], axis=1) for f in train]
