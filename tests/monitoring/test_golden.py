@@ -140,6 +140,16 @@ def test_golden_commands(tmp_path, campaign):
     assert out["inside_share"][DOT] < 1.0 and (tmp_path / "plots" / "golden_DOT.png").stat().st_size > 1000
     res = runner.invoke(app, ["monitor", "golden-score", "--envelope", str(model), "--batch", paths[0]])
     assert res.exit_code == 0, res.output
+    # on cumulative O2 uptake, the batch drawn on that axis too
+    res = runner.invoke(app, expand_multi_values([
+        "monitor", "golden", "--batches", *paths, "--quality", "product [g/L]", "--exclude", "biomass [g/L]",
+        "glucose [g/L]", "--by", "OUR [mmol/L/h]", "--cumulative", "--out", str(tmp_path / "o2.bt")]))
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["monitor", "golden-score", "--envelope", str(tmp_path / "o2.bt"), "--batch",
+                              str(tmp_path / "new.csv"), "--plot-dir", str(tmp_path / "o2plots"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert (DOT, "below") in [(e["variable"], e["side"]) for e in json.loads(res.stdout)["excursions"]]
+    assert (tmp_path / "o2plots" / "golden_DOT.png").exists()
     # the wrong kind of model and an unknown quality column are refused by name
     res = runner.invoke(app, expand_multi_values(["monitor", "golden", "--batches", *paths, "--quality", "titre",
                                                   "--out", str(tmp_path / "x.bt")]))

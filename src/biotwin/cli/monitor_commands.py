@@ -66,12 +66,7 @@ def softsensor_predict(
     from biotwin.softsensors import persist
 
     ss = persist.load(model, "softsensor")
-    meta_time = None
-    side = persist.sidecar_path(model)
-    if side.exists():
-        import json
-
-        meta_time = json.loads(side.read_text()).get("time_col")
+    meta_time = _fit_time_col(model)
     frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
     if update and (ss.target not in frame or not frame[ss.target].notna().any()):
         typer.echo(f"note: {batch.name} has no values of {ss.target!r}: nothing to re-anchor on", err=True)
@@ -215,12 +210,7 @@ def monitor_score(
     from biotwin.softsensors import persist
 
     mon = persist.load(monitor, "monitor")
-    side = persist.sidecar_path(monitor)
-    meta_time = None
-    if side.exists():
-        import json
-
-        meta_time = json.loads(side.read_text()).get("time_col")
+    meta_time = _fit_time_col(monitor)
     frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
     with about_file(batch):
         result = mon.score(frame)
@@ -250,8 +240,7 @@ def monitor_score(
     "The batches are ranked by the last value of --quality in each (its final assay); the best --fraction of "
     "them (at least 3) are golden, and each variable's envelope is their mean +- --n-sd standard deviations "
     "along culture time, or along an indicator column with --by (cumulative O2 uptake: --by OUR --cumulative). "
-    "Batches without any value "
-    "of the quality are not ranked and are named."))
+    "Batches without any value of the quality are not ranked and are named."))
 @handle_errors
 def monitor_golden(
     batches: list[Path] = typer.Option(..., "--batches", help="Batch files: --batches a.csv b.csv ..."),
@@ -310,29 +299,17 @@ def monitor_golden_score(
     lake_out: bool = typer.Option(False, "--to-lake", help="Also write the excursions to the lake's events."),
 ) -> None:
     """Lay one batch over the golden envelope: where it leaves the band, on which side, how far."""
-    import numpy as np
-
     from biotwin.batchdata import read_batch
     from biotwin.softsensors import persist
 
     if persistence < 1:
         raise DataError(f"--persistence must be 1 or more rows, got {persistence}")
     env = persist.load(envelope, "golden")
-    side = persist.sidecar_path(envelope)
-    meta_time = None
-    if side.exists():
-        import json
-
-        meta_time = json.loads(side.read_text()).get("time_col")
+    meta_time = _fit_time_col(envelope)
     frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
     with about_file(batch):
-        ov = env.overlay(frame)
         found = env.excursions(frame, persistence=persistence)
-    share = {}
-    for v in env.variables_:
-        judged = np.isfinite(ov[f"{v} mean"].to_numpy(float)) & np.isfinite(ov[v].to_numpy(float))
-        inside = judged & (ov[v] >= ov[f"{v} lower"]).to_numpy() & (ov[v] <= ov[f"{v} upper"]).to_numpy()
-        share[v] = round(float(inside.sum() / judged.sum()), 4) if judged.any() else None
+        share = {v: None if x is None else round(x, 4) for v, x in env.inside_share(frame).items()}
     if lake_out:
         from biotwin.monitoring.results import excursions_to_lake
 
@@ -341,8 +318,9 @@ def monitor_golden_score(
         from biotwin.monitoring.plots import plot_envelope
 
         plot_dir.mkdir(parents=True, exist_ok=True)
+        axis = env.overlay(frame)[env.by].to_numpy(float)  # the batch on the envelope's own axis
         for v in dict.fromkeys(e["variable"] for e in found):
-            plot_envelope(env.envelope_, v, plot_dir / f"golden_{_file_safe(v)}.png", frame)
+            plot_envelope(env.envelope_, v, plot_dir / f"golden_{_file_safe(v)}.png", frame, axis=axis)
     if as_json:
         print_json({"golden_batch_ids": list(env.golden_ids_), "excursions": found, "inside_share": share})
         return
@@ -351,6 +329,16 @@ def monitor_golden_score(
     for e in found:
         typer.echo(f"{e['from_h']:8.2f} - {e['to_h']:8.2f} h  {e['variable']} {e['side']} the band "
                    f"(worst {e['worst_sd']} sd at {e['worst_h']:.2f} h)")
+
+
+def _fit_time_col(model: Path) -> str | None:
+    """The time column a saved model was fitted with (its sidecar's ``time_col``), if recorded."""
+    import json
+
+    from biotwin.softsensors import persist
+
+    side = persist.sidecar_path(model)
+    return json.loads(side.read_text()).get("time_col") if side.exists() else None
 
 
 def _file_safe(name: str) -> str:

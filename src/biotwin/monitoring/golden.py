@@ -217,6 +217,18 @@ class GoldenEnvelope(BaseEstimator):
                 out[f"{v} {part}"] = col
         return pd.DataFrame(out)
 
+    def inside_share(self, frame: pd.DataFrame, before_h: float | None = None) -> dict[str, float | None]:
+        """Per variable, the share of the batch's judged rows (:meth:`overlay`) inside the band;
+        only the rows before ``before_h`` [h] if given; None for a variable with no judged row."""
+        ov = self.overlay(frame)
+        early = np.ones(len(ov), bool) if before_h is None else ov[TIME].to_numpy(float) < before_h
+        out: dict[str, float | None] = {}
+        for v in self.variables_:
+            x, lo, hi = (ov[c].to_numpy(float) for c in (v, f"{v} lower", f"{v} upper"))
+            judged = early & np.isfinite(x) & np.isfinite(lo)
+            out[v] = float(np.mean((x >= lo)[judged] & (x <= hi)[judged])) if judged.any() else None
+        return out
+
     def excursions(self, frame: pd.DataFrame, persistence: int = 2) -> list[dict[str, Any]]:
         """Where a batch leaves the golden band: one entry per run of at least ``persistence``
         consecutive rows above the upper or below the lower bound.

@@ -72,15 +72,17 @@ def plot_softsensor(pred: pd.DataFrame, path: str | Path, measured: pd.Series | 
     return Path(path)
 
 
-def plot_envelope(envelope: pd.DataFrame, variable: str, path: str | Path, batch: pd.DataFrame | None = None) -> Path:
-    """The golden envelope of one variable, with a batch on top if given."""
+def plot_envelope(envelope: pd.DataFrame, variable: str, path: str | Path, batch: pd.DataFrame | None = None,
+                  axis: Any = None) -> Path:
+    """The golden envelope of one variable, with a batch on top if given: on culture time, or on
+    ``axis`` (the batch's values of the envelope's indicator, one per row) when given."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     x = envelope.iloc[:, 0]
     ax.fill_between(x, envelope[f"{variable} lower"], envelope[f"{variable} upper"], alpha=0.3, label="golden band")
     ax.plot(x, envelope[variable], "k-", label="golden mean")
     if batch is not None:
-        ax.plot(batch["time_h"], batch[variable], "r-", lw=1, label="batch")
+        ax.plot(batch["time_h"] if axis is None else axis, batch[variable], "r-", lw=1, label="batch")
     ax.set_xlabel(envelope.columns[0])
     ax.set_ylabel(variable)
     ax.legend()

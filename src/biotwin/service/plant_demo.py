@@ -106,16 +106,10 @@ def run_plant_demo(out: Path, n_history: int = 20, fault: str = "missed_feed", s
     top = next(iter(scored["alarms"][0]["contributions"]), None) if scored["alarms"] else None
     shown = top if top in envelope.variables_ else (after[0]["variable"] if after else envelope.variables_[0])
     figs["golden"] = plot_envelope(envelope.envelope_, shown, out / "plant_golden.png", batch)
-    ov = envelope.overlay(batch)
-    early = ov["time_h"].to_numpy() < acts
-    inside, judged = 0, 0
-    for v in envelope.variables_:
-        ok = early & ov[f"{v} mean"].notna().to_numpy() & ov[v].notna().to_numpy()
-        judged += int(ok.sum())
-        inside += int((ok & (ov[v] >= ov[f"{v} lower"]).to_numpy() & (ov[v] <= ov[f"{v} upper"]).to_numpy()).sum())
+    before = [x for x in envelope.inside_share(batch, before_h=acts).values() if x is not None]
     golden = {"n_golden": len(envelope.golden_ids_), "n_history": len(history),
               "golden_final_mAb": [envelope.quality_[i] for i in envelope.golden_ids_], "variable": shown,
-              "inside_before_fault": inside / judged if judged else None, "n_excursions": len(found),
+              "inside_before_fault": float(np.mean(before)) if before else None, "n_excursions": len(found),
               "after_fault": after[:5]}
 
     # the twin on the batch's offline samples, with the plant's recipe
