@@ -181,7 +181,7 @@ def _golden_html(demo: PlantDemo, img: Any) -> list[str]:
     first = g["after_fault"][0] if g["after_fault"] else None
     where = ("it stays inside the golden band after the fault acted" if first is None else
              f"after the fault it first leaves the band of {html.escape(first['variable'])} at {first['from_h']:.1f} h "
-             f"({first['side']}, worst {first['worst_sd']:.3g} sd)")
+             f"({first['side']}, worst {first['worst_sd'] or float('nan'):.3g} sd)")
     best = ", ".join(f"{v:.0f}" for v in g["golden_final_mAb"])
     return [f"<p>Golden batch: the {g['n_golden']} best of {g['n_history']} history batches by final titre "
             f"({best} mg/L), their mean +- 3 sd. Before the fault {100 * g['inside_before_fault']:.0f}% of the "
