@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -72,3 +74,50 @@ def test_predictions_alarms_and_excursions_reach_the_lake_once(fitted):
     assert _count(lake, "SELECT count(*) FROM predictions WHERE batch_id = 'fault.csv'") == n_pred
     assert _count(lake, "SELECT count(*) FROM alarms WHERE batch_id = 'fault.csv'") == n_alarm
     assert len(Lake(lake).events("fault.csv", "golden_excursion")) == len(gold["excursions"])
+
+
+def test_models_fit_on_lake_batches_as_on_their_files(tmp_path):
+    """--lake-batches / --lake-batch read the batches the lake holds as the files they came from."""
+    _register()
+    runner = CliRunner()
+    lake = str(tmp_path / "lake")
+    paths = []
+    for i, f in enumerate(frames(monod_campaign(12, seed=5))):
+        p = tmp_path / f"M{i:02d}.csv"
+        f.to_csv(p, index=False)
+        paths.append(str(p))
+    faulty = next(b for b in monod_campaign(4, faults=MONOD_FAULTS, seed=3) if b.fault == "feed_stop")
+    faulty.frame.to_csv(tmp_path / "F00.csv", index=False)
+    _run(runner, ["--lake", lake, "import", "batch", *paths, str(tmp_path / "F00.csv")])
+    frame = Lake(lake).batch_frame("M00")
+    original = frames(monod_campaign(12, seed=5))[0]
+    assert sorted(frame.columns) == sorted(original.columns)
+    pd.testing.assert_frame_equal(frame[original.columns], original, check_exact=False, rtol=1e-12)
+    assert len(Lake(lake).batch_frame("M00", every_h=1.0)) < len(frame)
+    fit = ["softsensor", "fit", "--target", "product [g/L]", "--exclude", "biomass [g/L]", "glucose [g/L]",
+           "--candidates", "pls,ridge"]
+    _run(runner, [*fit, "--batches", *paths, "--out", str(tmp_path / "files.bt")])
+    _run(runner, ["--lake", lake, *fit, "--lake-batches", "M*", "--out", str(tmp_path / "lake.bt")])
+    assert json.loads((tmp_path / "lake.bt.json").read_text())["batches"] == [f"M{i:02d}" for i in range(12)]
+    by_file = json.loads(_run(runner, ["softsensor", "predict", "--model", str(tmp_path / "files.bt"), "--batch",
+                                       str(tmp_path / "F00.csv"), "--json"]).stdout)
+    by_lake = json.loads(_run(runner, ["--lake", lake, "softsensor", "predict", "--model", str(tmp_path / "lake.bt"),
+                                       "--lake-batch", "F00", "--json"]).stdout)
+    np.testing.assert_allclose(by_lake["prediction"], by_file["prediction"], rtol=1e-9, atol=1e-9)
+    mon = ["monitor", "fit", "--exclude", *OFFLINE]
+    _run(runner, [*mon, "--batches", *paths, "--out", str(tmp_path / "mf.bt")])
+    _run(runner, ["--lake", lake, *mon, "--lake-batches", "M0*", "M1*", "--out", str(tmp_path / "ml.bt")])
+    a = json.loads(_run(runner, ["monitor", "score", "--monitor", str(tmp_path / "mf.bt"), "--batch",
+                                 str(tmp_path / "F00.csv"), "--json"]).stdout)
+    b = json.loads(_run(runner, ["--lake", lake, "monitor", "score", "--monitor", str(tmp_path / "ml.bt"),
+                                 "--lake-batch", "F00", "--json"]).stdout)
+    assert b["first_alarm_h"] == a["first_alarm_h"] and [x["statistic"] for x in b["alarms"]] == [
+        x["statistic"] for x in a["alarms"]]
+    # refused by name: both sources, neither, a pattern that matches nothing, an unknown batch
+    for args, said in ((["--batches", paths[0], "--lake-batches", "M*"], "not both"), ([], "no batches"),
+                       (["--lake-batches", "X*"], "'X*'")):
+        res = runner.invoke(app, expand_multi_values(["--lake", lake, *mon, *args, "--out", str(tmp_path / "x.bt")]))
+        assert res.exit_code == 2 and said in res.output, res.output
+    res = runner.invoke(app, ["--lake", lake, "monitor", "score", "--monitor", str(tmp_path / "ml.bt"),
+                              "--lake-batch", "NOPE"])
+    assert res.exit_code == 2 and "NOPE" in res.output

@@ -20,7 +20,12 @@ app.add_typer(monitor_app, name="monitor")
 @softsensor_app.command("fit")
 @handle_errors
 def softsensor_fit(
-    batches: list[Path] = typer.Option(..., "--batches", help="Batch files: --batches a.csv b.csv ..."),
+    ctx: typer.Context,
+    batches: list[Path] = typer.Option(None, "--batches", help="Batch files: --batches a.csv b.csv ..."),
+    lake_batches: list[str] = typer.Option([], "--lake-batches", help=(
+        "Batches of the lake instead of files: ids or patterns ('B0*'), read as wide frames.")),
+    lake_every: float = typer.Option(None, "--lake-every", help=(
+        "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times).")),
     target: str = typer.Option(..., "--target", help="Column to infer, e.g. 'titre [mg/L]'."),
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
@@ -32,13 +37,12 @@ def softsensor_fit(
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit a soft sensor on batch files; the model is chosen by cross-validation grouped by batch."""
-    from biotwin.batchdata import read_batches
     from biotwin.softsensors import CANDIDATES, SoftSensor, persist
 
-    data = read_batches(batches, time_col)
+    data = _training_batches(ctx, batches, lake_batches, lake_every, time_col)
     families = CANDIDATES if candidates is None else tuple(c.strip() for c in candidates.split(",") if c.strip())
     ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha, candidates=families).fit(data)
-    meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids}
+    meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids, "lake_every_h": lake_every}
     persist.save(ss, out, meta)
     if as_json:
         print_json(meta)
@@ -52,7 +56,8 @@ def softsensor_fit(
 def softsensor_predict(
     ctx: typer.Context,
     model: Path = typer.Option(..., "--model", help="A soft sensor saved by 'softsensor fit'."),
-    batch: Path = typer.Option(..., "--batch", help="One batch file."),
+    batch: Path = typer.Option(None, "--batch", help="One batch file."),
+    lake_batch: str = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id)."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
     as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
     lake_out: bool = typer.Option(False, "--to-lake", help="Also write the predictions to the lake."),
@@ -61,21 +66,20 @@ def softsensor_predict(
                                      "(its column in the file), as chosen at fit."),
 ) -> None:
     """Predict every row of one batch, with conformal intervals and the applicability domain."""
-    from biotwin.batchdata import read_batch
     from biotwin.batchdata.io import to_file_rows
     from biotwin.softsensors import persist
 
     ss = persist.load(model, "softsensor")
-    meta_time = _fit_time_col(model)
-    frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
+    meta_time, meta_every = _fit_time_col(model), _fit_lake_every(model)
+    frame, name = _one_batch(ctx, batch, lake_batch, time_col or meta_time, time_col is None, meta_every)
     if update and (ss.target not in frame or not frame[ss.target].notna().any()):
-        typer.echo(f"note: {batch.name} has no values of {ss.target!r}: nothing to re-anchor on", err=True)
-    with about_file(batch):
+        typer.echo(f"note: {name} has no values of {ss.target!r}: nothing to re-anchor on", err=True)
+    with about_file(name):
         res = ss.predict_frame(frame, update=update)
     if lake_out:
         from biotwin.monitoring.results import predictions_to_lake
 
-        predictions_to_lake(_lake(ctx), res, model_id=model.stem, batch_id=batch.name, target=ss.target)
+        predictions_to_lake(_lake(ctx), res, model_id=model.stem, batch_id=name, target=ss.target)
     if as_json:
         # one entry per data row of the file, in its order (rows sharing a time were merged)
         rows = to_file_rows(res, frame)
@@ -97,7 +101,12 @@ def softsensor_predict(
     "a limit per side."))
 @handle_errors
 def monitor_fit(
-    batches: list[Path] = typer.Option(..., "--batches", help="Normal batch files: --batches a.csv b.csv ..."),
+    ctx: typer.Context,
+    batches: list[Path] = typer.Option(None, "--batches", help="Normal batch files: --batches a.csv b.csv ..."),
+    lake_batches: list[str] = typer.Option([], "--lake-batches", help=(
+        "Batches of the lake instead of files: ids or patterns ('B0*'), read as wide frames.")),
+    lake_every: float = typer.Option(None, "--lake-every", help=(
+        "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times).")),
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the fitted monitor."),
@@ -135,11 +144,10 @@ def monitor_fit(
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
 ) -> None:
     """Fit an MSPC monitor on normal batches, its limits estimated out of fold."""
-    from biotwin.batchdata import read_batches
     from biotwin.monitoring import BatchMonitor
     from biotwin.softsensors import persist
 
-    data = read_batches(batches, time_col)
+    data = _training_batches(ctx, batches, lake_batches, lake_every, time_col)
     if false_alarm_rate is not None and not 0.0 < false_alarm_rate < 0.5:
         raise DataError(f"--false-alarm-rate must lie in (0, 0.5), got {false_alarm_rate}")
     mon = BatchMonitor(exclude=tuple(exclude), persistence=persistence, equipment=tuple(equipment))
@@ -170,7 +178,8 @@ def monitor_fit(
         mon.set_params(factor_margin=margin)  # below 1 is refused by fit, by name
     mon.fit(data)
     atypical = [data.ids[i] for i in mon.atypical_batches_]
-    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "batch_alpha": mon.batch_alpha,
+    meta = {**mon.metadata(), "time_col": time_col, "batches": data.ids, "lake_every_h": lake_every,
+            "batch_alpha": mon.batch_alpha,
             "clock_tolerance_h": mon.clock_tolerance_h, "atypical_batch_ids": atypical,
             "factor_margin": mon.factor_margin, "reference_points": mon.reference_points,
             "time_tolerance": mon.time_tolerance}
@@ -199,20 +208,20 @@ def monitor_fit(
 def monitor_score(
     ctx: typer.Context,
     monitor: Path = typer.Option(..., "--monitor", help="A monitor saved by 'monitor fit'."),
-    batch: Path = typer.Option(..., "--batch", help="One batch file."),
+    batch: Path = typer.Option(None, "--batch", help="One batch file."),
+    lake_batch: str = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id)."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
     plot: Path = typer.Option(None, "--plot", help="Write a PNG of the statistics and limits."),
     as_json: bool = typer.Option(False, "--json", help="Print the alarms as JSON."),
     lake_out: bool = typer.Option(False, "--to-lake", help="Also write the alarms to the lake."),
 ) -> None:
     """Score one batch as if online: alarms with the variables behind them."""
-    from biotwin.batchdata import read_batch
     from biotwin.softsensors import persist
 
     mon = persist.load(monitor, "monitor")
-    meta_time = _fit_time_col(monitor)
-    frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
-    with about_file(batch):
+    meta_time, meta_every = _fit_time_col(monitor), _fit_lake_every(monitor)
+    frame, name = _one_batch(ctx, batch, lake_batch, time_col or meta_time, time_col is None, meta_every)
+    with about_file(name):
         result = mon.score(frame)
         if plot is not None:
             from biotwin.monitoring.plots import plot_monitor
@@ -221,7 +230,7 @@ def monitor_score(
     if lake_out:
         from biotwin.monitoring.results import alarms_to_lake
 
-        alarms_to_lake(_lake(ctx), result, batch_id=batch.name)
+        alarms_to_lake(_lake(ctx), result, batch_id=name)
     if as_json:
         print_json(result)
         return
@@ -243,7 +252,12 @@ def monitor_score(
     "Batches without any value of the quality are not ranked and are named."))
 @handle_errors
 def monitor_golden(
-    batches: list[Path] = typer.Option(..., "--batches", help="Batch files: --batches a.csv b.csv ..."),
+    ctx: typer.Context,
+    batches: list[Path] = typer.Option(None, "--batches", help="Batch files: --batches a.csv b.csv ..."),
+    lake_batches: list[str] = typer.Option([], "--lake-batches", help=(
+        "Batches of the lake instead of files: ids or patterns ('B0*'), read as wide frames.")),
+    lake_every: float = typer.Option(None, "--lake-every", help=(
+        "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times).")),
     quality: str = typer.Option(..., "--quality", help="Column whose last value ranks the batches ('titre [g/L]')."),
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never enveloped: --exclude A B ..."),
     variables: list[str] = typer.Option([], "--variables", help="Variables to envelope (default: every input column)."),
@@ -258,19 +272,18 @@ def monitor_golden(
     as_json: bool = typer.Option(False, "--json", help="Print the golden batches and settings as JSON."),
 ) -> None:
     """Build the golden-batch envelope: the best batches by a quality attribute, their mean trajectory and band."""
-    from biotwin.batchdata import read_batches
     from biotwin.batchdata.io import TIME
     from biotwin.monitoring import GoldenEnvelope
     from biotwin.softsensors import persist
 
-    data = read_batches(batches, time_col)
+    data = _training_batches(ctx, batches, lake_batches, lake_every, time_col)
     unknown = [c for c in [quality, *variables] + ([by] if by else []) if not any(c in f for f in data.frames)]
     if unknown:
         raise DataError(f"no batch has the column(s) {', '.join(map(repr, unknown))}")
     env = GoldenEnvelope(quality=quality, variables=list(variables) or None, exclude=tuple(exclude),
                          fraction=fraction, higher_is_better=not lower_is_better, n_sd=n_sd,
                          by=by or TIME, cumulative=cumulative).fit(data)
-    meta = {**env.metadata(), "time_col": time_col, "batches": data.ids,
+    meta = {**env.metadata(), "time_col": time_col, "batches": data.ids, "lake_every_h": lake_every,
             "quality_by_batch": env.quality_}
     persist.save(env, out, meta)
     if csv is not None:
@@ -291,7 +304,8 @@ def monitor_golden(
 def monitor_golden_score(
     ctx: typer.Context,
     envelope: Path = typer.Option(..., "--envelope", help="An envelope saved by 'monitor golden'."),
-    batch: Path = typer.Option(..., "--batch", help="One batch file."),
+    batch: Path = typer.Option(None, "--batch", help="One batch file."),
+    lake_batch: str = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id)."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at build)."),
     persistence: int = typer.Option(2, "--persistence", help="Consecutive rows outside the band that count."),
     plot_dir: Path = typer.Option(None, "--plot-dir", help="Write a PNG per variable that leaves the band."),
@@ -299,21 +313,20 @@ def monitor_golden_score(
     lake_out: bool = typer.Option(False, "--to-lake", help="Also write the excursions to the lake's events."),
 ) -> None:
     """Lay one batch over the golden envelope: where it leaves the band, on which side, how far."""
-    from biotwin.batchdata import read_batch
     from biotwin.softsensors import persist
 
     if persistence < 1:
         raise DataError(f"--persistence must be 1 or more rows, got {persistence}")
     env = persist.load(envelope, "golden")
-    meta_time = _fit_time_col(envelope)
-    frame = read_batch(batch, time_col or meta_time, fallback=time_col is None)
-    with about_file(batch):
+    meta_time, meta_every = _fit_time_col(envelope), _fit_lake_every(envelope)
+    frame, name = _one_batch(ctx, batch, lake_batch, time_col or meta_time, time_col is None, meta_every)
+    with about_file(name):
         found = env.excursions(frame, persistence=persistence)
         share = {v: None if x is None else round(x, 4) for v, x in env.inside_share(frame).items()}
     if lake_out:
         from biotwin.monitoring.results import excursions_to_lake
 
-        excursions_to_lake(_lake(ctx), found, batch_id=batch.name, envelope_id=envelope.stem)
+        excursions_to_lake(_lake(ctx), found, batch_id=name, envelope_id=envelope.stem)
     if plot_dir is not None:
         from biotwin.monitoring.plots import plot_envelope
 
@@ -329,6 +342,59 @@ def monitor_golden_score(
     for e in found:
         typer.echo(f"{e['from_h']:8.2f} - {e['to_h']:8.2f} h  {e['variable']} {e['side']} the band "
                    f"(worst {e['worst_sd']} sd at {e['worst_h']:.2f} h)")
+
+
+def _training_batches(ctx: typer.Context, batches: list[Path] | None, lake_batches: list[str],
+                      every_h: float | None, time_col: str | None):  # type: ignore[no-untyped-def]
+    """The training batches of a fit command: files (``--batches``) or lake batches (``--lake-batches``,
+    ids or shell-style patterns, each read by :meth:`~biotwin.lake.Lake.batch_frame`)."""
+    from biotwin.batchdata import read_batches
+    from biotwin.batchdata.io import TIME, BatchSet, to_frame
+
+    if batches and lake_batches:
+        raise DataError("give --batches or --lake-batches, not both")
+    if every_h is not None and not every_h > 0:
+        raise DataError(f"--lake-every must be a positive number of hours, got {every_h}")
+    if not lake_batches:
+        if not batches:
+            raise DataError("no batches: give --batches FILE ... or --lake-batches ID ...")
+        return read_batches(batches, time_col)
+    import fnmatch
+
+    lake = _lake(ctx)
+    known = [str(b["batch_id"]) for b in lake.batches()]
+    ids: list[str] = []
+    for pattern in lake_batches:
+        hits = [b for b in known if fnmatch.fnmatchcase(b, pattern)]
+        if not hits:
+            raise DataError(f"no batch of the lake matches {pattern!r} ({len(known)} batches there)")
+        ids += [b for b in hits if b not in ids]
+    return BatchSet([to_frame(lake.batch_frame(b, every_h=every_h), TIME, file=f"lake batch {b}") for b in ids], ids)
+
+
+def _one_batch(ctx: typer.Context, batch: Path | None, lake_batch: str | None, time_col: str | None,
+               fallback: bool, every_h: float | None):  # type: ignore[no-untyped-def]
+    """The batch a predict or score command judges, and its name (the file's, or the lake batch id),
+    a lake batch resampled as the model's training batches were."""
+    from biotwin.batchdata import read_batch
+    from biotwin.batchdata.io import TIME, to_frame
+
+    if (batch is None) == (lake_batch is None):
+        raise DataError("give one of --batch FILE or --lake-batch ID")
+    if batch is not None:
+        return read_batch(batch, time_col, fallback=fallback), batch.name
+    frame = _lake(ctx).batch_frame(str(lake_batch), every_h=every_h)
+    return to_frame(frame, TIME, file=f"lake batch {lake_batch}"), str(lake_batch)
+
+
+def _fit_lake_every(model: Path) -> float | None:
+    """The resampling of lake batches a saved model was fitted with (its sidecar's ``lake_every_h``)."""
+    import json
+
+    from biotwin.softsensors import persist
+
+    side = persist.sidecar_path(model)
+    return json.loads(side.read_text()).get("lake_every_h") if side.exists() else None
 
 
 def _fit_time_col(model: Path) -> str | None:

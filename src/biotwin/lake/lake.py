@@ -883,6 +883,57 @@ class Lake:
             t, v = resample(t, v, every_h)
         return {"time_h": t, "value": v}
 
+    def batch_frame(self, batch_id: str, *, every_h: float | None = None) -> pd.DataFrame:
+        """One batch as a generic wide frame, as the soft sensors and the monitor read batch files.
+
+        ``time_h`` [h] first, then a column per tag and per assay of the batch, named with its
+        unit (``pH [-]``, ``mAb [mg/L]``; an assay named like a tag gets ``(assay)`` after its
+        name), on the union of their times: online values where they were logged, each assay at
+        its sample time, missing elsewhere.
+
+        Parameters
+        ----------
+        batch_id : str
+        every_h : float, optional
+            Resample each tag to bins of this width [h] first (:func:`resample`): tags logged
+            at their own times (OPC UA, MQTT) then share rows. Assays are never resampled.
+
+        Returns
+        -------
+        DataFrame, shape (n_times, 1 + n_tags + n_assays)
+        """
+        with self._read() as con:
+            if not con.execute("SELECT count(*) FROM batches WHERE batch_id = ?", [batch_id]).fetchall()[0][0]:
+                raise DataError(f"unknown batch {batch_id!r}")
+            paths = [r[0] for r in con.execute(
+                "SELECT path FROM timeseries_files WHERE batch_id = ? ORDER BY path", [batch_id]).fetchall()]
+            tag_units = {str(t): u for t, u in con.execute("SELECT tag, unit FROM tags").fetchall()}
+            samples = con.execute("SELECT assay, sample_time_h, value, unit FROM samples WHERE batch_id = ? "
+                                  "ORDER BY assay, sample_time_h", [batch_id]).fetchdf()
+        columns: dict[str, pd.Series] = {}
+        if paths:
+            long = self._dataset(paths).to_table(columns=["tag", "time_h", "value"],
+                                                 filter=pc.field("batch_id") == batch_id).to_pandas()
+            for tag, g in long.groupby("tag", sort=True):
+                t, v = g["time_h"].to_numpy(float), g["value"].to_numpy(float)
+                order = np.argsort(t, kind="stable")
+                t, v = t[order], v[order]
+                if every_h is not None:
+                    t, v = resample(t, v, every_h)
+                columns[_wide_name(str(tag), tag_units.get(str(tag)))] = pd.Series(v, index=t).groupby(level=0).last()
+        for assay, g in samples.groupby("assay", sort=True):
+            unit = next((u for u in g["unit"] if isinstance(u, str) and u), None)
+            name = _wide_name(str(assay), unit)
+            if name in columns:
+                name = _wide_name(f"{assay} (assay)", unit)
+            columns[name] = pd.Series(g["value"].to_numpy(float),
+                                      index=g["sample_time_h"].to_numpy(float)).groupby(level=0).last()
+        if not columns:
+            raise DataError(f"batch {batch_id!r} has no time series and no samples")
+        frame = pd.concat(columns, axis=1).sort_index()
+        frame.index.name = "time_h"
+        return frame.reset_index()
+
     def unfold(
         self,
         variables: Sequence[str],
@@ -993,6 +1044,11 @@ class Lake:
 
 
 # ---------------------------------------------------------------------- helpers
+def _wide_name(name: str, unit: str | None) -> str:
+    """A column name of a wide batch file: ``name [unit]``, or the name alone without a unit."""
+    return f"{name} [{unit}]" if unit else name
+
+
 def resample(
     t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], every_h: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
