@@ -20,6 +20,18 @@ def _run(runner, args):
     return res
 
 
+def _write_batches(root, n, *, fault_seed, fault_name):
+    """``n`` normal Monod batches as M00.csv ... (their paths) and a feed-stop batch as ``fault_name``."""
+    paths = []
+    for i, f in enumerate(frames(monod_campaign(n, seed=5))):
+        p = root / f"M{i:02d}.csv"
+        f.to_csv(p, index=False)
+        paths.append(str(p))
+    faulty = next(b for b in monod_campaign(4, faults=MONOD_FAULTS, seed=fault_seed) if b.fault == "feed_stop")
+    faulty.frame.to_csv(root / fault_name, index=False)
+    return paths
+
+
 def _count(lake_dir, query):
     return int(Lake(lake_dir).sql(query).to_pandas().iloc[0, 0])
 
@@ -29,13 +41,7 @@ def fitted(tmp_path_factory):
     _register()
     root = tmp_path_factory.mktemp("results")
     runner = CliRunner()
-    paths = []
-    for i, f in enumerate(frames(monod_campaign(16, seed=5))):
-        p = root / f"M{i:02d}.csv"
-        f.to_csv(p, index=False)
-        paths.append(str(p))
-    faulty = next(b for b in monod_campaign(4, faults=MONOD_FAULTS, seed=6) if b.fault == "feed_stop")
-    faulty.frame.to_csv(root / "fault.csv", index=False)
+    paths = _write_batches(root, 16, fault_seed=6, fault_name="fault.csv")
     _run(runner, ["softsensor", "fit", "--batches", *paths, "--target", "product [g/L]", "--exclude", "biomass [g/L]",
                   "glucose [g/L]", "--candidates", "pls,ridge", "--out", str(root / "ss.bt")])
     _run(runner, ["monitor", "fit", "--batches", *paths, "--exclude", *OFFLINE, "--out", str(root / "mon.bt")])
@@ -81,13 +87,7 @@ def test_models_fit_on_lake_batches_as_on_their_files(tmp_path):
     _register()
     runner = CliRunner()
     lake = str(tmp_path / "lake")
-    paths = []
-    for i, f in enumerate(frames(monod_campaign(12, seed=5))):
-        p = tmp_path / f"M{i:02d}.csv"
-        f.to_csv(p, index=False)
-        paths.append(str(p))
-    faulty = next(b for b in monod_campaign(4, faults=MONOD_FAULTS, seed=3) if b.fault == "feed_stop")
-    faulty.frame.to_csv(tmp_path / "F00.csv", index=False)
+    paths = _write_batches(tmp_path, 12, fault_seed=3, fault_name="F00.csv")
     _run(runner, ["--lake", lake, "import", "batch", *paths, str(tmp_path / "F00.csv")])
     frame = Lake(lake).batch_frame("M00")
     original = frames(monod_campaign(12, seed=5))[0]

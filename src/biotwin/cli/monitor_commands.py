@@ -16,16 +16,21 @@ monitor_app = typer.Typer(help="Golden-batch MSPC monitoring and sensor health."
 app.add_typer(softsensor_app, name="softsensor")
 app.add_typer(monitor_app, name="monitor")
 
+# the lake as the source of batches, shared by the fit commands and the predict/score commands
+_LAKE_BATCHES = typer.Option([], "--lake-batches", help=(
+    "Batches of the lake instead of files: ids or patterns ('B0*'), read as wide frames."))
+_LAKE_EVERY = typer.Option(None, "--lake-every", help=(
+    "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times)."))
+_LAKE_BATCH = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id).")
+
 
 @softsensor_app.command("fit")
 @handle_errors
 def softsensor_fit(
     ctx: typer.Context,
     batches: list[Path] = typer.Option(None, "--batches", help="Batch files: --batches a.csv b.csv ..."),
-    lake_batches: list[str] = typer.Option([], "--lake-batches", help=(
-        "Batches of the lake instead of files: ids or patterns ('B0*'), read as wide frames.")),
-    lake_every: float = typer.Option(None, "--lake-every", help=(
-        "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times).")),
+    lake_batches: list[str] = _LAKE_BATCHES,
+    lake_every: float = _LAKE_EVERY,
     target: str = typer.Option(..., "--target", help="Column to infer, e.g. 'titre [mg/L]'."),
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
@@ -57,7 +62,7 @@ def softsensor_predict(
     ctx: typer.Context,
     model: Path = typer.Option(..., "--model", help="A soft sensor saved by 'softsensor fit'."),
     batch: Path = typer.Option(None, "--batch", help="One batch file."),
-    lake_batch: str = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id)."),
+    lake_batch: str = _LAKE_BATCH,
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
     as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
     lake_out: bool = typer.Option(False, "--to-lake", help="Also write the predictions to the lake."),
@@ -103,10 +108,8 @@ def softsensor_predict(
 def monitor_fit(
     ctx: typer.Context,
     batches: list[Path] = typer.Option(None, "--batches", help="Normal batch files: --batches a.csv b.csv ..."),
-    lake_batches: list[str] = typer.Option([], "--lake-batches", help=(
-        "Batches of the lake instead of files: ids or patterns ('B0*'), read as wide frames.")),
-    lake_every: float = typer.Option(None, "--lake-every", help=(
-        "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times).")),
+    lake_batches: list[str] = _LAKE_BATCHES,
+    lake_every: float = _LAKE_EVERY,
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never used: --exclude A B ..."),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the fitted monitor."),
@@ -209,7 +212,7 @@ def monitor_score(
     ctx: typer.Context,
     monitor: Path = typer.Option(..., "--monitor", help="A monitor saved by 'monitor fit'."),
     batch: Path = typer.Option(None, "--batch", help="One batch file."),
-    lake_batch: str = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id)."),
+    lake_batch: str = _LAKE_BATCH,
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
     plot: Path = typer.Option(None, "--plot", help="Write a PNG of the statistics and limits."),
     as_json: bool = typer.Option(False, "--json", help="Print the alarms as JSON."),
@@ -254,10 +257,8 @@ def monitor_score(
 def monitor_golden(
     ctx: typer.Context,
     batches: list[Path] = typer.Option(None, "--batches", help="Batch files: --batches a.csv b.csv ..."),
-    lake_batches: list[str] = typer.Option([], "--lake-batches", help=(
-        "Batches of the lake instead of files: ids or patterns ('B0*'), read as wide frames.")),
-    lake_every: float = typer.Option(None, "--lake-every", help=(
-        "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times).")),
+    lake_batches: list[str] = _LAKE_BATCHES,
+    lake_every: float = _LAKE_EVERY,
     quality: str = typer.Option(..., "--quality", help="Column whose last value ranks the batches ('titre [g/L]')."),
     exclude: list[str] = typer.Option([], "--exclude", help="Columns never enveloped: --exclude A B ..."),
     variables: list[str] = typer.Option([], "--variables", help="Variables to envelope (default: every input column)."),
@@ -305,7 +306,7 @@ def monitor_golden_score(
     ctx: typer.Context,
     envelope: Path = typer.Option(..., "--envelope", help="An envelope saved by 'monitor golden'."),
     batch: Path = typer.Option(None, "--batch", help="One batch file."),
-    lake_batch: str = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id)."),
+    lake_batch: str = _LAKE_BATCH,
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at build)."),
     persistence: int = typer.Option(2, "--persistence", help="Consecutive rows outside the band that count."),
     plot_dir: Path = typer.Option(None, "--plot-dir", help="Write a PNG per variable that leaves the band."),
