@@ -36,6 +36,30 @@ def test_every_command_help_opens_with_one_line_and_wraps_its_paragraphs():
     assert "Fit an MSPC monitor on normal batches" in listing
 
 
+def test_units_in_brackets_survive_in_every_help():
+    # rich markup read "'titre [mg/L]'" as a style tag and printed "'titre '": every bracketed unit
+    # or placeholder written in a command's or an option's help must reach the screen
+    import re
+
+    import typer
+
+    lost = {}
+
+    def walk(c, path):
+        texts = [c.help or ""] + [getattr(p, "help", "") or "" for p in getattr(c, "params", [])]
+        wanted = {m for t in texts for m in re.findall(r"\[[^\]\s]*\]", t)}
+        if wanted:
+            shown = re.sub(r"\s+", " ", runner.invoke(app, [*path, "--help"], terminal_width=200).output)
+            if missing := [w for w in wanted if w not in shown]:
+                lost[" ".join(path)] = missing
+        for name, sub in (getattr(c, "commands", None) or {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    assert not lost
+    assert "'titre [mg/L]'" in re.sub(r"\s+", " ", runner.invoke(app, ["softsensor", "fit", "--help"]).output)
+
+
 def test_validate_json_contract(flask_dir):
     res = runner.invoke(app, ["validate", "--dataset", str(flask_dir), "--params", "cho_t127_kotidis2019", "--json"])
     assert res.exit_code == 0, res.output

@@ -13,6 +13,7 @@ import typer
 from biotwin.config import get_settings
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="biotwin",
     help="biotwin: bioprocess digital twin (models, simulation, data lake, monitoring).",
     no_args_is_help=True,

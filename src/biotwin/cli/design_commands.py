@@ -14,7 +14,7 @@ from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
 from biotwin.errors import DataError
 
-design_app = typer.Typer(help="In silico campaigns: DoE, Monte Carlo design space, sensitivity, "
+design_app = typer.Typer(rich_markup_mode=None, help="In silico campaigns: DoE, Monte Carlo design space, sensitivity, "
                               "golden-batch optimisation (in-process or on Dask).", no_args_is_help=True)
 app.add_typer(design_app, name="design")
 

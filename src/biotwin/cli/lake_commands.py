@@ -19,10 +19,10 @@ from biotwin.cli.common import handle_errors, print_json
 from biotwin.connect import imports
 from biotwin.lake import IngestResult, Lake
 
-import_app = typer.Typer(help="Import data into the lake (culture folders, batch files, "
+import_app = typer.Typer(rich_markup_mode=None, help="Import data into the lake (culture folders, batch files, "
                          "historian exports, LIMS tables).", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
-lake_app = typer.Typer(help="Lake maintenance: schema, snapshots, quarantine, tags.",
+audit_app = typer.Typer(rich_markup_mode=None, help="The tamper-evident audit trail.", no_args_is_help=True)
+lake_app = typer.Typer(rich_markup_mode=None, help="Lake maintenance: schema, snapshots, quarantine, tags.",
                        no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")

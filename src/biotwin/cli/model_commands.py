@@ -12,7 +12,7 @@ from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
 from biotwin.errors import DataError
 
-bench_app = typer.Typer(help="Benchmarks (ratios against a baseline measured in the same run).",
+bench_app = typer.Typer(rich_markup_mode=None, help="Benchmarks (ratios against a baseline measured in the same run).",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 

@@ -11,8 +11,10 @@ from biotwin.cli import app
 from biotwin.cli.common import about_file, handle_errors, print_json
 from biotwin.errors import DataError
 
-softsensor_app = typer.Typer(help="Soft sensors: virtual assays from online signals.", no_args_is_help=True)
-monitor_app = typer.Typer(help="Golden-batch MSPC monitoring and sensor health.", no_args_is_help=True)
+softsensor_app = typer.Typer(rich_markup_mode=None, help="Soft sensors: virtual assays from online signals.",
+                             no_args_is_help=True)
+monitor_app = typer.Typer(rich_markup_mode=None, help="Golden-batch MSPC monitoring and sensor health.",
+                          no_args_is_help=True)
 app.add_typer(softsensor_app, name="softsensor")
 app.add_typer(monitor_app, name="monitor")
 

@@ -21,9 +21,10 @@ from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
 from biotwin.errors import BiotwinError
 
-plant_app = typer.Typer(help="The virtual plant: simulated bioreactors behind an OPC UA server.",
+plant_app = typer.Typer(rich_markup_mode=None, help="The virtual plant: simulated bioreactors behind an OPC UA server.",
                         no_args_is_help=True)
-ingest_app = typer.Typer(help="Live ingestion into the lake (OPC UA, MQTT / Sparkplug B).", no_args_is_help=True)
+ingest_app = typer.Typer(rich_markup_mode=None, help="Live ingestion into the lake (OPC UA, MQTT / Sparkplug B).",
+                         no_args_is_help=True)
 app.add_typer(plant_app, name="plant")
 app.add_typer(ingest_app, name="ingest")
 

@@ -10,7 +10,8 @@ from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
 from biotwin.errors import DataError
 
-twin_app = typer.Typer(help="The live twin: what-if scenarios and live tracking of lake batches.",
+twin_app = typer.Typer(rich_markup_mode=None,
+                       help="The live twin: what-if scenarios and live tracking of lake batches.",
                        no_args_is_help=True)
 app.add_typer(twin_app, name="twin")
 
