@@ -129,3 +129,24 @@ def test_partial_compaction_keeps_counts_and_sql_exact(tmp_path):
                    "FROM timeseries").to_pylist()[0]
     assert row == {"n": 36, "d": 36}
     assert lake.trajectory("B3", "pH")["time_h"].tolist() == list(map(float, range(12)))
+
+
+def test_a_streamed_batch_reads_back_as_a_wide_frame(tmp_path):
+    # two batches in the same stream files, each tag logged at its own times (an OPC UA ingest)
+    lake = Lake(tmp_path / "lake")
+    ids = ["B1", "B2"]
+    lake.append_timeseries(_frame(ids, ["pH"], range(4)), **_ctx(ids))
+    lake.append_timeseries(_frame(ids, ["DO"], [0.5, 1.5, 2.5], offset=10.0), **_ctx(ids))
+    lake.append_timeseries(_frame(["B2"], ["pH"], [4.0, 5.0]), **_ctx(["B2"]))  # B2 runs on, B1 does not
+    f = lake.batch_frame("B1")
+    assert list(f.columns) == ["time_h", "DO [%]", "pH [-]"]
+    np.testing.assert_allclose(f["time_h"], [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    np.testing.assert_allclose(f["pH [-]"], [7.0, np.nan, 8.0, np.nan, 9.0, np.nan, 10.0])
+    np.testing.assert_allclose(f["DO [%]"], [np.nan, 17.5, np.nan, 18.5, np.nan, 19.5, np.nan])
+    # on shared rows: each tag's mean over 1-h bins, labelled by their start
+    g = lake.batch_frame("B1", every_h=1.0)
+    np.testing.assert_allclose(g["time_h"], [0.0, 1.0, 2.0, 3.0])
+    np.testing.assert_allclose(g["DO [%]"], [17.5, 18.5, 19.5, np.nan])
+    assert lake.batch_frame("B2")["time_h"].iloc[-1] == 5.0
+    with pytest.raises(DataError, match="unknown batch 'B9'"):
+        lake.batch_frame("B9")
