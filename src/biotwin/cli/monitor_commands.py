@@ -77,7 +77,7 @@ def softsensor_predict(
     from biotwin.softsensors import persist
 
     ss = persist.load(model, "softsensor")
-    meta_time, meta_every = _fit_time_col(model), _fit_lake_every(model)
+    meta_time, meta_every = _fitted_with(model)
     frame, name = _one_batch(ctx, batch, lake_batch, time_col or meta_time, time_col is None, meta_every)
     if update and (ss.target not in frame or not frame[ss.target].notna().any()):
         typer.echo(f"note: {name} has no values of {ss.target!r}: nothing to re-anchor on", err=True)
@@ -224,7 +224,7 @@ def monitor_score(
     from biotwin.softsensors import persist
 
     mon = persist.load(monitor, "monitor")
-    meta_time, meta_every = _fit_time_col(monitor), _fit_lake_every(monitor)
+    meta_time, meta_every = _fitted_with(monitor)
     frame, name = _one_batch(ctx, batch, lake_batch, time_col or meta_time, time_col is None, meta_every)
     with about_file(name):
         result = mon.score(frame)
@@ -321,11 +321,12 @@ def monitor_golden_score(
     if persistence < 1:
         raise DataError(f"--persistence must be 1 or more rows, got {persistence}")
     env = persist.load(envelope, "golden")
-    meta_time, meta_every = _fit_time_col(envelope), _fit_lake_every(envelope)
+    meta_time, meta_every = _fitted_with(envelope)
     frame, name = _one_batch(ctx, batch, lake_batch, time_col or meta_time, time_col is None, meta_every)
     with about_file(name):
-        found = env.excursions(frame, persistence=persistence)
-        share = {v: None if x is None else round(x, 4) for v, x in env.inside_share(frame).items()}
+        ov = env.overlay(frame)  # once, for the excursions, the shares and the plots' axis
+        found = env.excursions(frame, persistence=persistence, overlay=ov)
+        share = {v: None if x is None else round(x, 4) for v, x in env.inside_share(frame, overlay=ov).items()}
     if lake_out:
         from biotwin.monitoring.results import excursions_to_lake
 
@@ -334,7 +335,7 @@ def monitor_golden_score(
         from biotwin.monitoring.plots import plot_envelope
 
         plot_dir.mkdir(parents=True, exist_ok=True)
-        axis = env.overlay(frame)[env.by].to_numpy(float)  # the batch on the envelope's own axis
+        axis = ov[env.by].to_numpy(float)  # the batch on the envelope's own axis
         for v in dict.fromkeys(e["variable"] for e in found):
             plot_envelope(env.envelope_, v, plot_dir / f"golden_{_file_safe(v)}.png", frame, axis=axis)
     if as_json:
@@ -390,24 +391,16 @@ def _one_batch(ctx: typer.Context, batch: Path | None, lake_batch: str | None, t
     return to_frame(frame, TIME, file=f"lake batch {lake_batch}"), str(lake_batch)
 
 
-def _fit_lake_every(model: Path) -> float | None:
-    """The resampling of lake batches a saved model was fitted with (its sidecar's ``lake_every_h``)."""
+def _fitted_with(model: Path) -> tuple[str | None, float | None]:
+    """The time column and the resampling of lake batches a saved model was fitted with (its
+    sidecar's ``time_col`` and ``lake_every_h``), read once; None where not recorded."""
     import json
 
     from biotwin.softsensors import persist
 
     side = persist.sidecar_path(model)
-    return json.loads(side.read_text()).get("lake_every_h") if side.exists() else None
-
-
-def _fit_time_col(model: Path) -> str | None:
-    """The time column a saved model was fitted with (its sidecar's ``time_col``), if recorded."""
-    import json
-
-    from biotwin.softsensors import persist
-
-    side = persist.sidecar_path(model)
-    return json.loads(side.read_text()).get("time_col") if side.exists() else None
+    meta = json.loads(side.read_text()) if side.exists() else {}
+    return meta.get("time_col"), meta.get("lake_every_h")
 
 
 def _file_safe(name: str) -> str:

@@ -217,10 +217,12 @@ class GoldenEnvelope(BaseEstimator):
                 out[f"{v} {part}"] = col
         return pd.DataFrame(out)
 
-    def inside_share(self, frame: pd.DataFrame, before_h: float | None = None) -> dict[str, float | None]:
+    def inside_share(self, frame: pd.DataFrame, before_h: float | None = None, *,
+                     overlay: pd.DataFrame | None = None) -> dict[str, float | None]:
         """Per variable, the share of the batch's judged rows (:meth:`overlay`) inside the band;
-        only the rows before ``before_h`` [h] if given; None for a variable with no judged row."""
-        ov = self.overlay(frame)
+        only the rows before ``before_h`` [h] if given; None for a variable with no judged row.
+        ``overlay``: the batch's :meth:`overlay`, if already computed."""
+        ov = self.overlay(frame) if overlay is None else overlay
         early = np.ones(len(ov), bool) if before_h is None else ov[TIME].to_numpy(float) < before_h
         out: dict[str, float | None] = {}
         for v in self.variables_:
@@ -229,9 +231,11 @@ class GoldenEnvelope(BaseEstimator):
             out[v] = float(np.mean((x >= lo)[judged] & (x <= hi)[judged])) if judged.any() else None
         return out
 
-    def excursions(self, frame: pd.DataFrame, persistence: int = 2) -> list[dict[str, Any]]:
+    def excursions(self, frame: pd.DataFrame, persistence: int = 2, *,
+                   overlay: pd.DataFrame | None = None) -> list[dict[str, Any]]:
         """Where a batch leaves the golden band: one entry per run of at least ``persistence``
-        consecutive rows above the upper or below the lower bound.
+        consecutive rows above the upper or below the lower bound (``overlay``: the batch's
+        :meth:`overlay`, if already computed).
 
         Returns
         -------
@@ -242,7 +246,7 @@ class GoldenEnvelope(BaseEstimator):
             ``worst_h``; in order of ``from_h``. Rows without a value, or beyond the envelope's
             axis, end a run.
         """
-        ov = self.overlay(frame)
+        ov = self.overlay(frame) if overlay is None else overlay
         t = ov[TIME].to_numpy(float)
         found = []
         for v in self.variables_:

@@ -100,13 +100,14 @@ def run_plant_demo(out: Path, n_history: int = 20, fault: str = "missed_feed", s
 
     # the golden batches of the history by final titre, and where the batch leaves their band
     envelope = GoldenEnvelope(quality="mAb [mg/L]", exclude=OFFLINE).fit(history)
-    found = envelope.excursions(batch)
+    overlay = envelope.overlay(batch)
+    found = envelope.excursions(batch, overlay=overlay)
     acts = truth.get("effect_h", truth["onset_h"])
     after = [e for e in found if e["from_h"] >= acts - 1e-9]
     top = next(iter(scored["alarms"][0]["contributions"]), None) if scored["alarms"] else None
     shown = top if top in envelope.variables_ else (after[0]["variable"] if after else envelope.variables_[0])
     figs["golden"] = plot_envelope(envelope.envelope_, shown, out / "plant_golden.png", batch)
-    before = [x for x in envelope.inside_share(batch, before_h=acts).values() if x is not None]
+    before = [x for x in envelope.inside_share(batch, before_h=acts, overlay=overlay).values() if x is not None]
     golden = {"n_golden": len(envelope.golden_ids_), "n_history": len(history),
               "golden_final_mAb": [envelope.quality_[i] for i in envelope.golden_ids_], "variable": shown,
               "inside_before_fault": float(np.mean(before)) if before else None, "n_excursions": len(found),
