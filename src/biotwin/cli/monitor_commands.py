@@ -98,6 +98,83 @@ def softsensor_predict(
                    f"{int((~res['in_domain']).sum())} of {len(res)} rows outside the domain")
 
 
+@softsensor_app.command("validate", help=(
+    "Validate a fitted soft sensor on batches it has not seen: its error at their assays beside the tuned PLS "
+    "it was measured against at fit.\n\n"
+    "Every assayed row of each batch (the target's column in the file) is predicted from the online signals as "
+    "'softsensor predict' does. Reported: RMSE, bias (prediction minus assay), largest error, the share of assays "
+    "inside the intervals against their nominal coverage, the share of rows inside the applicability domain, the "
+    "baseline PLS's RMSE on the same rows and the gain over it, each batch's own; errors in % of the validation "
+    "assays' range. With --max-rmse-pct, --min-gain-pct or --min-coverage the command exits with status 1 when a "
+    "criterion is not met."))
+@handle_errors
+def softsensor_validate(
+    ctx: typer.Context,
+    model: Path = typer.Option(..., "--model", help="A soft sensor saved by 'softsensor fit'."),
+    batches: list[Path] = typer.Option(None, "--batches", help="Validation batch files: --batches a.csv b.csv ..."),
+    lake_batches: list[str] = _LAKE_BATCHES,
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
+    update: bool = typer.Option(False, "--update", help=(
+        "Re-anchor each row on the batch's earlier assays (as 'predict --update'); the baseline is not.")),
+    max_rmse_pct: float = typer.Option(None, "--max-rmse-pct", help=(
+        "Criterion: RMSE at most this % of the validation assays' range.")),
+    min_gain_pct: float = typer.Option(None, "--min-gain-pct", help=(
+        "Criterion: RMSE at least this % below the baseline PLS's.")),
+    min_coverage: float = typer.Option(None, "--min-coverage", help=(
+        "Criterion: at least this share (0-1) of the assays inside the intervals.")),
+    csv_out: Path = typer.Option(None, "--csv", help="Write every assayed row (batch, time, assay, prediction, "
+                                                     "interval, domain, baseline) to this CSV file."),
+    plot_dir: Path = typer.Option(None, "--plot-dir", help="Write a parity plot (validation.png) here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
+) -> None:
+    import json
+
+    from biotwin.softsensors import persist
+    from biotwin.softsensors.validate import judge, validate
+
+    ss = persist.load(model, "softsensor")
+    meta_time, meta_every = _fitted_with(model)
+    # read as the training batches were: the model's time column, lake batches resampled alike
+    data = _training_batches(ctx, batches, lake_batches, meta_every, time_col or meta_time)
+    found = validate(ss, list(data.frames), list(data.ids), update=update)
+    side = persist.sidecar_path(model)
+    trained_on = set(json.loads(side.read_text()).get("batches", [])) if side.exists() else set()
+    summary = {**found.summary(), "model": str(model),
+               "training_batches_in_validation": [b for b in data.ids if b in trained_on]}
+    for name in summary["training_batches_in_validation"]:
+        typer.echo(f"warning: {name} is one of the batches the soft sensor was fitted on: not an independent "
+                   f"validation", err=True)
+    verdict = judge(summary, max_rmse_pct, min_gain_pct, min_coverage)
+    summary["criteria"] = verdict
+    summary["passed"] = all(verdict.values()) if verdict else None
+    if csv_out is not None:
+        csv_out.parent.mkdir(parents=True, exist_ok=True)
+        found.rows.to_csv(csv_out, index=False)
+    if plot_dir is not None:
+        from biotwin.monitoring.plots import plot_validation
+
+        summary["plot"] = str(plot_validation(found.rows, summary, Path(plot_dir) / "validation.png"))
+    for name in found.skipped:
+        typer.echo(f"note: {name} has no assay of {ss.target!r}: left out", err=True)
+    if as_json:
+        print_json(summary)
+    else:
+        b = summary["baseline"]
+        pct = summary["rmse_pct_range"]
+        typer.echo(f"{ss.target}: {summary['n_rows']} assays in {summary['n_batches']} batches; RMSE "
+                   f"{summary['rmse']:.4g}" + (f" ({pct:.2f} % of range)" if pct is not None else "")
+                   + f", bias {summary['bias']:+.3g}, coverage {summary['coverage']:.0%} "
+                   f"(nominal {summary['nominal_coverage']:.0%}), in domain {summary['in_domain_share']:.0%}")
+        if b is not None:
+            gain = b["gain_pct"]
+            typer.echo(f"baseline {b['name']}: RMSE {b['rmse']:.4g}"
+                       + (f"; gain {gain:+.1f} %" if gain is not None else ""))
+        for k, ok in verdict.items():
+            typer.echo(f"{k}: {'met' if ok else 'NOT met'}")
+    if verdict and not all(verdict.values()):
+        raise typer.Exit(1)
+
+
 @monitor_app.command("fit", help=(
     "Fit an MSPC monitor on normal batches, its limits estimated out of fold.\n\n"
     "The charts: T2, SPE, per-variable Shewhart, redundancy residuals and CUSUM, each variable against its own "

@@ -1,4 +1,5 @@
-"""Plots (matplotlib, Agg): monitor statistics, contributions, soft-sensor predictions, golden envelope."""
+"""Plots (matplotlib, Agg): monitor statistics, contributions, soft-sensor predictions and validation, golden
+envelope."""
 
 from __future__ import annotations
 
@@ -67,6 +68,41 @@ def plot_softsensor(pred: pd.DataFrame, path: str | Path, measured: pd.Series | 
     ax.set_xlabel("time [h]")
     ax.legend()
     fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_validation(rows: pd.DataFrame, summary: dict[str, Any], path: str | Path) -> Path:
+    """A soft sensor's validation: predicted against assayed (the baseline PLS beside it, the
+    intervals as bars, rows outside the domain marked) and the errors over culture time."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    y, p = rows["assay"].to_numpy(float), rows["prediction"].to_numpy(float)
+    ax = axes[0]
+    ax.errorbar(y, p, yerr=[p - rows["lower"].to_numpy(float), rows["upper"].to_numpy(float) - p], fmt="o", ms=3,
+                lw=0.5, alpha=0.6, label=f"soft sensor (RMSE {summary['rmse']:.3g})")
+    base = summary.get("baseline")
+    if base is not None:
+        ax.plot(y, rows["baseline"], "s", ms=3, mfc="none", alpha=0.6,
+                label=f"{base['name']} (RMSE {base['rmse']:.3g})")
+    out = ~rows["in_domain"].astype(bool).to_numpy()
+    ax.plot(y[out], p[out], "rx", label="outside domain")
+    lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel(f"assay {summary['target']}")
+    ax.set_ylabel("prediction")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for name, g in rows.groupby("batch_id", sort=False):
+        ax.plot(g["time_h"], g["prediction"] - g["assay"], ".-", lw=0.5, ms=3, label=str(name))
+    ax.axhline(0.0, color="k", lw=1)
+    ax.set_xlabel("time [h]")
+    ax.set_ylabel("prediction - assay")
+    if rows["batch_id"].nunique() <= 12:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)

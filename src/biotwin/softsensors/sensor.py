@@ -160,6 +160,10 @@ class SoftSensor(BaseEstimator):
     chosen_ : str
     baseline_rmse_ : float
         Out-of-fold RMSE of the best PLS on the raw inputs (no engineered features).
+    baseline_ : str
+        That PLS (``rawpls`` and its number of components).
+    baseline_model_ : ColumnsRegressor
+        That PLS fitted on every training row (:meth:`predict_baseline`).
     model_ : ConformalRegressor
     domain_ : ApplicabilityDomain
         Fitted on the rows from each training batch's first to its last assayed row: rows
@@ -344,6 +348,10 @@ class SoftSensor(BaseEstimator):
                     if k <= Xr.shape[1]}
         self.baseline_rmse_ = min(base.values())
         self.baseline_ = min(base, key=base.__getitem__)
+        # the baseline itself, fitted on every row, so a validation on new batches can measure
+        # the soft sensor against it on the same rows (:func:`biotwin.softsensors.validate.validate`)
+        self.baseline_model_ = ColumnsRegressor(PLSRegressor(n_components=int(self.baseline_[len("rawpls"):])),
+                                                raw_cols).fit(X, yy)
         self.cv_rmse_ = {name: rmse(p) for name, p in oofs.items()}
         # model averaging: the mean of the best of the 2 and 3 best families, and the mean of
         # every candidate within one standard error of the best (an Occam's window, Madigan &
@@ -477,18 +485,8 @@ class SoftSensor(BaseEstimator):
             every input within ``input_bounds_`` and no row inside an outage of a ``dense_``
             input).
         """
-        if TIME not in frame.columns:
-            frame = to_frame(frame)
-        missing = [v for v in self.variables_ if v not in frame]
-        empty = [v for v in self.variables_ if v in frame and not np.isfinite(frame[v].to_numpy(float)).any()]
-        if len(missing) + len(empty) == len(self.variables_):
-            raise DataError(f"batch has none of the soft sensor's input columns {self.variables_}")
-        fill = getattr(self, "fill_", {})
-        if missing or empty:  # a lost signal: its training median, and no row is in the domain
-            warnings.warn(f"batch has no values of {[*missing, *empty]}: they take their training median, and "
-                          f"no row is inside the domain", stacklevel=2)
-            frame = frame.assign(**{v: float(fill.get(v, 0.0)) for v in [*missing, *empty]})
-        res = self._predict_all(frame, bool(missing or empty))
+        frame, lost = self._with_inputs(frame)
+        res = self._predict_all(frame, lost)
         how = getattr(self, "update_", {"mode": "none"})
         if update and self.target in frame and how["mode"] != "none":
             y = frame[self.target].to_numpy(float)
@@ -501,6 +499,35 @@ class SoftSensor(BaseEstimator):
             res = res.assign(prediction=np.clip(fixed[0], *bounds), lower=np.clip(lo, *bounds),
                              upper=np.clip(hi, *bounds))
         return res
+
+    def _with_inputs(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+        """``frame`` with every input column, and whether one was lost: an input that is missing
+        or holds no value takes its training median (with a warning)."""
+        if TIME not in frame.columns:
+            frame = to_frame(frame)
+        missing = [v for v in self.variables_ if v not in frame]
+        empty = [v for v in self.variables_ if v in frame and not np.isfinite(frame[v].to_numpy(float)).any()]
+        if len(missing) + len(empty) == len(self.variables_):
+            raise DataError(f"batch has none of the soft sensor's input columns {self.variables_}")
+        fill = getattr(self, "fill_", {})
+        if missing or empty:  # a lost signal: its training median, and no row is in the domain
+            warnings.warn(f"batch has no values of {[*missing, *empty]}: they take their training median, and "
+                          f"no row is inside the domain", stacklevel=3)
+            frame = frame.assign(**{v: float(fill.get(v, 0.0)) for v in [*missing, *empty]})
+        return frame, bool(missing or empty)
+
+    def predict_baseline(self, frame: pd.DataFrame) -> np.ndarray:
+        """The baseline's predictions for every row of one batch, shape (n_rows,): the tuned PLS on
+        the raw inputs that the fit measured the soft sensor against (``baseline_``), fitted on
+        every training row. Inputs are prepared as for :meth:`predict_frame` (limited to
+        ``input_bounds_``, outages bridged); no interval, domain or bounds on the target."""
+        model = getattr(self, "baseline_model_", None)
+        if model is None:
+            raise DataError("this soft sensor was saved before its baseline PLS was kept: fit it again")
+        frame, _ = self._with_inputs(frame)
+        F = self._features(frame)
+        check_features(self.feature_names_, list(F.columns), "soft sensor")
+        return np.asarray(model.predict(F.to_numpy()), float)
 
     def _predict_all(self, frame: pd.DataFrame, lost: bool) -> pd.DataFrame:
         dt = getattr(self, "dt_", 0.0)
