@@ -326,6 +326,104 @@ def monitor_score(
                    f"({g['rows']} rows)")
 
 
+@monitor_app.command("validate", help=(
+    "Validate a fitted monitor on batches it has not seen: the normal ones it alarms, the faulty ones it finds "
+    "and how soon.\n\n"
+    "Each batch is scored as 'monitor score' does. Normal batches (--batches) give the share with any alarm; "
+    "batches with a recorded deviation (--faulty) give the share found at or after the deviation's start "
+    "(--onsets FILE with columns batch_id and onset_h, or --onset ID=H) and the median delay; an alarm before "
+    "the start is reported apart. Each share comes with its one-sided 95 % Clopper-Pearson bound. With "
+    "--max-false-alarm-share, --min-detected-share or --max-median-delay-h the command exits with status 1 "
+    "when a criterion is not met."))
+@handle_errors
+def monitor_validate(
+    ctx: typer.Context,
+    monitor: Path = typer.Option(..., "--monitor", help="A monitor saved by 'monitor fit'."),
+    batches: list[Path] = typer.Option(None, "--batches", help="Normal batch files: --batches a.csv b.csv ..."),
+    lake_batches: list[str] = _LAKE_BATCHES,
+    faulty: list[Path] = typer.Option(None, "--faulty", help="Batch files with a recorded deviation."),
+    lake_faulty: list[str] = typer.Option([], "--lake-faulty", help=(
+        "Lake batches with a recorded deviation instead of files (ids or patterns).")),
+    onsets_file: Path = typer.Option(None, "--onsets", help=(
+        "CSV with columns batch_id and onset_h [h of culture time]: when each deviation began.")),
+    onset: list[str] = typer.Option([], "--onset", help="One deviation's start: --onset B07=52.5 (repeatable)."),
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
+    max_false_alarm_share: float = typer.Option(None, "--max-false-alarm-share", help=(
+        "Criterion: at most this share (0-1) of the normal batches with any alarm.")),
+    min_detected_share: float = typer.Option(None, "--min-detected-share", help=(
+        "Criterion: at least this share (0-1) of the faulty batches found.")),
+    max_median_delay_h: float = typer.Option(None, "--max-median-delay-h", help=(
+        "Criterion: median delay from onset to alarm at most this many hours.")),
+    csv_out: Path = typer.Option(None, "--csv", help="Write one row per batch (set, batch, onset, alarms, delay)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
+) -> None:
+    import json
+
+    from biotwin.monitoring.validate import judge_monitor, read_onsets, validate_monitor
+    from biotwin.softsensors import persist
+
+    mon = persist.load(monitor, "monitor")
+    meta_time, meta_every = _fitted_with(monitor)
+    col = time_col or meta_time
+    normal = _training_batches(ctx, batches, lake_batches, meta_every, col) if (batches or lake_batches) else None
+    bad = _training_batches(ctx, faulty, lake_faulty, meta_every, col) if (faulty or lake_faulty) else None
+    if normal is None and bad is None:
+        raise DataError("no batches: give normal batches (--batches/--lake-batches), faulty ones "
+                        "(--faulty/--lake-faulty), or both")
+    starts = read_onsets(str(onsets_file)) if onsets_file is not None else {}
+    for item in onset:
+        name, sep, value = item.rpartition("=")
+        try:
+            hours = float(value)
+        except ValueError:
+            hours = float("nan")
+        if not sep or not name or not hours == hours:
+            raise DataError(f"--onset {item!r}: expected BATCH=HOURS, e.g. --onset B07=52.5")
+        starts[name] = hours
+    summary = validate_monitor(mon, normal.frames if normal else (), normal.ids if normal else (),
+                               bad.frames if bad else (), bad.ids if bad else (), starts)
+    side = persist.sidecar_path(monitor)
+    trained_on = set(json.loads(side.read_text()).get("batches", [])) if side.exists() else set()
+    summary["training_batches_in_validation"] = [b for s in (normal, bad) if s for b in s.ids if b in trained_on]
+    for name in summary["training_batches_in_validation"]:
+        typer.echo(f"warning: {name} is one of the batches the monitor was fitted on: not an independent "
+                   f"validation", err=True)
+    verdict = judge_monitor(summary, max_false_alarm_share, min_detected_share, max_median_delay_h)
+    summary["monitor"] = str(monitor)
+    summary["criteria"] = verdict
+    summary["passed"] = all(verdict.values()) if verdict else None
+    if csv_out is not None:
+        import pandas as pd
+
+        table = [{"set": k, **{c: (";".join(v) if isinstance(v, list) else v) for c, v in r.items()}}
+                 for k in ("normal", "faulty") if k in summary for r in summary[k]["batches"]]
+        csv_out.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(table).to_csv(csv_out, index=False)
+    if as_json:
+        print_json(summary)
+    else:
+        if "normal" in summary:
+            n = summary["normal"]
+            typer.echo(f"normal batches: {len(n['alarmed_batches'])} of {n['n_batches']} with an alarm "
+                       f"({n['false_alarm_share']:.0%}; at most {n['false_alarm_share_upper95']:.0%} at 95 %)"
+                       + (f": {', '.join(n['alarmed_batches'])}" if n["alarmed_batches"] else ""))
+        if "faulty" in summary:
+            f = summary["faulty"]
+            med = f["median_delay_h"]
+            typer.echo(f"faulty batches: {f['detected']} of {f['n_batches']} found ({f['detected_share']:.0%}; at "
+                       f"least {f['detected_share_lower95']:.0%} at 95 %)"
+                       + (f", median delay {med:.2f} h" if med is not None else "")
+                       + (f"; alarmed before their onset: {', '.join(f['alarmed_before_onset'])}"
+                          if f["alarmed_before_onset"] else ""))
+            for r in f["batches"]:
+                if r["detected_h"] is None:
+                    typer.echo(f"  not found: {r['batch_id']}")
+        for k, ok in verdict.items():
+            typer.echo(f"{k}: {'met' if ok else 'NOT met'}")
+    if verdict and not all(verdict.values()):
+        raise typer.Exit(1)
+
+
 @monitor_app.command("golden", help=(
     "Build the golden-batch envelope: the best batches by a quality attribute, their mean trajectory and band.\n\n"
     "The batches are ranked by the last value of --quality in each (its final assay); the best --fraction of "
