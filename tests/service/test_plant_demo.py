@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from biotwin.report import _img
 from biotwin.service.plant_demo import plant_demo_html, run_plant_demo
 
@@ -18,6 +20,11 @@ def test_plant_demo_catches_the_missed_feed_and_tracks_the_batch(tmp_path):
     assert any("feed" in k for k in demo.alarms[0]["contributions"])
     # titre soft sensor from online signals only, within 10 % of the range on this batch
     assert demo.softsensor["rmse_pct_range"] < 10.0
+    # beside the tuned PLS on the raw inputs it was chosen over, on the same assays
+    base = demo.softsensor["baseline"]
+    assert base["name"].startswith("rawpls")
+    assert base["gain_pct"] == pytest.approx(100 * (1 - demo.softsensor["rmse_mg_L"] / base["rmse"]))
+    assert 0.0 <= demo.softsensor["coverage"] <= 1.0
     # the twin's late forecast brackets the measured harvest titre
     last = demo.twin["day7_forecast"]
     assert last["final_mAb_lo"] < last["final_mAb_pred"] < last["final_mAb_hi"]
@@ -29,5 +36,6 @@ def test_plant_demo_catches_the_missed_feed_and_tracks_the_batch(tmp_path):
     assert 0.8 < g["inside_before_fault"] < 1.0
     html = plant_demo_html(demo, _img)
     assert "missed_feed" in html and html.count("<img") == 4 and "Golden batch" in html
+    assert f"for the tuned PLS on the raw inputs ({base['name']}" in html
     saved = json.loads((tmp_path / "plant_demo.json").read_text())
     assert saved["first_alarm_h"] == demo.first_alarm_h
