@@ -136,7 +136,7 @@ def softsensor_validate(
     meta_time, meta_every = _fitted_with(model)
     # read as the training batches were: the model's time column, lake batches resampled alike
     data = _training_batches(ctx, batches, lake_batches, meta_every, time_col or meta_time)
-    found = validate(ss, list(data.frames), list(data.ids), update=update)
+    found = validate(ss, list(data.frames), list(data.ids), update=update, context=about_file)
     side = persist.sidecar_path(model)
     trained_on = set(json.loads(side.read_text()).get("batches", [])) if side.exists() else set()
     summary = {**found.summary(), "model": str(model),
@@ -381,7 +381,7 @@ def monitor_validate(
             raise DataError(f"--onset {item!r}: expected BATCH=HOURS, e.g. --onset B07=52.5")
         starts[name] = hours
     summary = validate_monitor(mon, normal.frames if normal else (), normal.ids if normal else (),
-                               bad.frames if bad else (), bad.ids if bad else (), starts)
+                               bad.frames if bad else (), bad.ids if bad else (), starts, context=about_file)
     side = persist.sidecar_path(monitor)
     trained_on = set(json.loads(side.read_text()).get("batches", [])) if side.exists() else set()
     summary["training_batches_in_validation"] = [b for s in (normal, bad) if s for b in s.ids if b in trained_on]

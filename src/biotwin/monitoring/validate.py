@@ -16,7 +16,8 @@ lower one for the share found.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,10 @@ def clopper_pearson(k: int, n: int, side: str, level: float = 0.95) -> float:
     raise ValueError(f"side must be 'upper' or 'lower', got {side!r}")
 
 
+def _plain(name: str) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
 def _first(alarms: list[dict[str, Any]], after: float | None = None) -> dict[str, Any] | None:
     hits = [a for a in alarms if after is None or a["time_h"] >= after - 1e-9]
     return min(hits, key=lambda a: a["time_h"]) if hits else None
@@ -52,7 +57,8 @@ def _brief(a: dict[str, Any] | None) -> dict[str, Any]:
 
 def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_ids: Sequence[str] = (),
                      faulty: Sequence[pd.DataFrame] = (), faulty_ids: Sequence[str] = (),
-                     onsets: Mapping[str, float] | None = None) -> dict[str, Any]:
+                     onsets: Mapping[str, float] | None = None,
+                     context: Callable[[str], AbstractContextManager[Any]] | None = None) -> dict[str, Any]:
     """Score each batch and summarise.
 
     Parameters
@@ -66,6 +72,9 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     onsets : mapping, optional
         Faulty batch name -> the deviation's start [h of culture time]. A faulty batch without
         one counts as found when it has any alarm, with no delay.
+    context : callable, optional
+        Batch name -> a context manager each batch is scored in (the console's names the file
+        in the errors and warnings raised inside).
 
     Returns
     -------
@@ -98,7 +107,8 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     if len(normal):
         rows = []
         for frame, name in zip(normal, normal_ids, strict=True):
-            alarms = monitor.score(frame)["alarms"]
+            with (context or _plain)(str(name)):
+                alarms = monitor.score(frame)["alarms"]
             a = _first(alarms)
             rows.append({"batch_id": str(name), "first_alarm_h": None if a is None else float(a["time_h"]),
                          **_brief(a)})
@@ -109,7 +119,8 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     if len(faulty):
         rows = []
         for frame, name in zip(faulty, faulty_ids, strict=True):
-            alarms = monitor.score(frame)["alarms"]
+            with (context or _plain)(str(name)):
+                alarms = monitor.score(frame)["alarms"]
             onset = onsets.get(str(name))
             first = _first(alarms)
             found = _first(alarms, onset)

@@ -19,7 +19,8 @@ the errors are expressed against is that of the validation assays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,10 @@ class Validation:
         return out
 
 
+def _plain(name: str) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
 def _rmse(e: pd.Series | np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(np.asarray(e, float)))))
 
@@ -98,7 +103,8 @@ def _stats(r: pd.DataFrame) -> dict[str, Any]:
             "coverage": float(inside.mean()), "in_domain_share": float(r["in_domain"].mean())}
 
 
-def validate(sensor: Any, batches: Sequence[pd.DataFrame], ids: Sequence[str], update: bool = False) -> Validation:
+def validate(sensor: Any, batches: Sequence[pd.DataFrame], ids: Sequence[str], update: bool = False,
+             context: Callable[[str], AbstractContextManager[Any]] | None = None) -> Validation:
     """Predict each batch and put the predictions beside its assays.
 
     Parameters
@@ -113,6 +119,9 @@ def validate(sensor: Any, batches: Sequence[pd.DataFrame], ids: Sequence[str], u
     update : bool
         Re-anchor each row on the batch's earlier assays (:meth:`SoftSensor.predict_frame`).
         The baseline is not re-anchored, so the gain then compares unlike things.
+    context : callable, optional
+        Batch name -> a context manager each batch is predicted in (the console's names the
+        file in the errors and warnings raised inside).
 
     Returns
     -------
@@ -139,8 +148,9 @@ def validate(sensor: Any, batches: Sequence[pd.DataFrame], ids: Sequence[str], u
         if not len(rows):
             skipped.append(str(name))
             continue
-        res = sensor.predict_frame(frame, update=update)
-        base = sensor.predict_baseline(frame)[rows] if has_baseline else np.full(len(rows), np.nan)
+        with (context or _plain)(str(name)):
+            res = sensor.predict_frame(frame, update=update)
+            base = sensor.predict_baseline(frame)[rows] if has_baseline else np.full(len(rows), np.nan)
         parts.append(pd.DataFrame({"batch_id": str(name), TIME: res[TIME].to_numpy(float)[rows], "assay": y[rows],
                                    "prediction": res["prediction"].to_numpy(float)[rows],
                                    "lower": res["lower"].to_numpy(float)[rows],
