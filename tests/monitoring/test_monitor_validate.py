@@ -66,8 +66,29 @@ def test_delays_count_from_the_onset_and_earlier_alarms_are_reported_apart():
     assert judge_monitor({"faulty": f}, max_false_alarm_share=0.1) == {"false_alarm_share<=0.1": False}
     with pytest.raises(DataError, match="not among the faulty ones: \\['zz'\\]"):
         validate_monitor(_Scripted(), faulty=faulty[:1], faulty_ids=["f1"], onsets={"zz": 1.0})
+    with pytest.raises(DataError, match="not among the faulty ones: \\['yy'\\]"):
+        validate_monitor(_Scripted(), faulty=faulty[:1], faulty_ids=["f1"], deadlines={"yy": 1.0})
     with pytest.raises(DataError, match="no batch to validate"):
         validate_monitor(_Scripted())
+
+
+def test_lead_times_count_back_from_each_deadline():
+    # a drift that reaches its spec limit at 30 h, alarmed at 21 h: 9 h early; a pump alarmed after
+    # its failure threshold: late; a batch never alarmed: no lead, not in time
+    faulty = [_frame([2.0, 21.0]), _frame([50.0]), _frame([])]
+    s = validate_monitor(_Scripted(), faulty=faulty, faulty_ids=["drift", "pump", "quiet"],
+                         onsets={"drift": 20.0}, deadlines={"drift": 30.0, "pump": 40.0, "quiet": 10.0})
+    f = s["faulty"]
+    rows = {r["batch_id"]: r for r in f["batches"]}
+    assert rows["drift"]["lead_h"] == pytest.approx(9.0) and rows["drift"]["in_time"]
+    assert rows["pump"]["lead_h"] == pytest.approx(-10.0) and not rows["pump"]["in_time"]
+    assert rows["quiet"]["lead_h"] is None and not rows["quiet"]["in_time"]
+    assert f["with_deadline"] == 3 and f["in_time"] == 1 and f["median_lead_h"] == pytest.approx(-0.5)
+    assert judge_monitor(s, min_median_lead_h=-1.0) == {"median_lead_h>=-1": True}
+    assert judge_monitor(s, min_median_lead_h=48) == {"median_lead_h>=48": False}
+    # without deadlines there is no lead to judge
+    s = validate_monitor(_Scripted(), faulty=faulty[:1], faulty_ids=["drift"])
+    assert "median_lead_h" not in s["faulty"] and judge_monitor(s, min_median_lead_h=0) == {"median_lead_h>=0": False}
 
 
 def test_onsets_file_errors_name_the_line_and_field(tmp_path):
@@ -82,7 +103,15 @@ def test_onsets_file_errors_name_the_line_and_field(tmp_path):
     with pytest.raises(DataError, match="no column 'batch_id'"):
         read_onsets(str(p))
     p.write_text("batch_id,onset_h\n007,12.5\n")
-    assert read_onsets(str(p)) == {"007": 12.5}  # ids kept as written, not read as numbers
+    assert read_onsets(str(p)) == ({"007": 12.5}, {})  # ids kept as written, not read as numbers
+    p.write_text("batch_id,onset_h,deadline_h\nB1,12.5,\nB2,,80\nB3,3,9\n")
+    assert read_onsets(str(p)) == ({"B1": 12.5, "B3": 3.0}, {"B2": 80.0, "B3": 9.0})
+    p.write_text("batch_id,onset_h,deadline_h\nB1,12.5,\nB2,,\n")
+    with pytest.raises(DataError, match="line 3, column 'onset_h': batch 'B2' has neither an onset nor a deadline"):
+        read_onsets(str(p))
+    p.write_text("batch_id,onset_h,deadline_h\nB1,12.5,late\n")
+    with pytest.raises(DataError, match="line 2, column 'deadline_h': deadline_h 'late' is not a number"):
+        read_onsets(str(p))
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +175,26 @@ def test_cli_validate_scores_each_batch_as_monitor_score_does(files):
         r = CliRunner().invoke(app, ["monitor", "validate", "--monitor", str(mon), "--faulty", str(out["faulty"][0]),
                                      "--onset", bad])
         assert r.exit_code == 2 and "expected BATCH=HOURS" in r.output
+    # the register lists more batches than one run validates: the others are left aside; an onset
+    # given on the command line for a batch not validated is refused, and a faulty batch without
+    # an onset is named
+    r = CliRunner().invoke(app, ["monitor", "validate", "--monitor", str(mon), "--faulty", str(out["faulty"][1]),
+                                 "--onsets", str(root / "onsets.csv")])
+    assert r.exit_code == 0 and "3 batches of" in r.output and "left aside" in r.output
+    r = CliRunner().invoke(app, expand_multi_values(["monitor", "validate", "--monitor", str(mon), "--faulty",
+                                                     str(out["faulty"][1]), "--onset", "F9=3"]))
+    assert r.exit_code == 2 and "not among the faulty ones: ['F9']" in r.output
+    r = CliRunner().invoke(app, expand_multi_values(["monitor", "validate", "--monitor", str(mon), "--faulty",
+                                                     *map(str, out["faulty"][:2]), "--onset", "F1=13"]))
+    assert r.exit_code == 0 and "note: no onset for F0: found by any alarm, no delay" in r.output
+    # a deadline: the lead time before it, judged
+    first = s["faulty"]["batches"][0]["detected_h"]
+    args = ["monitor", "validate", "--monitor", str(mon), "--faulty", str(out["faulty"][0]),
+            "--onset", f"F0={onsets['F0']}", "--deadline", f"F0={first + 5}", "--min-median-lead-h", "4", "--json"]
+    r = CliRunner().invoke(app, expand_multi_values(args))
+    assert r.exit_code == 0, r.output
+    lead = json.loads(r.stdout)["faulty"]
+    assert lead["median_lead_h"] == pytest.approx(5.0) and lead["in_time"] == 1
     r = CliRunner().invoke(app, ["monitor", "validate", "--monitor", str(mon)])
     assert r.exit_code == 2 and "no batches" in r.output
     # a training batch among the validation batches is named

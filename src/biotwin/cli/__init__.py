@@ -52,7 +52,7 @@ def _register() -> None:
 #: Options that take several values: ``--batches a.csv b.csv`` is read as ``--batches a.csv
 #: --batches b.csv`` (both spellings work), as in ``biotwin monitor fit --batches FILE...``.
 MULTI_VALUE_OPTIONS = frozenset({"--batches", "--exclude", "--equipment", "--detectors", "--variables",
-                                 "--lake-batches", "--faulty", "--lake-faulty", "--onset"})
+                                 "--lake-batches", "--faulty", "--lake-faulty", "--onset", "--deadline"})
 
 
 def expand_multi_values(args: list[str]) -> list[str]:

@@ -332,9 +332,11 @@ def monitor_score(
     "Each batch is scored as 'monitor score' does. Normal batches (--batches) give the share with any alarm; "
     "batches with a recorded deviation (--faulty) give the share found at or after the deviation's start "
     "(--onsets FILE with columns batch_id and onset_h, or --onset ID=H) and the median delay; an alarm before "
-    "the start is reported apart. Each share comes with its one-sided 95 % Clopper-Pearson bound. With "
-    "--max-false-alarm-share, --min-detected-share or --max-median-delay-h the command exits with status 1 "
-    "when a criterion is not met."))
+    "the start is reported apart. Where the record says by when the alarm had to come (a drift reaching its spec "
+    "limit, a pump its failure threshold: --deadline ID=H or a deadline_h column), the lead time before it. Each "
+    "share comes with its one-sided 95 % Clopper-Pearson bound. With --max-false-alarm-share, "
+    "--min-detected-share, --max-median-delay-h or --min-median-lead-h the command exits with status 1 when a "
+    "criterion is not met."))
 @handle_errors
 def monitor_validate(
     ctx: typer.Context,
@@ -345,8 +347,12 @@ def monitor_validate(
     lake_faulty: list[str] = typer.Option([], "--lake-faulty", help=(
         "Lake batches with a recorded deviation instead of files (ids or patterns).")),
     onsets_file: Path = typer.Option(None, "--onsets", help=(
-        "CSV with columns batch_id and onset_h [h of culture time]: when each deviation began.")),
+        "CSV with columns batch_id and onset_h [h of culture time] (when each deviation began) and, "
+        "optionally, deadline_h (by when the alarm had to come).")),
     onset: list[str] = typer.Option([], "--onset", help="One deviation's start: --onset B07=52.5 (repeatable)."),
+    deadline: list[str] = typer.Option([], "--deadline", help=(
+        "By when a batch's alarm had to come (a drift reaching its spec limit, a pump its failure "
+        "threshold): --deadline B07=80 (repeatable; or a deadline_h column in --onsets).")),
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: as at fit)."),
     max_false_alarm_share: float = typer.Option(None, "--max-false-alarm-share", help=(
         "Criterion: at most this share (0-1) of the normal batches with any alarm.")),
@@ -354,6 +360,8 @@ def monitor_validate(
         "Criterion: at least this share (0-1) of the faulty batches found.")),
     max_median_delay_h: float = typer.Option(None, "--max-median-delay-h", help=(
         "Criterion: median delay from onset to alarm at most this many hours.")),
+    min_median_lead_h: float = typer.Option(None, "--min-median-lead-h", help=(
+        "Criterion: median lead time of the alarms before their deadlines at least this many hours.")),
     csv_out: Path = typer.Option(None, "--csv", help="Write one row per batch (set, batch, onset, alarms, delay)."),
     as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
 ) -> None:
@@ -370,25 +378,40 @@ def monitor_validate(
     if normal is None and bad is None:
         raise DataError("no batches: give normal batches (--batches/--lake-batches), faulty ones "
                         "(--faulty/--lake-faulty), or both")
-    starts = read_onsets(str(onsets_file)) if onsets_file is not None else {}
-    for item in onset:
-        name, sep, value = item.rpartition("=")
-        try:
-            hours = float(value)
-        except ValueError:
-            hours = float("nan")
-        if not sep or not name or not hours == hours:
-            raise DataError(f"--onset {item!r}: expected BATCH=HOURS, e.g. --onset B07=52.5")
-        starts[name] = hours
+    starts, dues = read_onsets(str(onsets_file)) if onsets_file is not None else ({}, {})
+    # a deviation register lists more batches than one validation takes: the others are left aside
+    # (an onset given on the command line for a batch not validated is still refused)
+    wanted = set(bad.ids) if bad else set()
+    aside = sorted((set(starts) | set(dues)) - wanted)
+    starts = {k: v for k, v in starts.items() if k in wanted}
+    dues = {k: v for k, v in dues.items() if k in wanted}
+    if aside:
+        typer.echo(f"note: {len(aside)} batches of {onsets_file} are not among the faulty batches here, left aside",
+                   err=True)
+    for flag, items, into in (("--onset", onset, starts), ("--deadline", deadline, dues)):
+        for item in items:
+            name, sep, value = item.rpartition("=")
+            try:
+                hours = float(value)
+            except ValueError:
+                hours = float("nan")
+            if not sep or not name or not hours == hours:
+                raise DataError(f"{flag} {item!r}: expected BATCH=HOURS, e.g. {flag} B07=52.5")
+            into[name] = hours
+    if bad is not None and (onsets_file is not None or onset):
+        missing = [b for b in bad.ids if b not in starts]
+        if missing:
+            typer.echo(f"note: no onset for {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}: "
+                       f"found by any alarm, no delay", err=True)
     summary = validate_monitor(mon, normal.frames if normal else (), normal.ids if normal else (),
-                               bad.frames if bad else (), bad.ids if bad else (), starts, context=about_file)
+                               bad.frames if bad else (), bad.ids if bad else (), starts, dues, context=about_file)
     side = persist.sidecar_path(monitor)
     trained_on = set(json.loads(side.read_text()).get("batches", [])) if side.exists() else set()
     summary["training_batches_in_validation"] = [b for s in (normal, bad) if s for b in s.ids if b in trained_on]
     for name in summary["training_batches_in_validation"]:
         typer.echo(f"warning: {name} is one of the batches the monitor was fitted on: not an independent "
                    f"validation", err=True)
-    verdict = judge_monitor(summary, max_false_alarm_share, min_detected_share, max_median_delay_h)
+    verdict = judge_monitor(summary, max_false_alarm_share, min_detected_share, max_median_delay_h, min_median_lead_h)
     summary["monitor"] = str(monitor)
     summary["criteria"] = verdict
     summary["passed"] = all(verdict.values()) if verdict else None
@@ -415,6 +438,10 @@ def monitor_validate(
                        + (f", median delay {med:.2f} h" if med is not None else "")
                        + (f"; alarmed before their onset: {', '.join(f['alarmed_before_onset'])}"
                           if f["alarmed_before_onset"] else ""))
+            if "with_deadline" in f:
+                lead = f["median_lead_h"]
+                typer.echo(f"  {f['in_time']} of {f['with_deadline']} with a deadline alarmed by it"
+                           + (f", median lead {lead:.1f} h" if lead is not None else ""))
             for r in f["batches"]:
                 if r["detected_h"] is None:
                     typer.echo(f"  not found: {r['batch_id']}")

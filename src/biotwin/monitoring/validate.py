@@ -6,7 +6,9 @@ known outcome: normal batches, each scored as if online, give the share that wou
 any alarm (the false-alarm batches); batches with a recorded deviation give the share found and
 the delay from the deviation's start (its onset, from the deviation record) to the first alarm
 at or after it. An alarm before the onset is reported apart: it is a false alarm in that batch,
-or an earlier sign of the fault than the record knows.
+or an earlier sign of the fault than the record knows. Where the record also says by when the
+alarm had to come (a drifting sensor reaching its specification limit, a pump or bearing reaching
+its failure threshold: its deadline), the lead time is the deadline minus the alarm's time.
 
 With 10 or 20 batches a share is uncertain: each comes with its one-sided 95 % Clopper-Pearson
 bound (Clopper & Pearson 1934, Biometrika 26:404, doi:10.1093/biomet/26.4.404), the upper one
@@ -57,7 +59,7 @@ def _brief(a: dict[str, Any] | None) -> dict[str, Any]:
 
 def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_ids: Sequence[str] = (),
                      faulty: Sequence[pd.DataFrame] = (), faulty_ids: Sequence[str] = (),
-                     onsets: Mapping[str, float] | None = None,
+                     onsets: Mapping[str, float] | None = None, deadlines: Mapping[str, float] | None = None,
                      context: Callable[[str], AbstractContextManager[Any]] | None = None) -> dict[str, Any]:
     """Score each batch and summarise.
 
@@ -72,6 +74,9 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     onsets : mapping, optional
         Faulty batch name -> the deviation's start [h of culture time]. A faulty batch without
         one counts as found when it has any alarm, with no delay.
+    deadlines : mapping, optional
+        Faulty batch name -> the time [h] by which an alarm had to come (a sensor drift
+        reaching its specification limit, equipment its failure threshold).
     context : callable, optional
         Batch name -> a context manager each batch is scored in (the console's names the file
         in the errors and warnings raised inside).
@@ -86,22 +91,26 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
         found batches with an onset; None without), ``alarmed_before_onset`` (names),
         ``batches`` (each: ``batch_id``, ``onset_h``, ``first_alarm_h``, ``detected_h``,
         ``delay_h``, ``alarm_before_onset``, ``kind``, ``statistic``, ``top_variables`` of
-        the alarm that found it).
+        the alarm that found it; with a deadline also ``deadline_h``, ``lead_h`` and
+        ``in_time``). With deadlines, ``faulty`` also has ``in_time`` (found by its deadline,
+        of those with one), ``with_deadline`` and ``median_lead_h`` (over the found batches
+        with a deadline, negative when late).
 
     Raises
     ------
     DataError
-        No batch at all, names and batches of different lengths, or an onset for a batch
-        that is not among the faulty ones (named).
+        No batch at all, names and batches of different lengths, or an onset or deadline for
+        a batch that is not among the faulty ones (named).
     """
     onsets = dict(onsets or {})
+    deadlines = dict(deadlines or {})
     if len(normal) != len(normal_ids) or len(faulty) != len(faulty_ids):
         raise DataError("validate_monitor: batches and their names differ in length")
     if not len(normal) and not len(faulty):
         raise DataError("no batch to validate the monitor on: give normal or faulty batches")
-    unknown = sorted(set(onsets) - {str(i) for i in faulty_ids})
+    unknown = sorted((set(onsets) | set(deadlines)) - {str(i) for i in faulty_ids})
     if unknown:
-        raise DataError(f"onsets given for batches that are not among the faulty ones: {unknown} "
+        raise DataError(f"onsets or deadlines given for batches that are not among the faulty ones: {unknown} "
                         f"(faulty: {[str(i) for i in faulty_ids][:10]})")
     out: dict[str, Any] = {}
     if len(normal):
@@ -124,28 +133,39 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
             onset = onsets.get(str(name))
             first = _first(alarms)
             found = _first(alarms, onset)
-            rows.append({"batch_id": str(name), "onset_h": onset,
-                         "first_alarm_h": None if first is None else float(first["time_h"]),
-                         "detected_h": None if found is None else float(found["time_h"]),
-                         "delay_h": None if found is None or onset is None else float(found["time_h"]) - onset,
-                         "alarm_before_onset": bool(onset is not None and first is not None
-                                                    and first["time_h"] < onset - 1e-9),
-                         **_brief(found)})
+            row = {"batch_id": str(name), "onset_h": onset,
+                   "first_alarm_h": None if first is None else float(first["time_h"]),
+                   "detected_h": None if found is None else float(found["time_h"]),
+                   "delay_h": None if found is None or onset is None else float(found["time_h"]) - onset,
+                   "alarm_before_onset": bool(onset is not None and first is not None
+                                              and first["time_h"] < onset - 1e-9),
+                   **_brief(found)}
+            due = deadlines.get(str(name))
+            if due is not None:
+                lead = None if found is None else due - float(found["time_h"])
+                row.update(deadline_h=due, lead_h=lead, in_time=lead is not None and lead >= 0)
+            rows.append(row)
         n = len(rows)
         k = sum(r["detected_h"] is not None for r in rows)
         delays = [r["delay_h"] for r in rows if r["delay_h"] is not None]
         out["faulty"] = {"n_batches": n, "detected": k, "detected_share": k / n,
                          "detected_share_lower95": clopper_pearson(k, n, "lower"),
                          "median_delay_h": float(np.median(delays)) if delays else None,
-                         "alarmed_before_onset": [r["batch_id"] for r in rows if r["alarm_before_onset"]],
-                         "batches": rows}
+                         "alarmed_before_onset": [r["batch_id"] for r in rows if r["alarm_before_onset"]]}
+        due_rows = [r for r in rows if "deadline_h" in r]
+        if due_rows:
+            leads = [r["lead_h"] for r in due_rows if r["lead_h"] is not None]
+            out["faulty"].update(with_deadline=len(due_rows), in_time=sum(r["in_time"] for r in due_rows),
+                                 median_lead_h=float(np.median(leads)) if leads else None)
+        out["faulty"]["batches"] = rows
     return out
 
 
 def judge_monitor(summary: Mapping[str, Any], max_false_alarm_share: float | None = None,
-                  min_detected_share: float | None = None, max_median_delay_h: float | None = None) -> dict[str, bool]:
+                  min_detected_share: float | None = None, max_median_delay_h: float | None = None,
+                  min_median_lead_h: float | None = None) -> dict[str, bool]:
     """Each acceptance criterion given (None: not judged) -> whether the summary meets it; a
-    criterion on batches that were not given is not met."""
+    criterion on batches (or deadlines) that were not given is not met."""
     out: dict[str, bool] = {}
     normal, faulty = summary.get("normal"), summary.get("faulty")
     if max_false_alarm_share is not None:
@@ -157,13 +177,17 @@ def judge_monitor(summary: Mapping[str, Any], max_false_alarm_share: float | Non
     if max_median_delay_h is not None:
         d = None if faulty is None else faulty["median_delay_h"]
         out[f"median_delay_h<={max_median_delay_h:g}"] = d is not None and d <= max_median_delay_h
+    if min_median_lead_h is not None:
+        lead = None if faulty is None else faulty.get("median_lead_h")
+        out[f"median_lead_h>={min_median_lead_h:g}"] = lead is not None and lead >= min_median_lead_h
     return out
 
 
-def read_onsets(path: str) -> dict[str, float]:
-    """Onsets from a CSV file with columns ``batch_id`` and ``onset_h`` [h of culture time]; a
-    missing column, a repeated batch or a value that is not a number is refused, naming the
-    file, the line and the field."""
+def read_onsets(path: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Onsets and deadlines from a CSV file with columns ``batch_id``, ``onset_h`` [h of culture
+    time] and, optionally, ``deadline_h`` [h] (either may be empty on a row, not both); a missing
+    column, a repeated batch or a value that is not a number is refused, naming the file, the
+    line and the field."""
     from pathlib import Path
 
     p = Path(path)
@@ -177,16 +201,28 @@ def read_onsets(path: str) -> dict[str, float]:
         if col not in table.columns:
             raise DataError(f"onsets file has no column {col!r} (columns: {list(table.columns)})", file=str(p),
                             column=col)
-    out: dict[str, float] = {}
-    for i, (bid, val) in enumerate(zip(table["batch_id"], table["onset_h"], strict=True)):
+    onsets: dict[str, float] = {}
+    deadlines: dict[str, float] = {}
+    seen: set[str] = set()
+    due = table["deadline_h"] if "deadline_h" in table.columns else pd.Series([None] * len(table))
+    for i, (bid, val, dval) in enumerate(zip(table["batch_id"], table["onset_h"], due, strict=True)):
         line = i + 2  # the header is line 1
-        try:
-            h = float(val)
-        except (TypeError, ValueError):
-            h = float("nan")
-        if not np.isfinite(h):
-            raise DataError(f"onset_h {val!r} is not a number of hours", file=str(p), line=line, column="onset_h")
-        if str(bid) in out:
+        if str(bid) in seen:
             raise DataError(f"batch {bid!r} is given twice", file=str(p), line=line, column="batch_id")
-        out[str(bid)] = h
-    return out
+        seen.add(str(bid))
+        given = 0
+        for col, raw, into in (("onset_h", val, onsets), ("deadline_h", dval, deadlines)):
+            if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+                continue  # empty
+            try:
+                h = float(raw)
+            except (TypeError, ValueError):
+                h = float("nan")
+            if not np.isfinite(h):
+                raise DataError(f"{col} {raw!r} is not a number of hours", file=str(p), line=line, column=col)
+            into[str(bid)] = h
+            given += 1
+        if not given:
+            raise DataError(f"batch {bid!r} has neither an onset nor a deadline", file=str(p), line=line,
+                            column="onset_h")
+    return onsets, deadlines
