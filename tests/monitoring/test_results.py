@@ -121,3 +121,14 @@ def test_models_fit_on_lake_batches_as_on_their_files(tmp_path):
     res = runner.invoke(app, ["--lake", lake, "monitor", "score", "--monitor", str(tmp_path / "ml.bt"),
                               "--lake-batch", "NOPE"])
     assert res.exit_code == 2 and "NOPE" in res.output
+    # validations read lake batches as the files: the same numbers
+    val = ["softsensor", "validate", "--model", str(tmp_path / "lake.bt"), "--json"]
+    v_file = json.loads(_run(runner, [*val, "--batches", str(tmp_path / "F00.csv")]).stdout)
+    v_lake = json.loads(_run(runner, ["--lake", lake, *val, "--lake-batches", "F00"]).stdout)
+    assert v_lake["rmse"] == pytest.approx(v_file["rmse"], rel=1e-9) and v_lake["n_rows"] == v_file["n_rows"] > 0
+    mval = ["monitor", "validate", "--monitor", str(tmp_path / "ml.bt"), "--json", "--onset", "F00=0"]
+    m_file = json.loads(_run(runner, [*mval, "--faulty", str(tmp_path / "F00.csv")]).stdout)
+    m_lake = json.loads(_run(runner, ["--lake", lake, *mval, "--lake-faulty", "F00"]).stdout)
+    assert b["first_alarm_h"] is not None
+    assert m_lake["faulty"]["batches"][0]["detected_h"] == m_file["faulty"]["batches"][0]["detected_h"] == b[
+        "first_alarm_h"]
