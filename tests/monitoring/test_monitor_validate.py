@@ -72,6 +72,22 @@ def test_delays_count_from_the_onset_and_earlier_alarms_are_reported_apart():
         validate_monitor(_Scripted())
 
 
+def test_a_monitor_alarming_more_than_its_budget_beyond_chance_is_flagged():
+    class Budgeted(_Scripted):
+        batch_alpha = 0.015
+
+    # 1 of 10 alarmed: within what a 1.5 % budget allows by chance (the lower bound is 0.5 %)
+    s = validate_monitor(Budgeted(), [_frame([4.0])] + [_frame([])] * 9, [f"n{i}" for i in range(10)])
+    n = s["normal"]
+    assert n["budget"] == 0.015 and n["false_alarm_share_lower95"] == pytest.approx(1 - 0.95 ** (1 / 10))
+    assert n["above_budget"] is False
+    # 3 of 10: beyond chance
+    s = validate_monitor(Budgeted(), [_frame([4.0])] * 3 + [_frame([])] * 7, [f"n{i}" for i in range(10)])
+    assert s["normal"]["above_budget"] is True
+    # a monitor without a budget: not judged
+    assert validate_monitor(_Scripted(), [_frame([])], ["n"])["normal"]["above_budget"] is None
+
+
 def test_lead_times_count_back_from_each_deadline():
     # a drift that reaches its spec limit at 30 h, alarmed at 21 h: 9 h early; a pump alarmed after
     # its failure threshold: late; a batch never alarmed: no lead, not in time

@@ -59,6 +59,29 @@ def test_validation_puts_each_assay_beside_its_prediction_and_the_baseline(fitte
     assert s["skipped_batches"] == [] and s["n_batches"] == 3
 
 
+def test_a_soft_sensor_doing_worse_than_at_fit_is_flagged(fitted):
+    from biotwin.softsensors.validate import _batch_bootstrap
+
+    ss, test = fitted
+    s = validate(ss, test, ["a", "b", "c"]).summary()
+    lo, hi = s["rmse_interval95"]
+    assert lo <= s["rmse"] <= hi
+    assert s["fit_cv_rmse"] == pytest.approx(ss.cv_rmse_[ss.chosen_])
+    # new batches like the training ones: the error at fit is not below the interval
+    assert s["worse_than_fit"] is False
+    # the lab's assay moved by 10 % of the range (a new method, a new standard): flagged
+    shift = 0.1 * s["assay_range"]
+    moved = [f.assign(**{TARGET: f[TARGET] + shift}) for f in test]
+    s2 = validate(ss, moved, ["a", "b", "c"]).summary()
+    assert s2["rmse"] > s["rmse"] and s2["worse_than_fit"] is True
+    # the bootstrap resamples whole batches: with one batch's errors 0 and the other's 2, the interval
+    # runs from 0 (only the first drawn) to 2 (only the second)
+    rows = pd.DataFrame({"batch_id": ["x"] * 4 + ["y"] * 4, "prediction": [1.0] * 4 + [3.0] * 4, "assay": [1.0] * 8})
+    lo, hi = _batch_bootstrap(rows)
+    assert lo == pytest.approx(0.0) and hi == pytest.approx(2.0)
+    assert np.isnan(_batch_bootstrap(rows.iloc[:4])[0])
+
+
 def test_bad_validation_sets_are_refused_by_name_and_unassayed_batches_left_out(fitted):
     ss, test = fitted
     with pytest.raises(DataError, match="'nolab' has no column 'product"):

@@ -169,6 +169,10 @@ def softsensor_validate(
             gain = b["gain_pct"]
             typer.echo(f"baseline {b['name']}: RMSE {b['rmse']:.4g}"
                        + (f"; gain {gain:+.1f} %" if gain is not None else ""))
+        lo, hi = summary["rmse_interval95"]
+        if summary["fit_cv_rmse"] is not None and lo == lo:
+            typer.echo(f"RMSE 95 % interval over batches [{lo:.4g}, {hi:.4g}]; at fit (out of fold) "
+                       f"{summary['fit_cv_rmse']:.4g}" + (": WORSE than at fit" if summary["worse_than_fit"] else ""))
         for k, ok in verdict.items():
             typer.echo(f"{k}: {'met' if ok else 'NOT met'}")
     if verdict and not all(verdict.values()):
@@ -430,6 +434,9 @@ def monitor_validate(
             typer.echo(f"normal batches: {len(n['alarmed_batches'])} of {n['n_batches']} with an alarm "
                        f"({n['false_alarm_share']:.0%}; at most {n['false_alarm_share_upper95']:.0%} at 95 %)"
                        + (f": {', '.join(n['alarmed_batches'])}" if n["alarmed_batches"] else ""))
+            if n["above_budget"]:
+                typer.echo(f"  more false alarms than the budget of {n['budget']:.1%} the monitor was fitted for, "
+                           f"beyond chance (at least {n['false_alarm_share_lower95']:.0%} at 95 %)")
         if "faulty" in summary:
             f = summary["faulty"]
             med = f["median_delay_h"]

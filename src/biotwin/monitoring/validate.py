@@ -13,7 +13,9 @@ its failure threshold: its deadline), the lead time is the deadline minus the al
 With 10 or 20 batches a share is uncertain: each comes with its one-sided 95 % Clopper-Pearson
 bound (Clopper & Pearson 1934, Biometrika 26:404, doi:10.1093/biomet/26.4.404), the upper one
 for the false-alarm share (no alarm in 10 normal batches still allows a rate of 26 %) and the
-lower one for the share found.
+lower one for the share found. Against the false-alarm budget the monitor was fitted for
+(``batch_alpha``), ``above_budget`` says whether even the lower bound of the share exceeds it:
+more false alarms than the budget, beyond chance (continuous verification of a monitor in use).
 """
 
 from __future__ import annotations
@@ -85,7 +87,9 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     -------
     dict
         ``normal``: ``n_batches``, ``alarmed_batches`` (names), ``false_alarm_share`` and its
-        ``false_alarm_share_upper95``, ``batches`` (each: ``batch_id``, ``first_alarm_h``,
+        ``false_alarm_share_upper95`` and ``false_alarm_share_lower95``, ``budget`` (the
+        monitor's ``batch_alpha``) and ``above_budget`` (the lower bound above it),
+        ``batches`` (each: ``batch_id``, ``first_alarm_h``,
         ``kind``, ``statistic``, ``top_variables``). ``faulty``: ``n_batches``, ``detected``,
         ``detected_share`` and its ``detected_share_lower95``, ``median_delay_h`` (over the
         found batches with an onset; None without), ``alarmed_before_onset`` (names),
@@ -123,8 +127,12 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
                          **_brief(a)})
         alarmed = [r["batch_id"] for r in rows if r["first_alarm_h"] is not None]
         n = len(rows)
+        budget = getattr(monitor, "batch_alpha", None)
+        lower = clopper_pearson(len(alarmed), n, "lower")
         out["normal"] = {"n_batches": n, "alarmed_batches": alarmed, "false_alarm_share": len(alarmed) / n,
-                         "false_alarm_share_upper95": clopper_pearson(len(alarmed), n, "upper"), "batches": rows}
+                         "false_alarm_share_upper95": clopper_pearson(len(alarmed), n, "upper"),
+                         "false_alarm_share_lower95": lower, "budget": budget,
+                         "above_budget": None if budget is None else bool(lower > float(budget)), "batches": rows}
     if len(faulty):
         rows = []
         for frame, name in zip(faulty, faulty_ids, strict=True):

@@ -15,6 +15,13 @@ share of assays inside the prediction interval (against its nominal ``1 - alpha`
 of rows inside the applicability domain and the error on those rows alone, and the baseline's
 error with the soft sensor's gain over it, ``100 (1 - RMSE / RMSE_baseline)`` [%]. The range
 the errors are expressed against is that of the validation assays.
+
+Continuous verification: is the soft sensor still as good as its fit said? The validation RMSE
+gets a 95 % interval from a bootstrap over batches (errors within a batch are correlated, so the
+batch is the unit resampled; Efron & Tibshirani 1993, An Introduction to the Bootstrap, ch. 13),
+and ``worse_than_fit`` says whether the fit's out-of-fold RMSE lies below that interval: the
+model does worse on these batches than chance alone explains (new raw materials, a changed
+sensor, a process the training batches did not cover).
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ class Validation:
         Batches with no assay of the target.
     updated : bool
         Whether the predictions were re-anchored on each batch's earlier assays.
+    fit_cv_rmse : float or None
+        The soft sensor's out-of-fold RMSE at fit (of the model it chose).
     """
 
     target: str
@@ -62,6 +71,7 @@ class Validation:
     baseline: str | None
     skipped: list[str]
     updated: bool = False
+    fit_cv_rmse: float | None = None
 
     def summary(self) -> dict[str, Any]:
         """The statistics as a JSON-ready dict (see the module docstring); ``batches`` holds each
@@ -80,12 +90,30 @@ class Validation:
             out["baseline"] = {"name": self.baseline, "rmse": b,
                                "rmse_pct_range": 100.0 * b / rng if rng > 0 else None,
                                "gain_pct": 100.0 * (1.0 - out["rmse"] / b) if b > 0 else None}
+        out["fit_cv_rmse"] = self.fit_cv_rmse
+        lo, hi = _batch_bootstrap(r)
+        out["rmse_interval95"] = [lo, hi]
+        out["worse_than_fit"] = (bool(self.fit_cv_rmse < lo) if self.fit_cv_rmse is not None and np.isfinite(lo)
+                                 else None)
         out["updated"] = self.updated
         out["batches"] = [{"batch_id": str(k), "n_rows": len(g), **_stats(g),
                            "baseline_rmse": _rmse(g["baseline"] - g["assay"]) if self.baseline else None}
                           for k, g in r.groupby("batch_id", sort=False)]
         out["skipped_batches"] = list(self.skipped)
         return out
+
+
+def _batch_bootstrap(r: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of the RMSE over the rows of ``r``, resampling whole batches."""
+    sq = (r["prediction"] - r["assay"]).to_numpy(float) ** 2
+    codes, _ = pd.factorize(r["batch_id"])
+    sums, counts = np.bincount(codes, weights=sq), np.bincount(codes).astype(float)
+    k = len(sums)
+    if k < 2:
+        return float("nan"), float("nan")
+    pick = np.random.default_rng(seed).integers(0, k, size=(n_boot, k))
+    rmse = np.sqrt(sums[pick].sum(axis=1) / counts[pick].sum(axis=1))
+    return float(np.quantile(rmse, 0.025)), float(np.quantile(rmse, 0.975))
 
 
 def _plain(name: str) -> AbstractContextManager[Any]:
@@ -158,8 +186,10 @@ def validate(sensor: Any, batches: Sequence[pd.DataFrame], ids: Sequence[str], u
                                    "in_domain": res["in_domain"].to_numpy(bool)[rows], "baseline": base}))
     if not parts:
         raise DataError(f"no validation batch has an assay of {target!r} ({len(ids)} batches: {list(ids)[:5]})")
+    cv = getattr(sensor, "cv_rmse_", {}).get(getattr(sensor, "chosen_", None))
     return Validation(target, pd.concat(parts, ignore_index=True)[list(ROW_COLUMNS)], float(sensor.alpha),
-                      sensor.baseline_ if has_baseline else None, skipped, update)
+                      sensor.baseline_ if has_baseline else None, skipped, update,
+                      None if cv is None else float(cv))
 
 
 def judge(summary: dict[str, Any], max_rmse_pct: float | None = None, min_gain_pct: float | None = None,
