@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import typer
 
@@ -127,8 +127,6 @@ def softsensor_validate(
     plot_dir: Path = typer.Option(None, "--plot-dir", help="Write a parity plot (validation.png) here."),
     as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
 ) -> None:
-    import json
-
     from biotwin.softsensors import persist
     from biotwin.softsensors.validate import judge, validate
 
@@ -137,16 +135,9 @@ def softsensor_validate(
     # read as the training batches were: the model's time column, lake batches resampled alike
     data = _training_batches(ctx, batches, lake_batches, meta_every, time_col or meta_time)
     found = validate(ss, list(data.frames), list(data.ids), update=update, context=about_file)
-    side = persist.sidecar_path(model)
-    trained_on = set(json.loads(side.read_text()).get("batches", [])) if side.exists() else set()
     summary = {**found.summary(), "model": str(model),
-               "training_batches_in_validation": [b for b in data.ids if b in trained_on]}
-    for name in summary["training_batches_in_validation"]:
-        typer.echo(f"warning: {name} is one of the batches the soft sensor was fitted on: not an independent "
-                   f"validation", err=True)
-    verdict = judge(summary, max_rmse_pct, min_gain_pct, min_coverage)
-    summary["criteria"] = verdict
-    summary["passed"] = all(verdict.values()) if verdict else None
+               "training_batches_in_validation": _fitted_on(model, list(data.ids), "soft sensor")}
+    verdict = _judged(summary, judge(summary, max_rmse_pct, min_gain_pct, min_coverage))
     if csv_out is not None:
         csv_out.parent.mkdir(parents=True, exist_ok=True)
         found.rows.to_csv(csv_out, index=False)
@@ -369,8 +360,6 @@ def monitor_validate(
     csv_out: Path = typer.Option(None, "--csv", help="Write one row per batch (set, batch, onset, alarms, delay)."),
     as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
 ) -> None:
-    import json
-
     from biotwin.monitoring.validate import judge_monitor, read_onsets, validate_monitor
     from biotwin.softsensors import persist
 
@@ -409,16 +398,11 @@ def monitor_validate(
                        f"found by any alarm, no delay", err=True)
     summary = validate_monitor(mon, normal.frames if normal else (), normal.ids if normal else (),
                                bad.frames if bad else (), bad.ids if bad else (), starts, dues, context=about_file)
-    side = persist.sidecar_path(monitor)
-    trained_on = set(json.loads(side.read_text()).get("batches", [])) if side.exists() else set()
-    summary["training_batches_in_validation"] = [b for s in (normal, bad) if s for b in s.ids if b in trained_on]
-    for name in summary["training_batches_in_validation"]:
-        typer.echo(f"warning: {name} is one of the batches the monitor was fitted on: not an independent "
-                   f"validation", err=True)
-    verdict = judge_monitor(summary, max_false_alarm_share, min_detected_share, max_median_delay_h, min_median_lead_h)
+    summary["training_batches_in_validation"] = _fitted_on(
+        monitor, [b for s in (normal, bad) if s for b in s.ids], "monitor")
     summary["monitor"] = str(monitor)
-    summary["criteria"] = verdict
-    summary["passed"] = all(verdict.values()) if verdict else None
+    verdict = _judged(summary, judge_monitor(summary, max_false_alarm_share, min_detected_share,
+                                             max_median_delay_h, min_median_lead_h))
     if csv_out is not None:
         import pandas as pd
 
@@ -600,16 +584,39 @@ def _one_batch(ctx: typer.Context, batch: Path | None, lake_batch: str | None, t
     return to_frame(frame, TIME, file=f"lake batch {lake_batch}"), str(lake_batch)
 
 
-def _fitted_with(model: Path) -> tuple[str | None, float | None]:
-    """The time column and the resampling of lake batches a saved model was fitted with (its
-    sidecar's ``time_col`` and ``lake_every_h``), read once; None where not recorded."""
+def _sidecar(model: Path) -> dict[str, Any]:
+    """A saved model's JSON sidecar ({} where it has none)."""
     import json
 
     from biotwin.softsensors import persist
 
     side = persist.sidecar_path(model)
-    meta = json.loads(side.read_text()) if side.exists() else {}
+    return cast("dict[str, Any]", json.loads(side.read_text())) if side.exists() else {}
+
+
+def _fitted_with(model: Path) -> tuple[str | None, float | None]:
+    """The time column and the resampling of lake batches a saved model was fitted with (its
+    sidecar's ``time_col`` and ``lake_every_h``), read once; None where not recorded."""
+    meta = _sidecar(model)
     return meta.get("time_col"), meta.get("lake_every_h")
+
+
+def _fitted_on(model: Path, ids: list[str], what: str) -> list[str]:
+    """The validation batches among ``ids`` that ``model`` was fitted on (its sidecar's
+    ``batches``), each named in a warning: they validate nothing."""
+    trained_on = set(_sidecar(model).get("batches", []))
+    same = [b for b in ids if b in trained_on]
+    for name in same:
+        typer.echo(f"warning: {name} is one of the batches the {what} was fitted on: not an independent "
+                   f"validation", err=True)
+    return same
+
+
+def _judged(summary: dict[str, Any], verdict: dict[str, bool]) -> dict[str, bool]:
+    """``verdict`` recorded in ``summary`` as ``criteria`` and ``passed`` (None when nothing was judged)."""
+    summary["criteria"] = verdict
+    summary["passed"] = all(verdict.values()) if verdict else None
+    return verdict
 
 
 def _file_safe(name: str) -> str:
