@@ -1,4 +1,5 @@
-"""``biotwin inspect``: how batch files read before a model is fitted on them."""
+"""``biotwin inspect``: how batch files read before a model is fitted on them; ``biotwin align``: the
+batches on one axis, unfolded."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
+from biotwin.cli.monitor_commands import _LAKE_BATCHES, _LAKE_EVERY, _training_batches
 
 
 @app.command("inspect")
@@ -39,3 +41,82 @@ def inspect_batches(
             typer.echo(f"left out, {why.replace('_', ' ')} ({len(cols)}): {', '.join(cols)}")
     for w in res["warnings"]:
         typer.echo(f"warning: {w}")
+
+
+@app.command("align", help=(
+    "Put batches of different lengths on one axis and write them unfolded, for SIMCA-style analysis elsewhere.\n\n"
+    "The axis is culture time (default), a monotone indicator column (--by 'feed [L]'; --by 'OUR [mM/h]' "
+    "--cumulative integrates it over time first: cumulative O2 uptake), or, with --method dtw, the time of a "
+    "reference batch (the one of median length) onto which each batch is warped by dynamic time warping. "
+    "Each batch is interpolated at --n-points points from the latest start to the earliest end on the axis. "
+    "--unfold observationwise (default) writes one row per batch and point (n_batches * n_points rows: "
+    "batch_id, the axis, the variables); batchwise writes one row per batch (n_points * n_variables columns "
+    "'variable @ point', variables fastest)."))
+@handle_errors
+def align(
+    ctx: typer.Context,
+    batches: list[Path] = typer.Option(None, "--batches", help="Batch files: --batches a.csv b.csv ..."),
+    lake_batches: list[str] = _LAKE_BATCHES,
+    lake_every: float = _LAKE_EVERY,
+    time_col: str = typer.Option(None, "--time-col", help="Time column (default: found by name)."),
+    by: str = typer.Option(None, "--by", help="Axis: an indicator column in every batch (default culture time)."),
+    cumulative: bool = typer.Option(False, "--cumulative", help="Integrate the --by column over time first."),
+    method: str = typer.Option("interp", "--method", help="interp (on the axis) or dtw (warped to a reference)."),
+    n_points: int = typer.Option(100, "--n-points", help="Points on the common axis."),
+    variables: list[str] = typer.Option([], "--variables", help="Columns to align (default: every common one)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns left out: --exclude A B ..."),
+    unfold: str = typer.Option("observationwise", "--unfold", help="observationwise or batchwise."),
+    out: Path = typer.Option(..., "--out", help="Where to write the table (.csv or .parquet)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a summary as JSON."),
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from biotwin.batchdata.align import align_batches, unfold_batchwise, unfold_observationwise
+    from biotwin.batchdata.io import TIME
+    from biotwin.errors import DataError
+
+    if unfold not in ("observationwise", "batchwise"):
+        raise DataError(f"--unfold must be observationwise or batchwise, not {unfold!r}")
+    if method not in ("interp", "dtw"):
+        raise DataError(f"--method must be interp or dtw, not {method!r}")
+    if method == "dtw" and by is not None:
+        raise DataError("--method dtw warps on culture time: give --by only with --method interp")
+    if n_points < 2:
+        raise DataError(f"--n-points must be 2 or more, got {n_points}")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise DataError(f"--out must end in .csv or .parquet, got {out.name!r}")
+    data = _training_batches(ctx, batches, lake_batches, lake_every, time_col)
+    frames = list(data.frames)
+    axis_col = TIME if by is None else by
+    for f, name in zip(frames, data.ids, strict=True):
+        if axis_col not in f:
+            raise DataError(f"batch {name!r} has no column {axis_col!r} to align on", column=axis_col)
+    common = data.variables([*exclude, axis_col])
+    chosen = list(variables) or common
+    missing = [v for v in chosen if v not in common]
+    if missing:
+        raise DataError(f"not a numeric column of every batch: {missing} (common columns: {common})")
+    X, grid = align_batches(frames, chosen, n_points=n_points, by=axis_col, cumulative=cumulative, method=method)
+    axis_name = f"cum({by})" if by is not None and cumulative else axis_col
+    if unfold == "observationwise":
+        table = pd.DataFrame(unfold_observationwise(X), columns=chosen)
+        table.insert(0, axis_name, np.tile(grid, len(frames)))
+        table.insert(0, "batch_id", np.repeat(list(data.ids), len(grid)))
+    else:
+        cols = [f"{v} @ {g:.6g}" for g in grid for v in chosen]
+        table = pd.DataFrame(unfold_batchwise(X), columns=cols)
+        table.insert(0, "batch_id", list(data.ids))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        table.to_parquet(out, index=False)
+    else:
+        table.to_csv(out, index=False)
+    summary = {"n_batches": len(frames), "n_points": len(grid), "n_variables": len(chosen), "variables": chosen,
+               "axis": axis_name, "axis_range": [float(grid[0]), float(grid[-1])], "method": method,
+               "unfold": unfold, "shape": list(table.shape), "out": str(out)}
+    if as_json:
+        print_json(summary)
+    else:
+        typer.echo(f"{len(frames)} batches x {len(grid)} points of {axis_name} ({grid[0]:.4g}-{grid[-1]:.4g}) x "
+                   f"{len(chosen)} variables, {unfold}: {table.shape[0]} rows x {table.shape[1]} columns; saved {out}")
