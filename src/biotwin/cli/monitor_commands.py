@@ -164,10 +164,7 @@ def softsensor_validate(
         if summary["fit_cv_rmse"] is not None and lo == lo:
             typer.echo(f"RMSE 95 % interval over batches [{lo:.4g}, {hi:.4g}]; at fit (out of fold) "
                        f"{summary['fit_cv_rmse']:.4g}" + (": WORSE than at fit" if summary["worse_than_fit"] else ""))
-        for k, ok in verdict.items():
-            typer.echo(f"{k}: {'met' if ok else 'NOT met'}")
-    if verdict and not all(verdict.values()):
-        raise typer.Exit(1)
+    _exit_on(verdict, shown=as_json)
 
 
 @monitor_app.command("fit", help=(
@@ -436,10 +433,7 @@ def monitor_validate(
             for r in f["batches"]:
                 if r["detected_h"] is None:
                     typer.echo(f"  not found: {r['batch_id']}")
-        for k, ok in verdict.items():
-            typer.echo(f"{k}: {'met' if ok else 'NOT met'}")
-    if verdict and not all(verdict.values()):
-        raise typer.Exit(1)
+    _exit_on(verdict, shown=as_json)
 
 
 @monitor_app.command("golden", help=(
@@ -610,6 +604,16 @@ def _fitted_on(model: Path, ids: list[str], what: str) -> list[str]:
         typer.echo(f"warning: {name} is one of the batches the {what} was fitted on: not an independent "
                    f"validation", err=True)
     return same
+
+
+def _exit_on(verdict: dict[str, bool], shown: bool) -> None:
+    """Print each criterion as met or not (unless the JSON holding them was ``shown``), and exit
+    with status 1 when one is not met."""
+    if not shown:
+        for k, ok in verdict.items():
+            typer.echo(f"{k}: {'met' if ok else 'NOT met'}")
+    if verdict and not all(verdict.values()):
+        raise typer.Exit(1)
 
 
 def _judged(summary: dict[str, Any], verdict: dict[str, bool]) -> dict[str, bool]:
