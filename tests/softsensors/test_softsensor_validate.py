@@ -82,6 +82,23 @@ def test_a_soft_sensor_doing_worse_than_at_fit_is_flagged(fitted):
     assert np.isnan(_batch_bootstrap(rows.iloc[:4])[0])
 
 
+def test_the_baseline_comes_from_the_same_rows_as_the_prediction_also_on_a_finer_log(fitted):
+    ss, test = fitted
+    f = test[0]
+    # logged twice as often as the training batches: predicted on their interval, both columns alike
+    t = np.arange(f["time_h"].iloc[0], f["time_h"].iloc[-1], ss.dt_ / 2)
+    fine = pd.DataFrame({"time_h": t, **{c: np.interp(t, f["time_h"], f[c]) for c in ss.variables_}})
+    plain = ss.predict_frame(fine)
+    both = ss.predict_frame(fine, baseline=True)
+    assert list(both.columns) == [*plain.columns, "baseline"]
+    pd.testing.assert_frame_equal(both[plain.columns], plain)
+    assert np.isfinite(both["baseline"]).all()
+    np.testing.assert_allclose(ss.predict_baseline(fine), both["baseline"])
+    # on the training interval the baseline tracks the soft sensor's target like a PLS: same scale
+    coarse = ss.predict_frame(f, baseline=True)
+    assert np.corrcoef(coarse["baseline"], coarse["prediction"])[0, 1] > 0.9
+
+
 def test_bad_validation_sets_are_refused_by_name_and_unassayed_batches_left_out(fitted):
     ss, test = fitted
     with pytest.raises(DataError, match="'nolab' has no column 'product"):
@@ -154,10 +171,12 @@ def test_cli_validate_reports_and_exits_1_when_a_criterion_fails(tmp_path, fitte
     # a validation batch that lost an input: predicted on its training median, the warning names the batch
     lost = tmp_path / "lost.csv"
     pd.read_csv(tmp_path / "v0.csv").drop(columns=["OUR [mmol/L/h]"]).to_csv(lost, index=False)
-    with pytest.warns(UserWarning, match=r"lost: batch has no values of \['OUR \[mmol/L/h\]'\]"):
+    with pytest.warns(UserWarning, match=r"lost: batch has no values of \['OUR \[mmol/L/h\]'\]") as caught:
         r = CliRunner().invoke(app, ["softsensor", "validate", "--model", str(tmp_path / "ss.bt"),
                                      "--batches", str(lost)])
     assert r.exit_code == 0, r.output
+    # once per batch: the soft sensor and its baseline are predicted from the same features
+    assert sum("has no values" in str(w.message) for w in caught) == 1
     # a batch the soft sensor was fitted on is named: it does not validate anything
     r = CliRunner().invoke(app, ["softsensor", "validate", "--model", str(tmp_path / "ss.bt"),
                                  "--batches", str(tmp_path / "t0.csv"), *val, "--json"])

@@ -458,7 +458,7 @@ class SoftSensor(BaseEstimator):
         arrays = self._bound_arrays()
         return X if arrays is None else np.clip(X, *arrays)
 
-    def predict_frame(self, frame: pd.DataFrame, update: bool = False) -> pd.DataFrame:
+    def predict_frame(self, frame: pd.DataFrame, update: bool = False, baseline: bool = False) -> pd.DataFrame:
         """Predict every row of one batch.
 
         Parameters
@@ -475,6 +475,9 @@ class SoftSensor(BaseEstimator):
             of ``frame``) taken strictly before it, in the form chosen at fit (``update_``;
             :mod:`biotwin.softsensors.adapt`). Off by default: predictions then use the online
             signals alone, as validated.
+        baseline : bool
+            Add a ``baseline`` column: the tuned PLS on the raw inputs that the fit measured the
+            soft sensor against (``baseline_model_``), from the same features (never re-anchored).
 
         Returns
         -------
@@ -485,8 +488,10 @@ class SoftSensor(BaseEstimator):
             every input within ``input_bounds_`` and no row inside an outage of a ``dense_``
             input).
         """
+        if baseline and getattr(self, "baseline_model_", None) is None:
+            raise DataError("this soft sensor was saved before its baseline PLS was kept: fit it again")
         frame, lost = self._with_inputs(frame)
-        res = self._predict_all(frame, lost)
+        res = self._predict_all(frame, lost, baseline)
         how = getattr(self, "update_", {"mode": "none"})
         if update and self.target in frame and how["mode"] != "none":
             y = frame[self.target].to_numpy(float)
@@ -519,23 +524,18 @@ class SoftSensor(BaseEstimator):
     def predict_baseline(self, frame: pd.DataFrame) -> np.ndarray:
         """The baseline's predictions for every row of one batch, shape (n_rows,): the tuned PLS on
         the raw inputs that the fit measured the soft sensor against (``baseline_``), fitted on
-        every training row. Inputs are prepared as for :meth:`predict_frame` (limited to
-        ``input_bounds_``, outages bridged); no interval, domain or bounds on the target."""
-        model = getattr(self, "baseline_model_", None)
-        if model is None:
-            raise DataError("this soft sensor was saved before its baseline PLS was kept: fit it again")
-        frame, _ = self._with_inputs(frame)
-        F = self._features(frame)
-        check_features(self.feature_names_, list(F.columns), "soft sensor")
-        return np.asarray(model.predict(F.to_numpy()), float)
+        every training row, on the rows and inputs :meth:`predict_frame` uses (its ``baseline``
+        column); no interval, domain or bounds on the target."""
+        return self.predict_frame(frame, baseline=True)["baseline"].to_numpy(float)
 
-    def _predict_all(self, frame: pd.DataFrame, lost: bool) -> pd.DataFrame:
+    def _predict_all(self, frame: pd.DataFrame, lost: bool, baseline: bool = False) -> pd.DataFrame:
         dt = getattr(self, "dt_", 0.0)
         warn_if_coarser(frame, dt)
         first = regrid(frame, dt)
+        names = ["prediction", "lower", "upper", "in_domain", *(["baseline"] if baseline else [])]
         if first is frame:
-            t, p, lo, hi, ok = self._predict_rows(frame, lost)
-            return pd.DataFrame({TIME: t, "prediction": p, "lower": lo, "upper": hi, "in_domain": ok})
+            t, *cols = self._predict_rows(frame, lost, baseline)
+            return pd.DataFrame({TIME: t, **dict(zip(names, cols, strict=True))})
         # logged more often than the training batches: on their interval, one grid per phase
         # (at most 32), so each row takes the prediction of a tick at most dt / 32 before it
         # and no row waits for the next tick of a single grid
@@ -544,20 +544,21 @@ class SoftSensor(BaseEstimator):
         rows_t = frame[TIME].to_numpy(float)
         parts, regular = [], []
         for k in range(phases):
-            part = self._predict_rows(first if k == 0 else regrid(frame, dt, offset_h=k * dt / phases), lost)
+            part = self._predict_rows(first if k == 0 else regrid(frame, dt, offset_h=k * dt / phases), lost,
+                                      baseline)
             steps = (part[0] - rows_t[0] - k * dt / phases) / dt
             regular.append(np.abs(steps - np.round(steps)) < 1e-6)  # not the first or last row added
             parts.append(part)
-        t, p, lo, hi, ok = (np.concatenate(a) for a in zip(*parts, strict=True))
+        t, *cols = (np.concatenate(a) for a in zip(*parts, strict=True))
         # in time order, and where grids share a time the one it is a regular tick of last
         order = np.lexsort((np.concatenate(regular), t))
         j = np.clip(np.searchsorted(t[order], rows_t + 1e-9, side="right") - 1, 0, len(t) - 1)
         sel = order[j]
-        return pd.DataFrame({TIME: rows_t, "prediction": p[sel], "lower": lo[sel], "upper": hi[sel],
-                             "in_domain": ok[sel]})
+        return pd.DataFrame({TIME: rows_t, **{n: c[sel] for n, c in zip(names, cols, strict=True)}})
 
-    def _predict_rows(self, frame: pd.DataFrame, lost: bool) -> tuple[np.ndarray, ...]:
-        """Times, prediction, lower, upper and in-domain flags of each row of ``frame``."""
+    def _predict_rows(self, frame: pd.DataFrame, lost: bool, baseline: bool = False) -> tuple[np.ndarray, ...]:
+        """Times, prediction, lower, upper and in-domain flags of each row of ``frame`` (and the
+        baseline's prediction with ``baseline``)."""
         F = self._features(frame)
         check_features(self.feature_names_, list(F.columns), "soft sensor")
         X = F.to_numpy()
@@ -572,6 +573,8 @@ class SoftSensor(BaseEstimator):
         for name, (a, b) in getattr(self, "progress_range_", {}).items():
             v = X[:, self.feature_names_.index(name)]
             ok &= (v >= a) & (v <= b)
+        if baseline:
+            return frame[TIME].to_numpy(float), p, lo, hi, ok, np.asarray(self.baseline_model_.predict(X), float)
         return frame[TIME].to_numpy(float), p, lo, hi, ok
 
     def predict(self, frame: pd.DataFrame, update: bool = False) -> np.ndarray:

@@ -177,8 +177,8 @@ def validate(sensor: Any, batches: Sequence[pd.DataFrame], ids: Sequence[str], u
             skipped.append(str(name))
             continue
         with (context or _plain)(str(name)):
-            res = sensor.predict_frame(frame, update=update)
-            base = sensor.predict_baseline(frame)[rows] if has_baseline else np.full(len(rows), np.nan)
+            res = sensor.predict_frame(frame, update=update, baseline=has_baseline)
+        base = res["baseline"].to_numpy(float)[rows] if has_baseline else np.full(len(rows), np.nan)
         parts.append(pd.DataFrame({"batch_id": str(name), TIME: res[TIME].to_numpy(float)[rows], "assay": y[rows],
                                    "prediction": res["prediction"].to_numpy(float)[rows],
                                    "lower": res["lower"].to_numpy(float)[rows],
