@@ -132,3 +132,17 @@ def test_models_fit_on_lake_batches_as_on_their_files(tmp_path):
     assert b["first_alarm_h"] is not None
     assert m_lake["faulty"]["batches"][0]["detected_h"] == m_file["faulty"]["batches"][0]["detected_h"] == b[
         "first_alarm_h"]
+    # each validated batch recorded in the lake's events, once however often it is written
+    for _ in range(2):
+        _run(runner, ["--lake", lake, *val, "--lake-batches", "F00", "M0*", "--to-lake"])
+        _run(runner, ["--lake", lake, *mval, "--lake-faulty", "F00", "--lake-batches", "M1*", "--to-lake"])
+    ev = Lake(lake).events(kind="softsensor_validation")
+    assert sorted(ev["batch_id"]) == sorted(["F00", *[f"M{i:02d}" for i in range(10)]])
+    f00 = ev[ev["batch_id"] == "F00"].iloc[0]
+    assert f00["name"] == "lake" and f00["unit"] == "g/L" and f00["value"] == pytest.approx(v_lake["rmse"])
+    assert json.loads(f00["description"])["overall"]["rmse"] > 0
+    mv = Lake(lake).events(kind="monitor_validation")
+    assert sorted(mv["batch_id"]) == ["F00", "M10", "M11"]
+    row = mv[mv["batch_id"] == "F00"].iloc[0]
+    assert row["time_h"] == b["first_alarm_h"] and row["value"] == pytest.approx(b["first_alarm_h"])
+    assert json.loads(row["description"])["set"] == "faulty"

@@ -126,6 +126,8 @@ def softsensor_validate(
                                                      "interval, domain, baseline) to this CSV file."),
     plot_dir: Path = typer.Option(None, "--plot-dir", help="Write a parity plot (validation.png) here."),
     as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
+    lake_out: bool = typer.Option(False, "--to-lake", help=(
+        "Also record each batch's validation in the lake's events (kind softsensor_validation).")),
 ) -> None:
     from biotwin.softsensors import persist
     from biotwin.softsensors.validate import judge, validate
@@ -138,6 +140,10 @@ def softsensor_validate(
     summary = {**found.summary(), "model": str(model),
                "training_batches_in_validation": _fitted_on(model, list(data.ids), "soft sensor")}
     verdict = _judged(summary, judge(summary, max_rmse_pct, min_gain_pct, min_coverage))
+    if lake_out:
+        from biotwin.monitoring.results import validations_to_lake
+
+        validations_to_lake(_lake(ctx), summary, model_id=model.stem, kind="softsensor_validation", rows=found.rows)
     if csv_out is not None:
         csv_out.parent.mkdir(parents=True, exist_ok=True)
         found.rows.to_csv(csv_out, index=False)
@@ -356,6 +362,8 @@ def monitor_validate(
         "Criterion: median lead time of the alarms before their deadlines at least this many hours.")),
     csv_out: Path = typer.Option(None, "--csv", help="Write one row per batch (set, batch, onset, alarms, delay)."),
     as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
+    lake_out: bool = typer.Option(False, "--to-lake", help=(
+        "Also record each batch's validation in the lake's events (kind monitor_validation).")),
 ) -> None:
     from biotwin.monitoring.validate import judge_monitor, read_onsets, validate_monitor
     from biotwin.softsensors import persist
@@ -400,6 +408,10 @@ def monitor_validate(
     summary["monitor"] = str(monitor)
     verdict = _judged(summary, judge_monitor(summary, max_false_alarm_share, min_detected_share,
                                              max_median_delay_h, min_median_lead_h))
+    if lake_out:
+        from biotwin.monitoring.results import validations_to_lake
+
+        validations_to_lake(_lake(ctx), summary, model_id=monitor.stem, kind="monitor_validation")
     if csv_out is not None:
         import pandas as pd
 

@@ -1,4 +1,5 @@
-"""Results to the lake: soft-sensor predictions, monitor alarms and golden-band excursions as catalog rows."""
+"""Results to the lake: soft-sensor predictions, monitor alarms, golden-band excursions and model
+validations as catalog rows."""
 
 from __future__ import annotations
 
@@ -69,3 +70,51 @@ def excursions_to_lake(lake: Any, excursions: list[dict[str, Any]], *, batch_id:
     """Write golden-band excursions to ``lake``'s events; returns rows added."""
     rows = excursion_rows(excursions, batch_id=batch_id, envelope_id=envelope_id)
     return int(lake.add_records("events", rows, why="golden-batch excursion")) if len(rows) else 0
+
+
+def validation_rows(summary: dict[str, Any], *, model_id: str, kind: str,
+                    rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows for the lake's ``events`` table from a validation summary, one per validated batch.
+
+    ``kind`` is ``softsensor_validation`` (from :meth:`softsensors.validate.Validation.summary`;
+    ``value`` the batch's RMSE in the target's unit, ``time_h``/``end_h`` its first and last
+    assay, from ``rows``) or ``monitor_validation`` (from
+    :func:`monitoring.validate.validate_monitor`; ``value`` the delay from onset to alarm [h] of
+    a faulty batch, ``time_h`` the alarm that found it, or 0 for a batch without one).
+    ``name`` is the model; ``description`` holds the batch's statistics and the validation's
+    overall numbers, criteria and verdict as JSON.
+    """
+    overall = {k: summary.get(k) for k in ("rmse", "rmse_pct_range", "coverage", "criteria", "passed")}
+    out = []
+    if kind == "softsensor_validation":
+        unit = summary["target"].partition(" [")[2].rstrip("]") or None
+        overall["gain_pct"] = (summary.get("baseline") or {}).get("gain_pct")
+        span = rows.groupby("batch_id")["time_h"].agg(["min", "max"]) if rows is not None else None
+        for b in summary["batches"]:
+            t0, t1 = (float(span.loc[b["batch_id"], "min"]), float(span.loc[b["batch_id"], "max"])) \
+                if span is not None else (0.0, None)
+            out.append({"batch_id": b["batch_id"], "kind": kind, "name": model_id, "time_h": t0, "end_h": t1,
+                        "value": b["rmse"], "unit": unit,
+                        "description": json.dumps({"target": summary["target"], **b, "overall": overall})})
+    elif kind == "monitor_validation":
+        for part in ("normal", "faulty"):
+            if part not in summary:
+                continue
+            numbers = {k: v for k, v in summary[part].items() if k != "batches"}
+            for b in summary[part]["batches"]:
+                at = b.get("detected_h", b.get("first_alarm_h"))
+                out.append({"batch_id": b["batch_id"], "kind": kind, "name": model_id,
+                            "time_h": 0.0 if at is None else float(at), "end_h": None, "value": b.get("delay_h"),
+                            "unit": "h", "description": json.dumps(
+                                {"set": part, **b, "overall": {**numbers, "criteria": summary.get("criteria"),
+                                                               "passed": summary.get("passed")}})})
+    else:
+        raise ValueError(f"kind must be softsensor_validation or monitor_validation, not {kind!r}")
+    frame = pd.DataFrame(out, columns=["batch_id", "kind", "name", "time_h", "end_h", "value", "unit", "description"])
+    return frame.drop_duplicates(["batch_id", "kind", "name", "time_h"])
+
+
+def validations_to_lake(lake: Any, summary: dict[str, Any], **kw: Any) -> int:
+    """Write a validation's per-batch records to ``lake``'s events; returns rows added."""
+    rows = validation_rows(summary, **kw)
+    return int(lake.add_records("events", rows, why="model validation")) if len(rows) else 0
