@@ -185,3 +185,45 @@ def test_cli_validate_reports_and_exits_1_when_a_criterion_fails(tmp_path, fitte
     r = CliRunner().invoke(app, ["softsensor", "validate", "--model", str(tmp_path / "ss.bt"),
                                  "--batches", str(tmp_path / "t0.csv"), "--batches", str(tmp_path / "missing.csv")])
     assert r.exit_code == 2 and "missing.csv" in r.output
+
+
+def test_a_final_value_model_is_fitted_predicted_and_validated_from_the_console(tmp_path):
+    from biotwin.cli import (
+        app,
+        expand_multi_values,
+        monitor_commands,  # noqa: F401
+    )
+    from biotwin.softsensors import FinalQualityPredictor
+
+    train, test = frames(monod_campaign(8, seed=1)), frames(monod_campaign(3, seed=2))
+    paths, val = [], []
+    for i, f in enumerate(train):
+        paths.append(str(tmp_path / f"t{i}.csv"))
+        f.to_csv(paths[-1], index=False)
+    for i, f in enumerate(test):
+        val.append(str(tmp_path / f"v{i}.csv"))
+        f.to_csv(val[-1], index=False)
+    model = str(tmp_path / "final.bt")
+    r = CliRunner().invoke(app, expand_multi_values(
+        ["softsensor", "fit", "--batches", *paths, "--target", TARGET, "--exclude", "biomass [g/L]",
+         "glucose [g/L]", "--candidates", "pls,ridge", "--final", "--out", model, "--json"]))
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout)
+    assert meta["final_of"] == TARGET and meta["target"] == f"final({TARGET})"
+    # the same forecasts as the Python class, one per row of the file
+    fq = FinalQualityPredictor(TARGET, exclude=["biomass [g/L]", "glucose [g/L]"], candidates=("pls", "ridge")).fit(
+        [pd.read_csv(p) for p in paths])
+    r = CliRunner().invoke(app, ["softsensor", "predict", "--model", model, "--batch", val[0], "--json"])
+    assert r.exit_code == 0, r.output
+    np.testing.assert_allclose(json.loads(r.stdout)["prediction"], fq.predict_frame(test[0])["prediction"])
+    # validated against each batch's final value, on every row
+    r = CliRunner().invoke(app, expand_multi_values(["softsensor", "validate", "--model", model, "--batches", *val,
+                                                     "--json"]))
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["n_rows"] == sum(len(f) for f in test)
+    finals = [f[TARGET].dropna().iloc[-1] for f in test]
+    assert s["assay_range"] == pytest.approx(max(finals) - min(finals))
+    pred = np.concatenate([fq.predict_frame(f)["prediction"] for f in test])
+    truth = np.concatenate([np.full(len(f), v) for f, v in zip(test, finals, strict=True)])
+    assert s["rmse"] == pytest.approx(float(np.sqrt(np.mean((pred - truth) ** 2))))

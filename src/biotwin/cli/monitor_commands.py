@@ -42,19 +42,28 @@ def softsensor_fit(
         "(default: every one, biotwin.softsensors.CANDIDATES).")),
     alpha: float = typer.Option(0.1, "--alpha", help="Miscoverage of the intervals (0.1 -> 90 %)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
+    final: bool = typer.Option(False, "--final", help=(
+        "Forecast the batch's final value of --target at every row instead (a batch-level model of the "
+        "trajectory so far; each training batch's last assay is its target). Weak where the final value "
+        "depends on what no online signal shows: check it with 'softsensor validate'.")),
 ) -> None:
     """Fit a soft sensor on batch files; the model is chosen by cross-validation grouped by batch."""
-    from biotwin.softsensors import CANDIDATES, SoftSensor, persist
+    from biotwin.softsensors import CANDIDATES, FinalQualityPredictor, SoftSensor, persist
 
     data = _training_batches(ctx, batches, lake_batches, lake_every, time_col)
     families = CANDIDATES if candidates is None else tuple(c.strip() for c in candidates.split(",") if c.strip())
-    ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha, candidates=families).fit(data)
-    meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids, "lake_every_h": lake_every}
+    if final:
+        ss = FinalQualityPredictor(quality=target, exclude=tuple(exclude), candidates=families, alpha=alpha).fit(
+            data).sensor_
+    else:
+        ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha, candidates=families).fit(data)
+    meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids, "lake_every_h": lake_every,
+            "final_of": target if final else None}
     persist.save(ss, out, meta)
     if as_json:
         print_json(meta)
     else:
-        typer.echo(f"{target}: chose {ss.chosen_} (CV RMSE {ss.cv_rmse_[ss.chosen_]:.4g}; "
+        typer.echo(f"{ss.target}: chose {ss.chosen_} (CV RMSE {ss.cv_rmse_[ss.chosen_]:.4g}; "
                    f"PLS on raw inputs {ss.baseline_rmse_:.4g}); saved {out}")
 
 
@@ -136,7 +145,13 @@ def softsensor_validate(
     meta_time, meta_every = _fitted_with(model)
     # read as the training batches were: the model's time column, lake batches resampled alike
     data = _training_batches(ctx, batches, lake_batches, meta_every, time_col or meta_time)
-    found = validate(ss, list(data.frames), list(data.ids), update=update, context=about_file)
+    batch_frames = list(data.frames)
+    final_of = _sidecar(model).get("final_of")
+    if final_of:  # a final-value model: each row is judged against its batch's last assay
+        from biotwin.softsensors.quality import with_final
+
+        batch_frames = with_final(batch_frames, final_of, data.ids, strict=False)
+    found = validate(ss, batch_frames, list(data.ids), update=update, context=about_file)
     summary = {**found.summary(), "model": str(model),
                "training_batches_in_validation": _fitted_on(model, list(data.ids), "soft sensor")}
     verdict = _judged(summary, judge(summary, max_rmse_pct, min_gain_pct, min_coverage))

@@ -45,22 +45,42 @@ class FinalQualityPredictor(BaseEstimator):
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> FinalQualityPredictor:
         """Fit on complete training batches."""
-        frames, _ = _as_frames(batches)
-        target = f"final({self.quality})"
-        out = []
-        for f in frames:
-            if self.quality not in f:
-                raise DataError(f"batch has no quality column {self.quality!r}")
-            v = f[self.quality].to_numpy(float)
-            v = v[np.isfinite(v)]
-            if not v.size:
-                raise DataError(f"batch has no value of {self.quality!r}")
-            out.append(f.assign(**{target: v[-1]}))
-        self.sensor_ = SoftSensor(target=target, exclude=(self.quality, *self.exclude),
-                                  candidates=self.candidates, alpha=self.alpha).fit(out)
+        frames, ids = _as_frames(batches)
+        self.sensor_ = SoftSensor(target=final_column(self.quality), exclude=(self.quality, *self.exclude),
+                                  candidates=self.candidates, alpha=self.alpha).fit(
+            BatchSet(with_final(frames, self.quality, ids), list(ids)))
         return self
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Final-quality forecast at every row, with interval and domain flag; see :meth:`SoftSensor.predict_frame`."""
         f = frame.drop(columns=[self.quality], errors="ignore")
         return self.sensor_.predict_frame(f)
+
+
+def final_column(quality: str) -> str:
+    """The name of the column holding a batch's final value of ``quality``: ``final(quality)``."""
+    return f"final({quality})"
+
+
+def with_final(frames: Sequence[pd.DataFrame], quality: str, ids: Sequence[str] | None = None,
+               strict: bool = True) -> list[pd.DataFrame]:
+    """Each batch with a ``final(quality)`` column: the last finite value of ``quality`` in the
+    batch, on every row.
+
+    With ``strict`` a batch without the column or without any value of it is refused, naming it;
+    otherwise the column is NaN there (a validation batch not yet assayed at its end is left out).
+    """
+    names = list(ids) if ids is not None else [f"batch {i}" for i in range(len(frames))]
+    out = []
+    for f, name in zip(frames, names, strict=True):
+        if quality not in f:
+            if strict:
+                raise DataError(f"batch {name!r} has no quality column {quality!r}", column=quality)
+            out.append(f.assign(**{final_column(quality): np.nan}))
+            continue
+        v = f[quality].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if strict and not v.size:
+            raise DataError(f"batch {name!r} has no value of {quality!r}", column=quality)
+        out.append(f.assign(**{final_column(quality): v[-1] if v.size else np.nan}))
+    return out
