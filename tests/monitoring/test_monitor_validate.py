@@ -72,6 +72,30 @@ def test_delays_count_from_the_onset_and_earlier_alarms_are_reported_apart():
         validate_monitor(_Scripted())
 
 
+def test_each_fault_kind_is_summarised_and_judged_on_its_own():
+    faulty = [_frame([10.5]), _frame([11.0]), _frame([25.0]), _frame([])]
+    s = validate_monitor(_Scripted(), faulty=faulty, faulty_ids=["a1", "a2", "c1", "c2"],
+                         onsets={"a1": 10.0, "a2": 10.0, "c1": 20.0, "c2": 20.0},
+                         kinds={"a1": "aeration", "a2": "aeration", "c1": "contamination", "c2": "contamination"})
+    by = s["faulty"]["by_fault"]
+    assert by["aeration"] == {"n_batches": 2, "detected": 2, "median_delay_h": pytest.approx(0.75),
+                              "median_lead_h": None}
+    assert by["contamination"]["detected"] == 1 and by["contamination"]["median_delay_h"] == pytest.approx(5.0)
+    assert s["faulty"]["batches"][0]["fault"] == "aeration"
+    # per kind: contamination misses a batch; the overall median (1.0 h over the three found) passes
+    assert judge_monitor(s, max_median_delay_h=2, max_median_delay_h_per_fault=6) == {
+        "median_delay_h<=2": True, "median_delay_h_per_fault<=6": False}
+    s2 = validate_monitor(_Scripted(), faulty=faulty[:3], faulty_ids=["a1", "a2", "c1"],
+                          onsets={"a1": 10.0, "a2": 10.0, "c1": 20.0},
+                          kinds={"a1": "aeration", "a2": "aeration", "c1": "contamination"})
+    assert judge_monitor(s2, max_median_delay_h_per_fault=6) == {"median_delay_h_per_fault<=6": True}
+    assert judge_monitor(s2, max_median_delay_h_per_fault=2) == {"median_delay_h_per_fault<=2": False}
+    # without kinds there is nothing to judge per kind
+    s3 = validate_monitor(_Scripted(), faulty=faulty[:1], faulty_ids=["a1"], onsets={"a1": 10.0})
+    assert "by_fault" not in s3["faulty"]
+    assert judge_monitor(s3, max_median_delay_h_per_fault=2) == {"median_delay_h_per_fault<=2": False}
+
+
 def test_a_monitor_alarming_more_than_its_budget_beyond_chance_is_flagged():
     class Budgeted(_Scripted):
         batch_alpha = 0.015
@@ -119,9 +143,12 @@ def test_onsets_file_errors_name_the_line_and_field(tmp_path):
     with pytest.raises(DataError, match="no column 'batch_id'"):
         read_onsets(str(p))
     p.write_text("batch_id,onset_h\n007,12.5\n")
-    assert read_onsets(str(p)) == ({"007": 12.5}, {})  # ids kept as written, not read as numbers
+    assert read_onsets(str(p)).onsets == {"007": 12.5}  # ids kept as written, not read as numbers
     p.write_text("batch_id,onset_h,deadline_h\nB1,12.5,\nB2,,80\nB3,3,9\n")
-    assert read_onsets(str(p)) == ({"B1": 12.5, "B3": 3.0}, {"B2": 80.0, "B3": 9.0})
+    reg = read_onsets(str(p))
+    assert (reg.onsets, reg.deadlines, reg.kinds) == ({"B1": 12.5, "B3": 3.0}, {"B2": 80.0, "B3": 9.0}, {})
+    p.write_text("batch_id,onset_h,fault\nB1,12.5,feed_stop\nB2,3,\n")
+    assert read_onsets(str(p)).kinds == {"B1": "feed_stop"}
     p.write_text("batch_id,onset_h,deadline_h\nB1,12.5,\nB2,,\n")
     with pytest.raises(DataError, match="line 3, column 'onset_h': batch 'B2' has neither an onset nor a deadline"):
         read_onsets(str(p))

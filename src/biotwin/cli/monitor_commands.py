@@ -361,7 +361,7 @@ def monitor_validate(
         "Lake batches with a recorded deviation instead of files (ids or patterns).")),
     onsets_file: Path = typer.Option(None, "--onsets", help=(
         "CSV with columns batch_id and onset_h [h of culture time] (when each deviation began) and, "
-        "optionally, deadline_h (by when the alarm had to come).")),
+        "optionally, deadline_h (by when the alarm had to come) and fault (its kind).")),
     onset: list[str] = typer.Option([], "--onset", help="One deviation's start: --onset B07=52.5 (repeatable)."),
     deadline: list[str] = typer.Option([], "--deadline", help=(
         "By when a batch's alarm had to come (a drift reaching its spec limit, a pump its failure "
@@ -375,12 +375,15 @@ def monitor_validate(
         "Criterion: median delay from onset to alarm at most this many hours.")),
     min_median_lead_h: float = typer.Option(None, "--min-median-lead-h", help=(
         "Criterion: median lead time of the alarms before their deadlines at least this many hours.")),
+    max_median_delay_h_per_fault: float = typer.Option(None, "--max-median-delay-h-per-fault", help=(
+        "Criterion: each fault kind (a fault column in --onsets) found in every batch, its median delay at most "
+        "this many hours.")),
     csv_out: Path = typer.Option(None, "--csv", help="Write one row per batch (set, batch, onset, alarms, delay)."),
     as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
     lake_out: bool = typer.Option(False, "--to-lake", help=(
         "Also record each batch's validation in the lake's events (kind monitor_validation).")),
 ) -> None:
-    from biotwin.monitoring.validate import judge_monitor, read_onsets, validate_monitor
+    from biotwin.monitoring.validate import Deviations, judge_monitor, read_onsets, validate_monitor
     from biotwin.softsensors import persist
 
     mon = persist.load(monitor, "monitor")
@@ -391,13 +394,13 @@ def monitor_validate(
     if normal is None and bad is None:
         raise DataError("no batches: give normal batches (--batches/--lake-batches), faulty ones "
                         "(--faulty/--lake-faulty), or both")
-    starts, dues = read_onsets(str(onsets_file)) if onsets_file is not None else ({}, {})
+    register = read_onsets(str(onsets_file)) if onsets_file is not None else Deviations()
     # a deviation register lists more batches than one validation takes: the others are left aside
     # (an onset given on the command line for a batch not validated is still refused)
     wanted = set(bad.ids) if bad else set()
-    aside = sorted((set(starts) | set(dues)) - wanted)
-    starts = {k: v for k, v in starts.items() if k in wanted}
-    dues = {k: v for k, v in dues.items() if k in wanted}
+    aside = sorted(register.names() - wanted)
+    register = register.only(wanted)
+    starts, dues = register.onsets, register.deadlines
     if aside:
         typer.echo(f"note: {len(aside)} batches of {onsets_file} are not among the faulty batches here, left aside",
                    err=True)
@@ -417,12 +420,13 @@ def monitor_validate(
             typer.echo(f"note: no onset for {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}: "
                        f"found by any alarm, no delay", err=True)
     summary = validate_monitor(mon, normal.frames if normal else (), normal.ids if normal else (),
-                               bad.frames if bad else (), bad.ids if bad else (), starts, dues, context=about_file)
+                               bad.frames if bad else (), bad.ids if bad else (), starts, dues, register.kinds,
+                               context=about_file)
     summary["training_batches_in_validation"] = _fitted_on(
         monitor, [b for s in (normal, bad) if s for b in s.ids], "monitor")
     summary["monitor"] = str(monitor)
     verdict = _judged(summary, judge_monitor(summary, max_false_alarm_share, min_detected_share,
-                                             max_median_delay_h, min_median_lead_h))
+                                             max_median_delay_h, min_median_lead_h, max_median_delay_h_per_fault))
     if lake_out:
         from biotwin.monitoring.results import validations_to_lake
 
@@ -457,6 +461,10 @@ def monitor_validate(
                 lead = f["median_lead_h"]
                 typer.echo(f"  {f['in_time']} of {f['with_deadline']} with a deadline alarmed by it"
                            + (f", median lead {lead:.1f} h" if lead is not None else ""))
+            for kind, k in f.get("by_fault", {}).items():
+                med = k["median_delay_h"]
+                typer.echo(f"  {kind}: {k['detected']} of {k['n_batches']} found"
+                           + (f", median delay {med:.2f} h" if med is not None else ""))
             for r in f["batches"]:
                 if r["detected_h"] is None:
                     typer.echo(f"  not found: {r['batch_id']}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ def _brief(a: dict[str, Any] | None) -> dict[str, Any]:
 def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_ids: Sequence[str] = (),
                      faulty: Sequence[pd.DataFrame] = (), faulty_ids: Sequence[str] = (),
                      onsets: Mapping[str, float] | None = None, deadlines: Mapping[str, float] | None = None,
+                     kinds: Mapping[str, str] | None = None,
                      context: Callable[[str], AbstractContextManager[Any]] | None = None) -> dict[str, Any]:
     """Score each batch and summarise.
 
@@ -79,6 +81,9 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     deadlines : mapping, optional
         Faulty batch name -> the time [h] by which an alarm had to come (a sensor drift
         reaching its specification limit, equipment its failure threshold).
+    kinds : mapping, optional
+        Faulty batch name -> its fault kind: ``faulty`` then also has ``by_fault`` (per kind:
+        ``n_batches``, ``detected``, ``median_delay_h``, ``median_lead_h``).
     context : callable, optional
         Batch name -> a context manager each batch is scored in (the console's names the file
         in the errors and warnings raised inside).
@@ -108,11 +113,12 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     """
     onsets = dict(onsets or {})
     deadlines = dict(deadlines or {})
+    kinds = dict(kinds or {})
     if len(normal) != len(normal_ids) or len(faulty) != len(faulty_ids):
         raise DataError("validate_monitor: batches and their names differ in length")
     if not len(normal) and not len(faulty):
         raise DataError("no batch to validate the monitor on: give normal or faulty batches")
-    unknown = sorted((set(onsets) | set(deadlines)) - {str(i) for i in faulty_ids})
+    unknown = sorted((set(onsets) | set(deadlines) | set(kinds)) - {str(i) for i in faulty_ids})
     if unknown:
         raise DataError(f"onsets or deadlines given for batches that are not among the faulty ones: {unknown} "
                         f"(faulty: {[str(i) for i in faulty_ids][:10]})")
@@ -148,6 +154,8 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
                    "alarm_before_onset": bool(onset is not None and first is not None
                                               and first["time_h"] < onset - 1e-9),
                    **_brief(found)}
+            if str(name) in kinds:
+                row["fault"] = kinds[str(name)]
             due = deadlines.get(str(name))
             if due is not None:
                 lead = None if found is None else due - float(found["time_h"])
@@ -165,15 +173,28 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
             leads = [r["lead_h"] for r in due_rows if r["lead_h"] is not None]
             out["faulty"].update(with_deadline=len(due_rows), in_time=sum(r["in_time"] for r in due_rows),
                                  median_lead_h=float(np.median(leads)) if leads else None)
+        if kinds:
+            by: dict[str, Any] = {}
+            for kind in dict.fromkeys(r["fault"] for r in rows if "fault" in r):
+                group = [r for r in rows if r.get("fault") == kind]
+                d = [r["delay_h"] for r in group if r["delay_h"] is not None]
+                group_leads = [r["lead_h"] for r in group if r.get("lead_h") is not None]
+                by[kind] = {"n_batches": len(group), "detected": sum(r["detected_h"] is not None for r in group),
+                            "median_delay_h": float(np.median(d)) if d else None,
+                            "median_lead_h": float(np.median(group_leads)) if group_leads else None}
+            out["faulty"]["by_fault"] = by
         out["faulty"]["batches"] = rows
     return out
 
 
 def judge_monitor(summary: Mapping[str, Any], max_false_alarm_share: float | None = None,
                   min_detected_share: float | None = None, max_median_delay_h: float | None = None,
-                  min_median_lead_h: float | None = None) -> dict[str, bool]:
+                  min_median_lead_h: float | None = None,
+                  max_median_delay_h_per_fault: float | None = None) -> dict[str, bool]:
     """Each acceptance criterion given (None: not judged) -> whether the summary meets it; a
-    criterion on batches (or deadlines) that were not given is not met."""
+    criterion on batches (or deadlines, fault kinds) that were not given is not met.
+    ``max_median_delay_h_per_fault``: every fault kind with onsets has a median delay at most
+    this, and each of its batches was found."""
     out: dict[str, bool] = {}
     normal, faulty = summary.get("normal"), summary.get("faulty")
     if max_false_alarm_share is not None:
@@ -188,14 +209,38 @@ def judge_monitor(summary: Mapping[str, Any], max_false_alarm_share: float | Non
     if min_median_lead_h is not None:
         lead = None if faulty is None else faulty.get("median_lead_h")
         out[f"median_lead_h>={min_median_lead_h:g}"] = lead is not None and lead >= min_median_lead_h
+    if max_median_delay_h_per_fault is not None:
+        by = {} if faulty is None else faulty.get("by_fault", {})
+        timed = {k: v for k, v in by.items() if v["median_delay_h"] is not None}
+        out[f"median_delay_h_per_fault<={max_median_delay_h_per_fault:g}"] = bool(timed) and all(
+            v["median_delay_h"] <= max_median_delay_h_per_fault and v["detected"] == v["n_batches"]
+            for v in timed.values())
     return out
 
 
-def read_onsets(path: str) -> tuple[dict[str, float], dict[str, float]]:
-    """Onsets and deadlines from a CSV file with columns ``batch_id``, ``onset_h`` [h of culture
-    time] and, optionally, ``deadline_h`` [h] (either may be empty on a row, not both); a missing
-    column, a repeated batch or a value that is not a number is refused, naming the file, the
-    line and the field."""
+@dataclass
+class Deviations:
+    """A deviation register: per batch name, the onset [h], the deadline [h] and the fault kind."""
+
+    onsets: dict[str, float] = field(default_factory=dict)
+    deadlines: dict[str, float] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def only(self, names: set[str]) -> Deviations:
+        """The register restricted to ``names``."""
+        return Deviations({k: v for k, v in self.onsets.items() if k in names},
+                          {k: v for k, v in self.deadlines.items() if k in names},
+                          {k: v for k, v in self.kinds.items() if k in names})
+
+    def names(self) -> set[str]:
+        return set(self.onsets) | set(self.deadlines) | set(self.kinds)
+
+
+def read_onsets(path: str) -> Deviations:
+    """A deviation register from a CSV file with columns ``batch_id``, ``onset_h`` [h of culture
+    time] and, optionally, ``deadline_h`` [h] (either may be empty on a row, not both) and
+    ``fault`` (the kind, to summarise per kind); a missing column, a repeated batch or a value
+    that is not a number is refused, naming the file, the line and the field."""
     from pathlib import Path
 
     p = Path(path)
@@ -211,8 +256,12 @@ def read_onsets(path: str) -> tuple[dict[str, float], dict[str, float]]:
                             column=col)
     onsets: dict[str, float] = {}
     deadlines: dict[str, float] = {}
+    kinds: dict[str, str] = {}
     seen: set[str] = set()
     due = table["deadline_h"] if "deadline_h" in table.columns else pd.Series([None] * len(table))
+    if "fault" in table.columns:
+        kinds = {str(b): str(k) for b, k in zip(table["batch_id"], table["fault"], strict=True)
+                 if isinstance(k, str) and k.strip()}
     for i, (bid, val, dval) in enumerate(zip(table["batch_id"], table["onset_h"], due, strict=True)):
         line = i + 2  # the header is line 1
         if str(bid) in seen:
@@ -233,4 +282,4 @@ def read_onsets(path: str) -> tuple[dict[str, float], dict[str, float]]:
         if not given:
             raise DataError(f"batch {bid!r} has neither an onset nor a deadline", file=str(p), line=line,
                             column="onset_h")
-    return onsets, deadlines
+    return Deviations(onsets, deadlines, kinds)
