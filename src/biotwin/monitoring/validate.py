@@ -120,8 +120,8 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
         raise DataError("no batch to validate the monitor on: give normal or faulty batches")
     unknown = sorted((set(onsets) | set(deadlines) | set(kinds)) - {str(i) for i in faulty_ids})
     if unknown:
-        raise DataError(f"onsets or deadlines given for batches that are not among the faulty ones: {unknown} "
-                        f"(faulty: {[str(i) for i in faulty_ids][:10]})")
+        raise DataError(f"onsets, deadlines or fault kinds given for batches that are not among the faulty ones: "
+                        f"{unknown} (faulty: {[str(i) for i in faulty_ids][:10]})")
     out: dict[str, Any] = {}
     if len(normal):
         rows = []
