@@ -191,7 +191,8 @@ def test_cli_validate_scores_each_batch_as_monitor_score_does(files):
     assert r.exit_code == 0, r.output
     args = ["monitor", "validate", "--monitor", str(mon), "--batches", *map(str, out["normal"]),
             "--faulty", *map(str, out["faulty"]), "--onsets", str(root / "onsets.csv"), "--json",
-            "--csv", str(root / "val.csv"), "--max-false-alarm-share", "0.2", "--max-median-delay-h", "2"]
+            "--csv", str(root / "val.csv"), "--max-false-alarm-share", "0.2", "--max-median-delay-h", "2",
+            "--plot-dir", str(root / "plots")]
     r = CliRunner().invoke(app, expand_multi_values(args))
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
@@ -206,6 +207,8 @@ def test_cli_validate_scores_each_batch_as_monitor_score_does(files):
     assert s["faulty"]["detected"] == 4 and s["faulty"]["median_delay_h"] < 2
     assert s["normal"]["n_batches"] == 5 and s["criteria"] == {"false_alarm_share<=0.2": True,
                                                                "median_delay_h<=2": True}
+    assert s["plot"] == str(root / "plots" / "validation.png")
+    assert (root / "plots" / "validation.png").stat().st_size > 10_000
     table = pd.read_csv(root / "val.csv")
     assert list(table["set"]) == ["normal"] * 5 + ["faulty"] * 4
     np.testing.assert_allclose(table.loc[table["set"] == "faulty", "onset_h"], list(onsets.values()))

@@ -379,6 +379,8 @@ def monitor_validate(
         "Criterion: each fault kind (a fault column in --onsets) found in every batch, its median delay at most "
         "this many hours.")),
     csv_out: Path = typer.Option(None, "--csv", help="Write one row per batch (set, batch, onset, alarms, delay)."),
+    plot_dir: Path = typer.Option(None, "--plot-dir", help=(
+        "Write a timeline of every batch (onset, alarm, deadline) here (validation.png).")),
     as_json: bool = typer.Option(False, "--json", help="Print the validation as JSON."),
     lake_out: bool = typer.Option(False, "--to-lake", help=(
         "Also record each batch's validation in the lake's events (kind monitor_validation).")),
@@ -431,6 +433,10 @@ def monitor_validate(
         from biotwin.monitoring.results import validations_to_lake
 
         validations_to_lake(_lake(ctx), summary, model_id=monitor.stem, kind="monitor_validation")
+    if plot_dir is not None:
+        from biotwin.monitoring.plots import plot_monitor_validation
+
+        summary["plot"] = str(plot_monitor_validation(summary, Path(plot_dir) / "validation.png"))
     if csv_out is not None:
         import pandas as pd
 

@@ -108,6 +108,44 @@ def plot_validation(rows: pd.DataFrame, summary: dict[str, Any], path: str | Pat
     return Path(path)
 
 
+def plot_monitor_validation(summary: dict[str, Any], path: str | Path) -> Path:
+    """A monitor's validation, one line per batch: each faulty batch from its onset (|) to the
+    alarm that found it (o), its deadline (x) and an alarm before the onset (red dot); each normal
+    batch with its first alarm (red dot), if any."""
+    plt = _plt()
+    normal = summary.get("normal", {}).get("batches", [])
+    faulty = summary.get("faulty", {}).get("batches", [])
+    rows = [("faulty", r) for r in faulty] + [("normal", r) for r in normal]
+    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.3 * len(rows) + 1.2)))
+    for y, (part, r) in enumerate(rows):
+        if part == "faulty":
+            onset, found = r.get("onset_h"), r.get("detected_h")
+            if onset is not None:
+                ax.plot([onset], [y], "k|", ms=12)
+                if found is not None:
+                    ax.plot([onset, found], [y, y], "-", color="tab:blue", lw=2)
+            if found is not None:
+                ax.plot([found], [y], "o", color="tab:blue", ms=5)
+            if r.get("deadline_h") is not None:
+                ax.plot([r["deadline_h"]], [y], "x", color="tab:orange", ms=7)
+            if r.get("alarm_before_onset"):
+                ax.plot([r["first_alarm_h"]], [y], ".", color="tab:red", ms=8)
+        elif r.get("first_alarm_h") is not None:
+            ax.plot([r["first_alarm_h"]], [y], ".", color="tab:red", ms=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r['batch_id']}" + (f" ({r['fault']})" if r.get("fault") else "") for _, r in rows],
+                       fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("time [h]")
+    ax.set_title("onset | ... o alarm that found it, x deadline, red: alarm before onset or on a normal batch",
+                 fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_envelope(envelope: pd.DataFrame, variable: str, path: str | Path, batch: pd.DataFrame | None = None,
                   axis: Any = None) -> Path:
     """The golden envelope of one variable, with a batch on top if given: on culture time, or on
