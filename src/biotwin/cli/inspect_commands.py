@@ -9,7 +9,7 @@ import typer
 
 from biotwin.cli import app
 from biotwin.cli.common import handle_errors, print_json
-from biotwin.cli.monitor_commands import _LAKE_BATCHES, _LAKE_EVERY, _training_batches
+from biotwin.cli.monitor_commands import _BY, _CUMULATIVE, _LAKE_BATCHES, _LAKE_EVERY, _training_batches
 
 
 @app.command("inspect")
@@ -59,8 +59,8 @@ def align(
     lake_batches: list[str] = _LAKE_BATCHES,
     lake_every: float = _LAKE_EVERY,
     time_col: str = typer.Option(None, "--time-col", help="Time column (default: found by name)."),
-    by: str = typer.Option(None, "--by", help="Axis: an indicator column in every batch (default culture time)."),
-    cumulative: bool = typer.Option(False, "--cumulative", help="Integrate the --by column over time first."),
+    by: str = _BY,
+    cumulative: bool = _CUMULATIVE,
     method: str = typer.Option("interp", "--method", help="interp (on the axis) or dtw (warped to a reference)."),
     n_points: int = typer.Option(100, "--n-points", help="Points on the common axis."),
     variables: list[str] = typer.Option([], "--variables", help="Columns to align (default: every common one)."),

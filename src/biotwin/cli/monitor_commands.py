@@ -24,6 +24,9 @@ _LAKE_BATCHES = typer.Option([], "--lake-batches", help=(
 _LAKE_EVERY = typer.Option(None, "--lake-every", help=(
     "With --lake-batches: resample each tag to bins of this many hours (tags logged at their own times)."))
 _LAKE_BATCH = typer.Option(None, "--lake-batch", help="A batch of the lake instead of a file (its id).")
+# the axis batches are put on (golden envelope, align)
+_BY = typer.Option(None, "--by", help="Axis: an indicator column in every batch (default culture time).")
+_CUMULATIVE = typer.Option(False, "--cumulative", help="Integrate the --by column over time first (OUR).")
 
 
 @softsensor_app.command("fit")
@@ -142,18 +145,18 @@ def softsensor_validate(
     from biotwin.softsensors.validate import judge, validate
 
     ss = persist.load(model, "softsensor")
-    meta_time, meta_every = _fitted_with(model)
+    meta = _sidecar(model)
     # read as the training batches were: the model's time column, lake batches resampled alike
-    data = _training_batches(ctx, batches, lake_batches, meta_every, time_col or meta_time)
+    data = _training_batches(ctx, batches, lake_batches, meta.get("lake_every_h"), time_col or meta.get("time_col"))
     batch_frames = list(data.frames)
-    final_of = _sidecar(model).get("final_of")
+    final_of = meta.get("final_of")
     if final_of:  # a final-value model: each row is judged against its batch's last assay
         from biotwin.softsensors.quality import with_final
 
         batch_frames = with_final(batch_frames, final_of, data.ids, strict=False)
     found = validate(ss, batch_frames, list(data.ids), update=update, context=about_file)
     summary = {**found.summary(), "model": str(model),
-               "training_batches_in_validation": _fitted_on(model, list(data.ids), "soft sensor")}
+               "training_batches_in_validation": _fitted_on(meta, list(data.ids), "soft sensor")}
     verdict = _judged(summary, judge(summary, max_rmse_pct, min_gain_pct, min_coverage))
     if lake_out:
         from biotwin.monitoring.results import validations_to_lake
@@ -389,8 +392,8 @@ def monitor_validate(
     from biotwin.softsensors import persist
 
     mon = persist.load(monitor, "monitor")
-    meta_time, meta_every = _fitted_with(monitor)
-    col = time_col or meta_time
+    meta = _sidecar(monitor)
+    meta_every, col = meta.get("lake_every_h"), time_col or meta.get("time_col")
     normal = _training_batches(ctx, batches, lake_batches, meta_every, col) if (batches or lake_batches) else None
     bad = _training_batches(ctx, faulty, lake_faulty, meta_every, col) if (faulty or lake_faulty) else None
     if normal is None and bad is None:
@@ -425,7 +428,7 @@ def monitor_validate(
                                bad.frames if bad else (), bad.ids if bad else (), starts, dues, register.kinds,
                                context=about_file)
     summary["training_batches_in_validation"] = _fitted_on(
-        monitor, [b for s in (normal, bad) if s for b in s.ids], "monitor")
+        meta, [b for s in (normal, bad) if s for b in s.ids], "monitor")
     summary["monitor"] = str(monitor)
     verdict = _judged(summary, judge_monitor(summary, max_false_alarm_share, min_detected_share,
                                              max_median_delay_h, min_median_lead_h, max_median_delay_h_per_fault))
@@ -495,8 +498,8 @@ def monitor_golden(
     fraction: float = typer.Option(0.3, "--fraction", help="Share of the ranked batches kept as golden."),
     lower_is_better: bool = typer.Option(False, "--lower-is-better", help="Rank the smallest quality first."),
     n_sd: float = typer.Option(3.0, "--n-sd", help="Half-width of the band [golden batches' sd]."),
-    by: str = typer.Option(None, "--by", help="Axis: an indicator column in every batch (default culture time)."),
-    cumulative: bool = typer.Option(False, "--cumulative", help="Integrate the --by column over time first (OUR)."),
+    by: str = _BY,
+    cumulative: bool = _CUMULATIVE,
     time_col: str = typer.Option(None, "--time-col", help="Time column (default time_h)."),
     out: Path = typer.Option(..., "--out", help="Where to save the envelope (for 'monitor golden-score')."),
     csv: Path = typer.Option(None, "--csv", help="Also write the envelope as a CSV table."),
@@ -636,10 +639,10 @@ def _fitted_with(model: Path) -> tuple[str | None, float | None]:
     return meta.get("time_col"), meta.get("lake_every_h")
 
 
-def _fitted_on(model: Path, ids: list[str], what: str) -> list[str]:
-    """The validation batches among ``ids`` that ``model`` was fitted on (its sidecar's
+def _fitted_on(meta: dict[str, Any], ids: list[str], what: str) -> list[str]:
+    """The validation batches among ``ids`` that a model was fitted on (its sidecar ``meta``'s
     ``batches``), each named in a warning: they validate nothing."""
-    trained_on = set(_sidecar(model).get("batches", []))
+    trained_on = set(meta.get("batches", []))
     same = [b for b in ids if b in trained_on]
     for name in same:
         typer.echo(f"warning: {name} is one of the batches the {what} was fitted on: not an independent "

@@ -44,10 +44,6 @@ def clopper_pearson(k: int, n: int, side: str, level: float = 0.95) -> float:
     raise ValueError(f"side must be 'upper' or 'lower', got {side!r}")
 
 
-def _plain(name: str) -> AbstractContextManager[Any]:
-    return nullcontext()
-
-
 def _first(alarms: list[dict[str, Any]], after: float | None = None) -> dict[str, Any] | None:
     hits = [a for a in alarms if after is None or a["time_h"] >= after - 1e-9]
     return min(hits, key=lambda a: a["time_h"]) if hits else None
@@ -126,7 +122,7 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     if len(normal):
         rows = []
         for frame, name in zip(normal, normal_ids, strict=True):
-            with (context or _plain)(str(name)):
+            with context(str(name)) if context else nullcontext():
                 alarms = monitor.score(frame)["alarms"]
             a = _first(alarms)
             rows.append({"batch_id": str(name), "first_alarm_h": None if a is None else float(a["time_h"]),
@@ -142,7 +138,7 @@ def validate_monitor(monitor: Any, normal: Sequence[pd.DataFrame] = (), normal_i
     if len(faulty):
         rows = []
         for frame, name in zip(faulty, faulty_ids, strict=True):
-            with (context or _plain)(str(name)):
+            with context(str(name)) if context else nullcontext():
                 alarms = monitor.score(frame)["alarms"]
             onset = onsets.get(str(name))
             first = _first(alarms)

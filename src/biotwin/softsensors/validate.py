@@ -116,10 +116,6 @@ def _batch_bootstrap(r: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> tupl
     return float(np.quantile(rmse, 0.025)), float(np.quantile(rmse, 0.975))
 
 
-def _plain(name: str) -> AbstractContextManager[Any]:
-    return nullcontext()
-
-
 def _rmse(e: pd.Series | np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(np.asarray(e, float)))))
 
@@ -176,7 +172,7 @@ def validate(sensor: Any, batches: Sequence[pd.DataFrame], ids: Sequence[str], u
         if not len(rows):
             skipped.append(str(name))
             continue
-        with (context or _plain)(str(name)):
+        with context(str(name)) if context else nullcontext():
             res = sensor.predict_frame(frame, update=update, baseline=has_baseline)
         base = res["baseline"].to_numpy(float)[rows] if has_baseline else np.full(len(rows), np.nan)
         parts.append(pd.DataFrame({"batch_id": str(name), TIME: res[TIME].to_numpy(float)[rows], "assay": y[rows],
