@@ -136,8 +136,12 @@ def _simulate(seed: int, fault: int) -> Any:
     return x
 
 
-def _write(seed: int, fault: int, path: str, assay_cv: float) -> dict:
-    """Simulate (trying later seeds when one fails) and write one batch; its metadata."""
+def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = False) -> dict:
+    """Simulate (trying later seeds when one fails) and write one batch; its metadata.
+
+    ``raman``: also write the simulated Raman spectrum of every row (IndPenSim's, 2200
+    channels from 2400 to 201 cm-1, with its noise), one column per wavenumber named by it
+    as in the IndPenSim data set, to 1 a.u."""
     import warnings
 
     ps = _pensimpy()
@@ -167,7 +171,12 @@ def _write(seed: int, fault: int, path: str, assay_cv: float) -> dict:
         noise = 1.0 + assay_cv * arng.randn(n) if assay_cv > 0 else np.ones(n)
         data[col] = np.where(sampled, truth[key].to_numpy() * noise, np.nan)
     data[BATCH_ID] = used
-    pd.DataFrame(data).to_csv(path, index=False)
+    frame = pd.DataFrame(data)
+    if raman:
+        spectra = np.round(np.asarray(x.Raman_Spec.Intensity, float)[:n], 0)
+        names = [str(int(w)) for w in ps.pc.RAMAN_WAVENUMBER]
+        frame = pd.concat([frame, pd.DataFrame(spectra, columns=names)], axis=1)
+    frame.to_csv(path, index=False)
     truth.to_csv(path.replace(".csv", ".truth.csv"), index=False)
     on = np.flatnonzero(truth["fault"].to_numpy() > 0)
     return {"path": path, "seed": used, "fault": FAULTS.get(fault, "none"),
@@ -175,7 +184,7 @@ def _write(seed: int, fault: int, path: str, assay_cv: float) -> dict:
 
 
 def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault: int = 2,
-             assay_cv: float = 0.0, workers: int = 2) -> dict[str, list[dict]]:
+             assay_cv: float = 0.0, workers: int = 2, raman: bool = False) -> dict[str, list[dict]]:
     """Write (or reuse from the cache) a campaign: ``train``, ``test`` and ``faulty`` file metadata.
 
     Seeds: training 101.., test 201.., faulty 301.. (one per batch). The cache under ``root``
@@ -184,6 +193,8 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
     root = Path(root)
     spec = {"n_train": n_train, "n_test": n_test, "n_per_fault": n_per_fault, "assay_cv": assay_cv,
             "faults": list(FAULTS), "recipes": "indpensim", "version": 2}
+    if raman:
+        spec["raman"] = True
     jobs: list[tuple[str, int, int, str]] = []
     jobs += [("train", 101 + i, 0, str(root / f"PEN_train{i:03d}.csv")) for i in range(n_train)]
     jobs += [("test", 201 + i, 0, str(root / f"PEN_test{i:03d}.csv")) for i in range(n_test)]
@@ -192,11 +203,11 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
         for r in range(n_per_fault):
             jobs.append(("faulty", 301 + i, code, str(root / f"PEN_fault_{name}_{r}.csv")))
             i += 1
-    return _simulated(root / "campaign.json", spec, jobs, assay_cv, workers, ("train", "test", "faulty"))
+    return _simulated(root / "campaign.json", spec, jobs, assay_cv, workers, ("train", "test", "faulty"), raman)
 
 
 def _simulated(meta_file: Path, spec: dict, jobs: list[tuple[str, int, int, str]], assay_cv: float, workers: int,
-               splits: Sequence[str]) -> dict[str, list[dict]]:
+               splits: Sequence[str], raman: bool = False) -> dict[str, list[dict]]:
     """The metadata of the batches ``jobs`` (split, seed, fault code, path) by split: read from
     ``meta_file`` when its spec is ``spec``, else simulated and written there."""
     if meta_file.exists():
@@ -206,7 +217,7 @@ def _simulated(meta_file: Path, spec: dict, jobs: list[tuple[str, int, int, str]
     meta_file.parent.mkdir(parents=True, exist_ok=True)
     out: dict[str, list[dict]] = {split: [] for split in splits}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [(split, pool.submit(_write, seed, code, path, assay_cv)) for split, seed, code, path in jobs]
+        futures = [(split, pool.submit(_write, seed, code, path, assay_cv, raman)) for split, seed, code, path in jobs]
         for split, fut in futures:
             out[split].append(fut.result())
     meta_file.write_text(json.dumps({"spec": spec, "batches": out}, indent=1))

@@ -215,11 +215,14 @@ def main() -> None:
                     help="simulate this many more normal batches and count the monitor's false alarms on them")
     ap.add_argument("--clock-offset", type=float, default=None,
                     help="also score the normal test batches with their culture time shifted by this many hours")
+    ap.add_argument("--raman", action="store_true",
+                    help="write IndPenSim's simulated Raman spectrum (2200 channels) on every row, "
+                         "as inputs to the soft sensors, the PLS and the monitor")
     opts = ap.parse_args()
     t_start = time.perf_counter()
-    root = Path(opts.cache) / f"cv{opts.assay_cv:g}"
+    root = Path(opts.cache) / (f"cv{opts.assay_cv:g}" + ("-raman" if opts.raman else ""))
     t0 = time.perf_counter()
-    batches = campaign(root, assay_cv=opts.assay_cv)
+    batches = campaign(root, assay_cv=opts.assay_cv, raman=opts.raman)
     if opts.extra_normal > 0:
         batches["extra"] = extra_normal(root, opts.extra_normal, assay_cv=opts.assay_cv)
     if opts.cut_from is not None:
@@ -233,7 +236,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "process": "IndPenSim penicillin fed-batch, 100 m3 (PenSimPy 1.2.5; bench/_penicillin_campaign.py)",
         "assay_cv": opts.assay_cv, "n_batches": {k: len(v) for k, v in batches.items()},
-        "cut_from_h": opts.cut_from,
+        "cut_from_h": opts.cut_from, "raman_channels": 2200 if opts.raman else 0,
         "generate_or_load_s": round(gen_s, 1), "softsensor": {}, "errors": []}
     for target in TARGETS:
         try:
