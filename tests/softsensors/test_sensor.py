@@ -258,6 +258,36 @@ def test_spectrum_channels_get_values_and_a_derivative_not_integrals(campaign):
     assert np.abs(spectral_derivative(S)).max() > 0
 
 
+def test_a_spectrum_blind_to_the_target_does_not_drown_the_process_signals(campaign):
+    # 300 channels of a smooth random-walk baseline, drawn anew on every row and blind to the
+    # biomass (IndPenSim's spectral noise): each candidate is also tried on the process
+    # features alone (``proc_``), and that is what cross-validation keeps
+    train, test = campaign
+    rng = np.random.default_rng(3)
+    names = [f"{v:.0f}" for v in np.linspace(400.0, 1900.0, 300)]
+
+    def with_noise(b):
+        f = b.frame.copy()
+        walk = np.cumsum(rng.choice([-50.0, 0.0, 50.0], (len(f), len(names))), axis=1)
+        return f.join(pd.DataFrame(walk, columns=names, index=f.index))
+
+    kw = {"target": "biomass [g/L]", "exclude": OFFLINE, "candidates": ("pls", "ridge", "rawpls")}
+    plain = SoftSensor(**kw).fit(frames(train))
+    assert not any(n.startswith("proc_") for n in plain.cv_rmse_)
+    ss = SoftSensor(**kw).fit([with_noise(b) for b in train])
+    assert {"proc_pls1", "proc_ridge0.01"} <= set(ss.cv_rmse_) and "proc_rawpls1" not in ss.cv_rmse_
+    assert "proc_" in ss.chosen_
+    with_spectrum = min(v for n, v in ss.cv_rmse_.items() if "proc_" not in n)
+    assert ss.cv_rmse_[ss.chosen_] < 0.9 * with_spectrum
+    assert ss.cv_rmse_[ss.chosen_] < 1.1 * plain.cv_rmse_[plain.chosen_]
+    # the same features as without the spectrum: as good on a new batch
+    f = test[0].frame
+    y = f["biomass [g/L]"].to_numpy()
+    err = {k: float(np.sqrt(np.nanmean((m.predict(g) - y) ** 2)))
+           for k, m, g in (("plain", plain, f), ("noisy", ss, with_noise(test[0])))}
+    assert err["noisy"] < 1.25 * err["plain"]
+
+
 def _assayed_at_fixed_hours(n: int, seed: int) -> list[pd.DataFrame]:
     """Batches assayed every 6 h whose cooling demand follows the biomass at every assay, but
     whose controller kicks it far up for the hour before each assay-free half-day mark
