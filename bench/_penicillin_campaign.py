@@ -136,12 +136,35 @@ def _simulate(seed: int, fault: int) -> Any:
     return x
 
 
-def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = False) -> dict:
+#: IndPenSim's analysis delay of the offline assays [steps of 12 min] (``Off_line_delay``)
+OFFLINE_DELAY = 4
+
+
+def delayed_assay(t: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """An offline assay as IndPenSim records it: on the sampling rows (every 12 h, at 1 h and at
+    the batch's end) the value ``OFFLINE_DELAY`` rows earlier, NaN elsewhere.
+
+    IndPenSim writes ``P_offline(k) = P(k - Off_line_delay)`` on those rows; PenSimPy's scipy
+    path compares its float ODE time with ``== 0`` and records none, so it is rebuilt here.
+    """
+    sampled = np.isclose(t % 12.0, 0.0) | np.isclose(t % 12.0, 12.0) | np.isclose(t, 1.0)
+    sampled[-1] = True
+    out = np.full(len(t), np.nan)
+    rows = np.flatnonzero(sampled)
+    out[rows] = truth[np.maximum(rows - OFFLINE_DELAY, 0)]
+    return out
+
+
+def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = False, delayed: bool = False) -> dict:
     """Simulate (trying later seeds when one fails) and write one batch; its metadata.
 
     ``raman``: also write the simulated Raman spectrum of every row (IndPenSim's, 2200
     channels from 2400 to 201 cm-1, with its noise), one column per wavenumber named by it
-    as in the IndPenSim data set, to 1 a.u."""
+    as in the IndPenSim data set, to 1 a.u.
+
+    ``delayed``: the offline penicillin and biomass as IndPenSim records them
+    (:func:`delayed_assay`: the value of the sample taken 0.8 h before the row); without it,
+    the value on the sampling row itself, every 12 h and at the end."""
     import warnings
 
     ps = _pensimpy()
@@ -169,7 +192,10 @@ def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = Fals
     sampled[-1] = True
     for col, key in TARGETS.items():
         noise = 1.0 + assay_cv * arng.randn(n) if assay_cv > 0 else np.ones(n)
-        data[col] = np.where(sampled, truth[key].to_numpy() * noise, np.nan)
+        if delayed:
+            data[col] = delayed_assay(t, truth[key].to_numpy()) * noise
+        else:
+            data[col] = np.where(sampled, truth[key].to_numpy() * noise, np.nan)
     data[BATCH_ID] = used
     frame = pd.DataFrame(data)
     if raman:
@@ -184,7 +210,8 @@ def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = Fals
 
 
 def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault: int = 2,
-             assay_cv: float = 0.0, workers: int = 2, raman: bool = False) -> dict[str, list[dict]]:
+             assay_cv: float = 0.0, workers: int = 2, raman: bool = False,
+             delayed: bool = False) -> dict[str, list[dict]]:
     """Write (or reuse from the cache) a campaign: ``train``, ``test`` and ``faulty`` file metadata.
 
     Seeds: training 101.., test 201.., faulty 301.. (one per batch). The cache under ``root``
@@ -195,6 +222,8 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
             "faults": list(FAULTS), "recipes": "indpensim", "version": 2}
     if raman:
         spec["raman"] = True
+    if delayed:
+        spec["offline"] = "indpensim, delayed"
     jobs: list[tuple[str, int, int, str]] = []
     jobs += [("train", 101 + i, 0, str(root / f"PEN_train{i:03d}.csv")) for i in range(n_train)]
     jobs += [("test", 201 + i, 0, str(root / f"PEN_test{i:03d}.csv")) for i in range(n_test)]
@@ -203,11 +232,12 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
         for r in range(n_per_fault):
             jobs.append(("faulty", 301 + i, code, str(root / f"PEN_fault_{name}_{r}.csv")))
             i += 1
-    return _simulated(root / "campaign.json", spec, jobs, assay_cv, workers, ("train", "test", "faulty"), raman)
+    return _simulated(root / "campaign.json", spec, jobs, assay_cv, workers, ("train", "test", "faulty"),
+                      raman, delayed)
 
 
 def _simulated(meta_file: Path, spec: dict, jobs: list[tuple[str, int, int, str]], assay_cv: float, workers: int,
-               splits: Sequence[str], raman: bool = False) -> dict[str, list[dict]]:
+               splits: Sequence[str], raman: bool = False, delayed: bool = False) -> dict[str, list[dict]]:
     """The metadata of the batches ``jobs`` (split, seed, fault code, path) by split: read from
     ``meta_file`` when its spec is ``spec``, else simulated and written there."""
     if meta_file.exists():
@@ -217,7 +247,8 @@ def _simulated(meta_file: Path, spec: dict, jobs: list[tuple[str, int, int, str]
     meta_file.parent.mkdir(parents=True, exist_ok=True)
     out: dict[str, list[dict]] = {split: [] for split in splits}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [(split, pool.submit(_write, seed, code, path, assay_cv, raman)) for split, seed, code, path in jobs]
+        futures = [(split, pool.submit(_write, seed, code, path, assay_cv, raman, delayed))
+                   for split, seed, code, path in jobs]
         for split, fut in futures:
             out[split].append(fut.result())
     meta_file.write_text(json.dumps({"spec": spec, "batches": out}, indent=1))

@@ -3,7 +3,7 @@
 Run: .venv/bin/pip install --no-deps pensimpy==1.2.5    (once; see bench/_penicillin_campaign.py)
      .venv/bin/python bench/penicillin_process.py [--out FILE] [--assay-cv 0.0] [--cache DIR]
                                                  [--cut-from H] [--extra-normal N]
-                                                 [--clock-offset H]
+                                                 [--clock-offset H] [--raman] [--delayed-assays]
                                                  (prints JSON; about 10 min on 2 cores the first
                                                  time, which simulates the campaign, then 3 min)
 
@@ -31,6 +31,12 @@ set:
 ``--cut-from H`` ends every batch (training, test and faulty) at a time drawn uniformly between
 H and 230 h (seeded by the batch's seed, the truth file cut alike) and runs the same on those
 copies: plants harvest when a batch is done, so batches of one process differ in length.
+
+``--raman`` writes IndPenSim's simulated Raman spectrum (2200 channels named by their
+wavenumber) on every row, an input to the soft sensors, the PLS and the monitor alike (a
+campaign of its own, about 1.2 GB; 7 min to simulate on 2 cores). ``--delayed-assays`` writes
+the offline assays as IndPenSim records them: on the sampling rows the value of the sample
+taken 0.8 h earlier (``_penicillin_campaign.delayed_assay``).
 
 ``--extra-normal N`` simulates N more normal batches (seeds 401..; cached) and scores them with
 the same monitor: the false-alarm rate on 10 batches is 0, 1 or 2 of 10 by chance.
@@ -218,11 +224,15 @@ def main() -> None:
     ap.add_argument("--raman", action="store_true",
                     help="write IndPenSim's simulated Raman spectrum (2200 channels) on every row, "
                          "as inputs to the soft sensors, the PLS and the monitor")
+    ap.add_argument("--delayed-assays", action="store_true",
+                    help="the offline assays as IndPenSim records them: the value of the sample taken "
+                         "0.8 h before the row (its analysis time), also at 1 h and at the end")
     opts = ap.parse_args()
     t_start = time.perf_counter()
-    root = Path(opts.cache) / (f"cv{opts.assay_cv:g}" + ("-raman" if opts.raman else ""))
+    root = Path(opts.cache) / (f"cv{opts.assay_cv:g}" + ("-raman" if opts.raman else "")
+                               + ("-delayed" if opts.delayed_assays else ""))
     t0 = time.perf_counter()
-    batches = campaign(root, assay_cv=opts.assay_cv, raman=opts.raman)
+    batches = campaign(root, assay_cv=opts.assay_cv, raman=opts.raman, delayed=opts.delayed_assays)
     if opts.extra_normal > 0:
         batches["extra"] = extra_normal(root, opts.extra_normal, assay_cv=opts.assay_cv)
     if opts.cut_from is not None:
@@ -237,6 +247,7 @@ def main() -> None:
         "process": "IndPenSim penicillin fed-batch, 100 m3 (PenSimPy 1.2.5; bench/_penicillin_campaign.py)",
         "assay_cv": opts.assay_cv, "n_batches": {k: len(v) for k, v in batches.items()},
         "cut_from_h": opts.cut_from, "raman_channels": 2200 if opts.raman else 0,
+        "assays": "IndPenSim's records (sample 0.8 h before the row)" if opts.delayed_assays else "on the row",
         "generate_or_load_s": round(gen_s, 1), "softsensor": {}, "errors": []}
     for target in TARGETS:
         try:
