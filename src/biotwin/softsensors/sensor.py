@@ -138,7 +138,9 @@ class SoftSensor(BaseEstimator):
         the channels (:func:`~biotwin.batchdata.spectra.spectral_derivative`), which removes
         additive baselines such as fluorescence (Rinnan, van den Berg & Engelsen 2009, Trends
         Anal Chem 28:1201, doi:10.1016/j.trac.2009.07.007), instead of integrals and rates of
-        every channel.
+        every channel. Each candidate but ``rawpls`` is then also tried on the process features
+        alone (named ``proc_`` + its name, e.g. ``proc_lasso0.001``), for a target the spectrum
+        does not see.
 
     Attributes
     ----------
@@ -342,7 +344,7 @@ class SoftSensor(BaseEstimator):
         # with spectra among the inputs, each candidate also without them (``proc_`` + its
         # name): thousands of noisy channels can drown the process signals of a target the
         # spectrum does not see (IndPenSim's biomass: 0.18 g/L out of fold with the spectrum,
-        # 0.085 without it; docs/monitoring.md, "Soft sensors on spectra")
+        # 0.085 without it; docs/monitoring.md, "Soft sensor", and "With IndPenSim's Raman spectrum")
         if self.spectra_:
             spectral = channels | {f"d1({c})" for c in channels}
             proc_cols = [j for j, c in enumerate(self.feature_names_) if c not in spectral]
