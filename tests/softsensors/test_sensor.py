@@ -246,6 +246,7 @@ def test_spectrum_channels_get_values_and_a_derivative_not_integrals(campaign):
         [with_spectrum(b) for b in train])
     assert ss.spectra_ == {"spectrum": [f"{v:.0f}" for v in nu]}
     assert ss.metadata()["spectra"] == {"spectrum": 60}
+    assert ss.metadata()["spectra_used"] is True  # the band follows the biomass
     names = set(ss.feature_names_)
     assert "d1(800)" in names and "800" in names and "cum(800)" not in names and "rate(800)" not in names
     assert "cum(OUR [mmol/L/h])" in names
@@ -277,6 +278,7 @@ def test_a_spectrum_blind_to_the_target_does_not_drown_the_process_signals(campa
     ss = SoftSensor(**kw).fit([with_noise(b) for b in train])
     assert {"proc_pls1", "proc_ridge0.01"} <= set(ss.cv_rmse_) and "proc_rawpls1" not in ss.cv_rmse_
     assert "proc_" in ss.chosen_
+    assert ss.metadata()["spectra"] == {"spectrum": 300} and ss.metadata()["spectra_used"] is False
     with_spectrum = min(v for n, v in ss.cv_rmse_.items() if "proc_" not in n)
     assert ss.cv_rmse_[ss.chosen_] < 0.9 * with_spectrum
     assert ss.cv_rmse_[ss.chosen_] < 1.1 * plain.cv_rmse_[plain.chosen_]

@@ -604,4 +604,14 @@ class SoftSensor(BaseEstimator):
                 "input_bounds": {v: list(b) for v, b in getattr(self, "input_bounds_", {}).items()},
                 "feature_bounds": {v: list(b) for v, b in getattr(self, "feature_bounds_", {}).items()},
                 "update": getattr(self, "update_", None),
-                "spectra": {b: len(c) for b, c in getattr(self, "spectra_", {}).items()}}
+                "spectra": {b: len(c) for b, c in getattr(self, "spectra_", {}).items()},
+                "spectra_used": self.spectra_used_}
+
+    @property
+    def spectra_used_(self) -> bool:
+        """Whether the chosen regressor sees the spectra (False when it is process-only, ``proc_``)."""
+        if not getattr(self, "spectra_", {}):
+            return False
+        name = self.chosen_
+        members = name[len("mean("):-1].split(",") if name.startswith("mean(") else [name]
+        return any(not m.startswith("proc_") for m in members)
