@@ -259,7 +259,7 @@ def test_spectrum_channels_get_values_and_a_derivative_not_integrals(campaign):
     assert np.abs(spectral_derivative(S)).max() > 0
 
 
-def test_a_spectrum_blind_to_the_target_does_not_drown_the_process_signals(campaign):
+def test_a_spectrum_blind_to_the_target_does_not_drown_the_process_signals(campaign, tmp_path):
     # 300 channels of a smooth random-walk baseline, drawn anew on every row and blind to the
     # biomass (IndPenSim's spectral noise): each candidate is also tried on the process
     # features alone (``proc_``), and that is what cross-validation keeps
@@ -288,6 +288,23 @@ def test_a_spectrum_blind_to_the_target_does_not_drown_the_process_signals(campa
     err = {k: float(np.sqrt(np.nanmean((m.predict(g) - y) ** 2)))
            for k, m, g in (("plain", plain, f), ("noisy", ss, with_noise(test[0])))}
     assert err["noisy"] < 1.25 * err["plain"]
+    # the console says so, and the sidecar
+    from biotwin.cli import (
+        app,
+        monitor_commands,  # noqa: F401
+    )
+
+    args = ["softsensor", "fit", "--target", "biomass [g/L]", "--out", str(tmp_path / "ss.model"),
+            "--candidates", "pls,ridge,rawpls"]
+    for c in OFFLINE:
+        args += ["--exclude", c]
+    for i, b in enumerate(train):
+        with_noise(b).to_csv(tmp_path / f"b{i}.csv", index=False)
+        args += ["--batches", str(tmp_path / f"b{i}.csv")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "process features only, not the spectrum" in r.output
+    assert json.loads((tmp_path / "ss.model.json").read_text())["spectra_used"] is False
 
 
 def _assayed_at_fixed_hours(n: int, seed: int) -> list[pd.DataFrame]:

@@ -66,8 +66,11 @@ def softsensor_fit(
     if as_json:
         print_json(meta)
     else:
+        spectra = ""
+        if ss.spectra_:
+            spectra = "; uses the spectrum" if ss.spectra_used_ else "; process features only, not the spectrum"
         typer.echo(f"{ss.target}: chose {ss.chosen_} (CV RMSE {ss.cv_rmse_[ss.chosen_]:.4g}; "
-                   f"PLS on raw inputs {ss.baseline_rmse_:.4g}); saved {out}")
+                   f"PLS on raw inputs {ss.baseline_rmse_:.4g}{spectra}); saved {out}")
 
 
 @softsensor_app.command("predict")
