@@ -113,7 +113,7 @@ for k_t, tgt in enumerate(targets):
     ytr = np.concatenate([f[tgt].to_numpy(float)[m] for f, m in zip(train, okt, strict=True)])
     g = np.concatenate([np.full(m.sum(), i) for i, m in enumerate(okt)])
     best = min((np.sqrt(np.mean((out_of_fold(PLSRegressor(k), Xtr, ytr, g) - ytr) ** 2)), k)
-               for k in (1, 2, 3, 5, 8, 12) if k <= len(cols))[1]
+               for k in (*range(1, 21), 24, 32, 48, 64, 96) if k < len(cols))[1]
     pls = PLSRegressor(best).fit(Xtr, ytr)
     pp = np.concatenate([pls.predict(pd.DataFrame(f[cols]).ffill().bfill().to_numpy())[m]
                          for f, m in zip(test, ok, strict=True)])
