@@ -38,6 +38,20 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
+def write_frame(frame: Any, out: Path, formats: tuple[str, ...] = (".csv", ".parquet", ".json")) -> None:
+    """Write a table to ``out`` in the format its suffix names (one of ``formats``), making its folder."""
+    suffix = out.suffix.lower()
+    if suffix not in formats:
+        raise DataError(f"unknown output format; use {', '.join(formats[:-1])} or {formats[-1]}", file=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        frame.to_csv(out, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        out.write_text(frame.to_json(orient="columns"))
+
+
 def handle_errors(func: F) -> F:
     """Turn a :class:`BiotwinError` into a one-line message on stderr and exit code 2."""
 

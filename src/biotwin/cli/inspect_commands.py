@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from biotwin.cli import app
-from biotwin.cli.common import handle_errors, print_json
+from biotwin.cli.common import handle_errors, print_json, write_frame
 from biotwin.cli.monitor_commands import _BY, _CUMULATIVE, _LAKE_BATCHES, _LAKE_EVERY, _training_batches
 
 
@@ -107,11 +107,7 @@ def align(
         cols = [f"{v} @ {g:.6g}" for g in grid for v in chosen]
         table = pd.DataFrame(unfold_batchwise(X), columns=cols)
         table.insert(0, "batch_id", list(data.ids))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        table.to_parquet(out, index=False)
-    else:
-        table.to_csv(out, index=False)
+    write_frame(table, out, (".csv", ".parquet"))
     summary = {"n_batches": len(frames), "n_points": len(grid), "n_variables": len(chosen), "variables": chosen,
                "axis": axis_name, "axis_range": [float(grid[0]), float(grid[-1])], "method": method,
                "unfold": unfold, "shape": list(table.shape), "out": str(out)}

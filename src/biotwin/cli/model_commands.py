@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from biotwin.cli import app
-from biotwin.cli.common import handle_errors, print_json
+from biotwin.cli.common import handle_errors, print_json, write_frame
 from biotwin.errors import DataError
 
 bench_app = typer.Typer(rich_markup_mode=None, help="Benchmarks (ratios against a baseline measured in the same run).",
@@ -43,15 +43,7 @@ def simulate(
     res = run(mdl, ps, rec, t_out=t, method=method, rtol=rtol)
     frame = res.to_frame()
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".csv":
-            frame.to_csv(out, index=False)
-        elif out.suffix == ".parquet":
-            frame.to_parquet(out, index=False)
-        elif out.suffix == ".json":
-            out.write_text(frame.to_json(orient="columns"))
-        else:
-            raise DataError("unknown output format; use .csv, .parquet or .json", file=str(out))
+        write_frame(frame, out)
     if plot is not None:
         from biotwin.report import plot_trajectories
 
