@@ -61,6 +61,9 @@ PENICILLIN = "Offline Penicillin concentration(P_offline:P(g L^{-1}))"
 BIOMASS = "Offline Biomass concentratio(X_offline:X(g L^{-1}))"
 BATCH_ID = "Batch ID"
 OFFLINE = [PENICILLIN, BIOMASS, BATCH_ID]
+#: the IndPenSim data set's column of the simulated penicillin on every row (a model state, not
+#: an online measurement): the target of ``penicillin_process.py --dense-target``
+DENSE_PENICILLIN = "Penicillin concentration(P:g/L)"
 #: offline assay column -> its noise-free column in the truth file
 TARGETS = {PENICILLIN: "P", BIOMASS: "X"}
 #: PenSimPy batch-data attribute -> column, as in the IndPenSim data set
@@ -76,6 +79,17 @@ ONLINE_COLUMNS = {
     "OUR": "Oxygen Uptake Rate(OUR:(g min^{-1}))", "O2": "Oxygen in percent in off-gas(O2:O2 (%))",
     "CER": "Carbon evolution rate(CER:g/h)", "NH3_shots": "Ammonia shots(NH3_shots:kgs)",
 }
+#: the IndPenSim data set's other columns (``full``): simulated states on every row, offline
+#: records on the sampling rows, and its reference flags (PenSimPy attribute or None -> column)
+STATE_COLUMNS = {"S": "Substrate concentration(S:g/L)", "P": DENSE_PENICILLIN}
+OFFLINE_RECORDS = {"PAA": "PAA concentration offline(PAA_offline:PAA (g L^{-1}))",
+                   "NH3": "NH_3 concentration off-line(NH3_offline:NH3 (g L^{-1}))",
+                   "Viscosity": "Viscosity(Viscosity_offline:centPoise)"}
+FAULT_REF = "Fault reference(Fault_ref:Fault ref)"
+FLAG_COLUMNS = {"0 - Recipe driven 1 - Operator controlled(Control_ref:Control ref)": 0.0,
+                "1- No Raman spec, 1-Raman spec recorded(PAT_ref:PAT ref)": 0.0}
+BATCH_REF = "Batch reference(Batch_ref:Batch ref)"
+
 #: IndPenSim's fault codes (PenSimPy ``ctrl_flags.Faults``)
 FAULTS = {1: "aeration", 2: "back_pressure", 3: "substrate_feed", 4: "base_flow", 5: "coolant_flow",
           7: "temperature_sensor_drift", 8: "ph_sensor_drift"}
@@ -155,7 +169,8 @@ def delayed_assay(t: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return out
 
 
-def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = False, delayed: bool = False) -> dict:
+def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = False, delayed: bool = False,
+           full: bool = False) -> dict:
     """Simulate (trying later seeds when one fails) and write one batch; its metadata.
 
     ``raman``: also write the simulated Raman spectrum of every row (IndPenSim's, 2200
@@ -164,7 +179,11 @@ def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = Fals
 
     ``delayed``: the offline penicillin and biomass as IndPenSim records them
     (:func:`delayed_assay`: the value of the sample taken 0.8 h before the row); without it,
-    the value on the sampling row itself, every 12 h and at the end."""
+    the value on the sampling row itself, every 12 h and at the end.
+
+    ``full``: also the IndPenSim data set's other columns (:data:`STATE_COLUMNS` on every row,
+    :data:`OFFLINE_RECORDS` as IndPenSim records them, the fault flag, the control and PAT flags
+    and the batch number), so the files carry every column of the data set but the spectrum."""
     import warnings
 
     ps = _pensimpy()
@@ -197,6 +216,14 @@ def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = Fals
         else:
             data[col] = np.where(sampled, truth[key].to_numpy() * noise, np.nan)
     data[BATCH_ID] = used
+    if full:
+        for attr, col in STATE_COLUMNS.items():
+            data[col] = np.asarray(getattr(x, attr).y[:n], float)
+        for attr, col in OFFLINE_RECORDS.items():
+            data[col] = delayed_assay(t, np.asarray(getattr(x, attr).y[:n], float))
+        data[FAULT_REF] = truth["fault"].to_numpy()
+        data.update({col: np.full(n, v) for col, v in FLAG_COLUMNS.items()})
+        data[BATCH_REF] = float(seed)
     frame = pd.DataFrame(data)
     if raman:
         spectra = np.round(np.asarray(x.Raman_Spec.Intensity, float)[:n], 0)
@@ -211,7 +238,7 @@ def _write(seed: int, fault: int, path: str, assay_cv: float, raman: bool = Fals
 
 def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault: int = 2,
              assay_cv: float = 0.0, workers: int = 2, raman: bool = False,
-             delayed: bool = False) -> dict[str, list[dict]]:
+             delayed: bool = False, full: bool = False) -> dict[str, list[dict]]:
     """Write (or reuse from the cache) a campaign: ``train``, ``test`` and ``faulty`` file metadata.
 
     Seeds: training 101.., test 201.., faulty 301.. (one per batch). The cache under ``root``
@@ -224,6 +251,8 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
         spec["raman"] = True
     if delayed:
         spec["offline"] = "indpensim, delayed"
+    if full:
+        spec["columns"] = "indpensim data set"
     jobs: list[tuple[str, int, int, str]] = []
     jobs += [("train", 101 + i, 0, str(root / f"PEN_train{i:03d}.csv")) for i in range(n_train)]
     jobs += [("test", 201 + i, 0, str(root / f"PEN_test{i:03d}.csv")) for i in range(n_test)]
@@ -233,11 +262,12 @@ def campaign(root: str | Path, n_train: int = 30, n_test: int = 10, n_per_fault:
             jobs.append(("faulty", 301 + i, code, str(root / f"PEN_fault_{name}_{r}.csv")))
             i += 1
     return _simulated(root / "campaign.json", spec, jobs, assay_cv, workers, ("train", "test", "faulty"),
-                      raman, delayed)
+                      raman, delayed, full)
 
 
 def _simulated(meta_file: Path, spec: dict, jobs: list[tuple[str, int, int, str]], assay_cv: float, workers: int,
-               splits: Sequence[str], raman: bool = False, delayed: bool = False) -> dict[str, list[dict]]:
+               splits: Sequence[str], raman: bool = False, delayed: bool = False,
+               full: bool = False) -> dict[str, list[dict]]:
     """The metadata of the batches ``jobs`` (split, seed, fault code, path) by split: read from
     ``meta_file`` when its spec is ``spec``, else simulated and written there."""
     if meta_file.exists():
@@ -247,7 +277,7 @@ def _simulated(meta_file: Path, spec: dict, jobs: list[tuple[str, int, int, str]
     meta_file.parent.mkdir(parents=True, exist_ok=True)
     out: dict[str, list[dict]] = {split: [] for split in splits}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [(split, pool.submit(_write, seed, code, path, assay_cv, raman, delayed))
+        futures = [(split, pool.submit(_write, seed, code, path, assay_cv, raman, delayed, full))
                    for split, seed, code, path in jobs]
         for split, fut in futures:
             out[split].append(fut.result())

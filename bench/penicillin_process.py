@@ -39,6 +39,19 @@ campaign of its own, about 1.2 GB; 7 min to simulate on 2 cores). ``--delayed-as
 the offline assays as IndPenSim records them: on the sampling rows the value of the sample
 taken 0.8 h earlier (``_penicillin_campaign.delayed_assay``).
 
+``--dense-target`` adds IndPenSim's own column of the simulated penicillin on every row
+(``Penicillin concentration(P:g/L)``, noise-free, as in the IndPenSim data set) to copies of
+every batch and makes it the soft sensor's target (the offline columns excluded): the acceptance
+may well take the data set's dense column rather than the 12-hourly assay. The tuned PLS then
+trains on every row too; both are scored on every row of the test batches. The monitor excludes
+the column (a model state, not a signal).
+
+``--full-columns`` simulates a campaign whose files carry every other column of the IndPenSim
+data set too (not the spectrum): the substrate state on every row, the offline PAA, NH3 and
+viscosity records (sparse inputs), the control and PAT flags (constant) and the batch number
+(one per batch), all left to the commands to handle; the dense penicillin column and the fault
+flag are excluded, as an acceptance script would.
+
 ``--extra-normal N`` simulates N more normal batches (seeds 401..; cached) and scores them with
 the same monitor: the false-alarm rate on 10 batches is 0, 1 or 2 of 10 by chance.
 ``--clock-offset H`` also scores the normal test batches with their culture time shifted by H
@@ -59,7 +72,18 @@ from sklearn.cross_decomposition import PLSRegression
 from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _penicillin_campaign import CACHE, FAULTS, OFFLINE, SENSOR_FAULTS, TARGETS, TIME, campaign, extra_normal
+from _penicillin_campaign import (
+    CACHE,
+    DENSE_PENICILLIN,
+    FAULT_REF,
+    FAULTS,
+    OFFLINE,
+    SENSOR_FAULTS,
+    TARGETS,
+    TIME,
+    campaign,
+    extra_normal,
+)
 from blind_process import CliError, _alarm_brief, cli, finish, rmse, tally
 
 #: components the tuned PLS chooses between: every number to 20, then up to 96 for wide inputs
@@ -68,14 +92,20 @@ from blind_process import CliError, _alarm_brief, cli, finish, rmse, tally
 PLS_GRID = (*range(1, 21), 24, 32, 48, 64, 96)
 
 
+def pls_inputs(frame: pd.DataFrame, online: list[str]) -> np.ndarray:
+    """The tuned PLS's inputs of every row: the raw online columns and time, a sparse column
+    (an offline record) held from its last value (the first one before it)."""
+    return frame[[*online, TIME]].ffill().bfill().to_numpy(float)
+
+
 def tuned_pls(train: list[pd.DataFrame], online: list[str], target: str) -> tuple[PLSRegression, int]:
     """PLS on the raw online columns and time of each assayed row, components by grouped CV."""
     xs, ys, gs = [], [], []
     for i, f in enumerate(train):
-        r = f[f[target].notna()]
-        xs.append(r[[*online, TIME]].to_numpy(float))
-        ys.append(r[target].to_numpy(float))
-        gs.append(np.full(len(r), i))
+        rows = f[target].notna().to_numpy()
+        xs.append(pls_inputs(f, online)[rows])
+        ys.append(f[target].to_numpy(float)[rows])
+        gs.append(np.full(int(rows.sum()), i))
     x, y, g = np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
     cv = {}
     for k in PLS_GRID:
@@ -89,15 +119,17 @@ def tuned_pls(train: list[pd.DataFrame], online: list[str], target: str) -> tupl
     return PLSRegression(n_components=best, scale=True).fit(x, y), best
 
 
-def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Path) -> dict[str, Any]:
+def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Path,
+                    offline: list[str] = OFFLINE) -> dict[str, Any]:
+    """Soft sensor and tuned PLS of ``target`` (``offline``: the columns that are no inputs)."""
     train = [pd.read_csv(p) for p in train_p]
     test = [pd.read_csv(p) for p in test_p]
     truth = [pd.read_csv(p.replace(".csv", ".truth.csv")) for p in test_p]
-    online = [c for c in train[0].columns if c not in OFFLINE and c != TIME]
+    online = [c for c in train[0].columns if c not in offline and c != TIME]
     model = work / f"ss_{TARGETS[target]}.bt"
     t0 = time.perf_counter()
     cli("softsensor", "fit", "--batches", *train_p, "--target", target,
-        "--exclude", *[c for c in OFFLINE if c != target], "--time-col", TIME, "--out", str(model), "--json")
+        "--exclude", *[c for c in offline if c != target], "--time-col", TIME, "--out", str(model), "--json")
     fit_s = time.perf_counter() - t0
     pls, k = tuned_pls(train, online, target)
     s_a, q_a, y_a, t_a, s_all, q_all, t_all, in_dom = ([] for _ in range(8))
@@ -106,7 +138,7 @@ def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Pa
         p = cli("softsensor", "predict", "--model", str(model), "--batch", path, "--json")
         pred = np.asarray(p["prediction"], float)
         one_per_row &= all(len(p[key]) == len(f) for key in ("time_h", "prediction", "lower", "upper", "in_domain"))
-        q = pls.predict(f[[*online, TIME]].to_numpy(float)).ravel()
+        q = pls.predict(pls_inputs(f, online)).ravel()
         rows = f[target].notna().to_numpy()
         tv = tr[TARGETS[target]].to_numpy(float)
         s_a.append(pred[rows])
@@ -158,10 +190,11 @@ def shifted_copies(normal: list[dict], offset_h: float, root: Path) -> list[dict
 
 
 def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], work: Path,
-                 extra: list[dict] = (), clock_offset_h: float | None = None) -> dict[str, Any]:
+                 extra: list[dict] = (), clock_offset_h: float | None = None,
+                 offline: list[str] = OFFLINE) -> dict[str, Any]:
     mon = work / "monitor.bt"
     t0 = time.perf_counter()
-    cli("monitor", "fit", "--batches", *train_p, "--exclude", *OFFLINE, "--time-col", TIME, "--out", str(mon), "--json")
+    cli("monitor", "fit", "--batches", *train_p, "--exclude", *offline, "--time-col", TIME, "--out", str(mon), "--json")
     fit_s = time.perf_counter() - t0
     normal_out = normal_alarms(mon, normal)
     per_fault: dict[str, dict[str, Any]] = {n: {"detected": 0, "total": 0, "delays_h": [], "alarm_before_onset": 0}
@@ -195,6 +228,26 @@ def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], wor
             "median_delay_h_process": round(float(np.median(process_delays)), 2) if process_delays else None,
             "alarm_before_onset_batches": sum(pf["alarm_before_onset"] for pf in per_fault.values()),
             "per_fault": per_fault, "normal": normal_out, "faulty": faulty_out, "fit_s": round(fit_s, 1)}
+
+
+def dense_copies(batches: dict[str, list[dict]], root: Path) -> dict[str, list[dict]]:
+    """Copies of every batch with IndPenSim's dense penicillin column (the truth's ``P`` on every
+    row) and their truth files, under ``root``; the metadata with the new paths."""
+    root.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[dict]] = {}
+    for group, metas in batches.items():
+        out[group] = []
+        for m in metas:
+            src = Path(m["path"])
+            dst = root / src.name
+            f, tr = pd.read_csv(src), pd.read_csv(str(src).replace(".csv", ".truth.csv"))
+            if len(f) != len(tr):
+                raise SystemExit(f"{src}: {len(f)} rows, its truth file {len(tr)}")
+            f[DENSE_PENICILLIN] = tr["P"].to_numpy(float)
+            f.to_csv(dst, index=False)
+            tr.to_csv(str(dst).replace(".csv", ".truth.csv"), index=False)
+            out[group].append({**m, "path": str(dst)})
+    return out
 
 
 def cut_copies(batches: dict[str, list[dict]], lo: float, root: Path) -> dict[str, list[dict]]:
@@ -235,17 +288,35 @@ def main() -> None:
     ap.add_argument("--delayed-assays", action="store_true",
                     help="the offline assays as IndPenSim records them: the value of the sample taken "
                          "0.8 h before the row (its analysis time), also at 1 h and at the end")
+    ap.add_argument("--dense-target", action="store_true",
+                    help="the soft sensor's target is IndPenSim's simulated penicillin on every row "
+                         "(its data set's 'Penicillin concentration(P:g/L)'), not the 12-hourly assay")
+    ap.add_argument("--full-columns", action="store_true",
+                    help="write every other column of the IndPenSim data set too: the substrate and "
+                         "penicillin states on every row, the offline PAA, NH3 and viscosity records, "
+                         "the fault, control and PAT flags and the batch number")
     opts = ap.parse_args()
     t_start = time.perf_counter()
     root = Path(opts.cache) / (f"cv{opts.assay_cv:g}" + ("-raman" if opts.raman else "")
-                               + ("-delayed" if opts.delayed_assays else ""))
+                               + ("-delayed" if opts.delayed_assays else "") + ("-full" if opts.full_columns else ""))
     t0 = time.perf_counter()
-    batches = campaign(root, assay_cv=opts.assay_cv, raman=opts.raman, delayed=opts.delayed_assays)
+    batches = campaign(root, assay_cv=opts.assay_cv, raman=opts.raman, delayed=opts.delayed_assays,
+                       full=opts.full_columns)
     if opts.extra_normal > 0:
         batches["extra"] = extra_normal(root, opts.extra_normal, assay_cv=opts.assay_cv)
     if opts.cut_from is not None:
         batches = cut_copies(batches, opts.cut_from, root / f"cut{opts.cut_from:g}")
         root = root / f"cut{opts.cut_from:g}"
+    offline, targets = list(OFFLINE), dict(TARGETS)
+    if opts.full_columns:
+        offline += [DENSE_PENICILLIN, FAULT_REF]
+    if opts.dense_target:
+        if not opts.full_columns:
+            batches = dense_copies(batches, root / "dense")
+            root = root / "dense"
+            offline.append(DENSE_PENICILLIN)
+        targets = {DENSE_PENICILLIN: "P"}
+        TARGETS[DENSE_PENICILLIN] = "P"
     gen_s = time.perf_counter() - t0
     train_p = [m["path"] for m in batches["train"]]
     test_p = [m["path"] for m in batches["test"]]
@@ -254,20 +325,21 @@ def main() -> None:
     result: dict[str, Any] = {
         "process": "IndPenSim penicillin fed-batch, 100 m3 (PenSimPy 1.2.5; bench/_penicillin_campaign.py)",
         "assay_cv": opts.assay_cv, "n_batches": {k: len(v) for k, v in batches.items()},
-        "cut_from_h": opts.cut_from, "raman_channels": 2200 if opts.raman else 0,
+        "cut_from_h": opts.cut_from, "dense_target": opts.dense_target,
+        "full_columns": opts.full_columns, "raman_channels": 2200 if opts.raman else 0,
         "assays": "IndPenSim's records (sample 0.8 h before the row)" if opts.delayed_assays else "on the row",
         "generate_or_load_s": round(gen_s, 1), "softsensor": {}, "errors": []}
-    for target in TARGETS:
+    for target in targets:
         try:
-            result["softsensor"][target] = softsensor_eval(train_p, test_p, target, work)
+            result["softsensor"][target] = softsensor_eval(train_p, test_p, target, work, offline)
         except CliError as e:
             result["errors"].append({"step": f"softsensor {target}", **e.info})
     try:
         result["monitor"] = monitor_eval(train_p, batches["test"], batches["faulty"], work,
-                                         batches.get("extra", []), opts.clock_offset)
+                                         batches.get("extra", []), opts.clock_offset, offline)
     except CliError as e:
         result["errors"].append({"step": "monitor", **e.info})
-    finish(result, TARGETS, t_start, opts.out)
+    finish(result, targets, t_start, opts.out)
 
 if __name__ == "__main__":
     main()
