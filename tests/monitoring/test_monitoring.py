@@ -973,3 +973,33 @@ def test_the_time_window_is_on_by_default_and_zero_where_batches_follow_one_cloc
     assert w[(g >= 17.25) & (g <= 18.5)].min() >= 0.4
     with pytest.raises(DataError, match="time_tolerance"):
         BatchMonitor(time_tolerance=-1.0).fit(_clocked(30, 0))
+
+
+def test_an_offline_record_is_no_input_of_the_dense_signals_boosted_models():
+    # a lab value on every 12th hour, held between samples: a step function that differs from
+    # batch to batch. On IndPenSim with the data set's offline records among the inputs, trees
+    # that split on such steps set a coolant fault's chart factor at 17.2 instead of 3.5 and
+    # missed the fault (bench/penicillin_process.py --full-columns, docs/monitoring.md)
+    rng = np.random.default_rng(1)
+    batches = []
+    for f in _curved(30, 0):
+        t = f["time_h"].to_numpy()
+        lab = np.full(len(t), np.nan)
+        rows = np.flatnonzero(np.isclose(t % 12.0, 0.0))
+        lab[rows] = rng.normal(5.0, 1.0) + rng.normal(0, 0.3, len(rows))
+        batches.append(f.assign(**{"lab [g/L]": lab}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mon = BatchMonitor().fit(batches)
+    probe, lab = mon.variables_.index("probe [-]"), mon.variables_.index("lab [g/L]")
+    assert mon.trend_dense_.tolist() == [True, True, False]
+    assert mon.core_.stale == [lab]
+    own = np.r_[np.asarray(mon.core_.owner), -1]  # the last column of a tree's inputs is time
+    assert mon.nonlinear_keep_[probe] and mon.core_.nl[probe] is not None
+    probe_inputs = set(own[mon.core_.nl[probe][0]].tolist())
+    assert lab not in probe_inputs and mon.variables_.index("load [kW]") in probe_inputs and -1 in probe_inputs
+    # the linear redundancy regressions still use it (on the virtual plant its at-line samples
+    # help find the CO2 accumulation), and it is still charted
+    B = mon.core_.B[0]
+    assert np.abs(B[np.asarray(mon.core_.owner) == lab, probe]).sum() > 0
+    assert "lab [g/L]" in mon.metadata()["variables"]

@@ -501,11 +501,16 @@ class BatchMonitor(BaseEstimator):
         keep = getattr(self, "nonlinear_keep_", None)
         if "nonlinear" in self.detectors and (keep is None or keep.any()):
             nl = {"variables": None if keep is None else [int(j) for j in np.flatnonzero(keep)]}
+        # variables measured on under half the rows (offline records, held between samples) are
+        # no inputs of the dense signals' boosted redundancy models (ReferenceModel._boosted)
+        dense = getattr(self, "trend_dense_", None)
+        stale = [] if dense is None else [int(j) for j in np.flatnonzero(~np.asarray(dense, bool))]
         # monitors saved before ``reference_points`` had one grid for both
         return ReferenceModel(int(getattr(self, "reference_points", self.n_grid)), self.n_components, self.ridge,
                               self.redundancy_scale == "pooled", self.phases, getattr(self, "time_tolerance", 0.0),
                               getattr(self, "n_shifts", 4), nl,
-                              mpls=int(getattr(self, "mpls_components", 3)) if "mpls" in self.detectors else 0)
+                              mpls=int(getattr(self, "mpls_components", 3)) if "mpls" in self.detectors else 0,
+                              stale=stale)
 
     def _feats(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = engineer(frame, self.variables_, integrals=self.integrals, rate_window_h=self.rate_window_h)
