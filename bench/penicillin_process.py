@@ -120,13 +120,15 @@ def tuned_pls(train: list[pd.DataFrame], online: list[str], target: str) -> tupl
 
 
 def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Path,
-                    offline: list[str] = OFFLINE) -> dict[str, Any]:
-    """Soft sensor and tuned PLS of ``target`` (``offline``: the columns that are no inputs)."""
+                    offline: list[str] = OFFLINE, key: str | None = None) -> dict[str, Any]:
+    """Soft sensor and tuned PLS of ``target`` (``offline``: the columns that are no inputs;
+    ``key``: its column in the truth files, ``TARGETS[target]`` by default)."""
+    key = key or TARGETS[target]
     train = [pd.read_csv(p) for p in train_p]
     test = [pd.read_csv(p) for p in test_p]
     truth = [pd.read_csv(p.replace(".csv", ".truth.csv")) for p in test_p]
     online = [c for c in train[0].columns if c not in offline and c != TIME]
-    model = work / f"ss_{TARGETS[target]}.bt"
+    model = work / f"ss_{key}.bt"
     t0 = time.perf_counter()
     cli("softsensor", "fit", "--batches", *train_p, "--target", target,
         "--exclude", *[c for c in offline if c != target], "--time-col", TIME, "--out", str(model), "--json")
@@ -140,7 +142,7 @@ def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Pa
         one_per_row &= all(len(p[key]) == len(f) for key in ("time_h", "prediction", "lower", "upper", "in_domain"))
         q = pls.predict(pls_inputs(f, online)).ravel()
         rows = f[target].notna().to_numpy()
-        tv = tr[TARGETS[target]].to_numpy(float)
+        tv = tr[key].to_numpy(float)
         s_a.append(pred[rows])
         q_a.append(q[rows])
         y_a.append(f[target].to_numpy(float)[rows])
@@ -316,7 +318,6 @@ def main() -> None:
             root = root / "dense"
             offline.append(DENSE_PENICILLIN)
         targets = {DENSE_PENICILLIN: "P"}
-        TARGETS[DENSE_PENICILLIN] = "P"
     gen_s = time.perf_counter() - t0
     train_p = [m["path"] for m in batches["train"]]
     test_p = [m["path"] for m in batches["test"]]
@@ -329,9 +330,9 @@ def main() -> None:
         "full_columns": opts.full_columns, "raman_channels": 2200 if opts.raman else 0,
         "assays": "IndPenSim's records (sample 0.8 h before the row)" if opts.delayed_assays else "on the row",
         "generate_or_load_s": round(gen_s, 1), "softsensor": {}, "errors": []}
-    for target in targets:
+    for target, key in targets.items():
         try:
-            result["softsensor"][target] = softsensor_eval(train_p, test_p, target, work, offline)
+            result["softsensor"][target] = softsensor_eval(train_p, test_p, target, work, offline, key)
         except CliError as e:
             result["errors"].append({"step": f"softsensor {target}", **e.info})
     try:
