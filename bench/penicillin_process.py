@@ -63,6 +63,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -232,44 +233,47 @@ def monitor_eval(train_p: list[str], normal: list[dict], faulty: list[dict], wor
             "per_fault": per_fault, "normal": normal_out, "faulty": faulty_out, "fit_s": round(fit_s, 1)}
 
 
-def dense_copies(batches: dict[str, list[dict]], root: Path) -> dict[str, list[dict]]:
-    """Copies of every batch with IndPenSim's dense penicillin column (the truth's ``P`` on every
-    row) and their truth files, under ``root``; the metadata with the new paths."""
+def edited_copies(batches: dict[str, list[dict]], root: Path,
+                  edit: Callable[[dict, pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, dict]]
+                  ) -> dict[str, list[dict]]:
+    """Copies of every batch and its truth file under ``root``, each pair as ``edit(metadata,
+    batch, truth)`` returns it (with metadata to add); the metadata with the new paths."""
     root.mkdir(parents=True, exist_ok=True)
     out: dict[str, list[dict]] = {}
     for group, metas in batches.items():
         out[group] = []
         for m in metas:
             src = Path(m["path"])
+            f, tr, more = edit(m, pd.read_csv(src), pd.read_csv(str(src).replace(".csv", ".truth.csv")))
             dst = root / src.name
-            f, tr = pd.read_csv(src), pd.read_csv(str(src).replace(".csv", ".truth.csv"))
-            if len(f) != len(tr):
-                raise SystemExit(f"{src}: {len(f)} rows, its truth file {len(tr)}")
-            f[DENSE_PENICILLIN] = tr["P"].to_numpy(float)
             f.to_csv(dst, index=False)
             tr.to_csv(str(dst).replace(".csv", ".truth.csv"), index=False)
-            out[group].append({**m, "path": str(dst)})
+            out[group].append({**m, "path": str(dst), **more})
     return out
+
+
+def dense_copies(batches: dict[str, list[dict]], root: Path) -> dict[str, list[dict]]:
+    """Copies of every batch with IndPenSim's dense penicillin column (the truth's ``P`` on every
+    row) and their truth files, under ``root``; the metadata with the new paths."""
+
+    def add(m: dict, f: pd.DataFrame, tr: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+        if len(f) != len(tr):
+            raise SystemExit(f"{m['path']}: {len(f)} rows, its truth file {len(tr)}")
+        return f.assign(**{DENSE_PENICILLIN: tr["P"].to_numpy(float)}), tr, {}
+
+    return edited_copies(batches, root, add)
 
 
 def cut_copies(batches: dict[str, list[dict]], lo: float, root: Path) -> dict[str, list[dict]]:
     """Copies of every batch ended at a time drawn uniformly in ``[lo, its end]`` (seeded by the
     batch's seed), with their truth files, under ``root``; the metadata with the new paths."""
-    root.mkdir(parents=True, exist_ok=True)
-    out: dict[str, list[dict]] = {}
-    for group, metas in batches.items():
-        out[group] = []
-        for m in metas:
-            src = Path(m["path"])
-            f = pd.read_csv(src)
-            tr = pd.read_csv(str(src).replace(".csv", ".truth.csv"))
-            t = f[TIME].to_numpy(float)
-            end = np.random.default_rng(int(m["seed"])).uniform(lo, t[-1])
-            dst = root / src.name
-            f[t <= end].to_csv(dst, index=False)
-            tr[tr["time_h"].to_numpy(float) <= end].to_csv(str(dst).replace(".csv", ".truth.csv"), index=False)
-            out[group].append({**m, "path": str(dst), "end_h": round(float(end), 1)})
-    return out
+
+    def cut(m: dict, f: pd.DataFrame, tr: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+        t = f[TIME].to_numpy(float)
+        end = np.random.default_rng(int(m["seed"])).uniform(lo, t[-1])
+        return f[t <= end], tr[tr["time_h"].to_numpy(float) <= end], {"end_h": round(float(end), 1)}
+
+    return edited_copies(batches, root, cut)
 
 
 def main() -> None:
