@@ -360,7 +360,7 @@ class ReferenceModel:
         own = np.r_[np.asarray(self.owner), -1]  # time (the last column) belongs to no variable
         used = np.zeros(len(own), bool)
         used[[*self.reg_idx, len(own) - 1]] = True  # the linear regressions' features, and time
-        stale = [j for j in getattr(self, "stale", ()) if j < len(value_idx)]
+        stale = self.stale
         models: list[Any] = []
         for j, vj in enumerate(value_idx):
             if variables is not None and j not in variables:
