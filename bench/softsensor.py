@@ -1,6 +1,7 @@
 """Soft-sensor campaign benchmark: test RMSE as % of range against tuned PLS on the raw inputs.
 
 Run: .venv/bin/python bench/softsensor.py [plant|cho|monod|pichia|bacillus|bacillus-raman]   (prints JSON)
+     [--test-seed N] (the synthetic processes' test campaign) [--seed N] (the plant's campaign) [--out FILE]
 
 ``plant``: the virtual plant's offline campaign (:mod:`biotwin.plant.campaign`): fit on the
 30 normal training files, score on the 10 normal test files against the offline assays
@@ -40,7 +41,8 @@ if proc == "plant":
     from _plant_campaign import OFFLINE, campaign
     from biotwin.batchdata import read_batch
 
-    metas, _ = campaign()
+    # the virtual plant's campaign seed (--seed, default 0)
+    metas, _ = campaign(int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0)
     train = [read_batch(m["path"]) for m in metas if m["split"] == "train"]
     test = [read_batch(m["path"]) for m in metas if m["split"] == "test"]
     truth_test = [pd.read_csv(m["path"].rsplit(".", 1)[0] + ".truth.csv") for m in metas if m["split"] == "test"]

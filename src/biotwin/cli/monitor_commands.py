@@ -29,6 +29,16 @@ _BY = typer.Option(None, "--by", help="Axis: an indicator column in every batch 
 _CUMULATIVE = typer.Option(False, "--cumulative", help="Integrate the --by column over time first (OUR).")
 
 
+def _fractions(text: str) -> tuple[float, ...]:
+    """``'0.1,0.35'`` -> ``(0.1, 0.35)``; ``'none'`` -> ``()``."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise DataError(f"--leak-fractions: expected numbers separated by commas or 'none', got {text!r}") from None
+
+
 @softsensor_app.command("fit")
 @handle_errors
 def softsensor_fit(
@@ -44,6 +54,9 @@ def softsensor_fit(
         "Regressor families to choose between by batch-grouped CV, e.g. 'pls,lasso' "
         "(default: every one, biotwin.softsensors.CANDIDATES).")),
     alpha: float = typer.Option(0.1, "--alpha", help="Miscoverage of the intervals (0.1 -> 90 %)."),
+    leak_fractions: str = typer.Option(None, "--leak-fractions", help=(
+        "Time constants of the leaky integrals of the inputs, as fractions of the median training batch "
+        "duration, e.g. '0.1,0.35' (the default, biotwin.softsensors.sensor.LEAK_FRACTIONS); 'none' for none.")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
     final: bool = typer.Option(False, "--final", help=(
         "Forecast the batch's final value of --target at every row instead (a batch-level model of the "
@@ -52,14 +65,17 @@ def softsensor_fit(
 ) -> None:
     """Fit a soft sensor on batch files; the model is chosen by cross-validation grouped by batch."""
     from biotwin.softsensors import CANDIDATES, FinalQualityPredictor, SoftSensor, persist
+    from biotwin.softsensors.sensor import LEAK_FRACTIONS
 
     data = _training_batches(ctx, batches, lake_batches, lake_every, time_col)
     families = CANDIDATES if candidates is None else tuple(c.strip() for c in candidates.split(",") if c.strip())
+    leaks = LEAK_FRACTIONS if leak_fractions is None else _fractions(leak_fractions)
     if final:
-        ss = FinalQualityPredictor(quality=target, exclude=tuple(exclude), candidates=families, alpha=alpha).fit(
-            data).sensor_
+        ss = FinalQualityPredictor(quality=target, exclude=tuple(exclude), candidates=families, alpha=alpha,
+                                   leak_fractions=leaks).fit(data).sensor_
     else:
-        ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha, candidates=families).fit(data)
+        ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha, candidates=families,
+                        leak_fractions=leaks).fit(data)
     meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids, "lake_every_h": lake_every,
             "final_of": target if final else None}
     persist.save(ss, out, meta)

@@ -16,6 +16,13 @@ For each input variable ``v`` of one batch (rows in time order) the features are
   Bioeng 19:55, doi:10.1002/bit.260190106), so product follows the double integral of a gas
   rate; the same holds for titre and the integral of viable cells in mammalian culture;
 - ``rate(v)``: its backward difference over ``rate_window_h`` [unit/h], causal;
+- ``leak{tau}h(v)``: optionally its leaky running integral with first-order loss of time
+  constant ``tau`` [unit x h] (:func:`leaky_integral`): what a quantity formed at a rate
+  proportional to ``v`` amounts to when it also decays at ``1/tau``, as a product that is
+  hydrolysed (penicillin in the model of Bajpai & Reuss 1980, J Chem Technol Biotechnol
+  30:332, extended by Birol, Undey & Cinar 2002, Comput Chem Eng 26:1553, whose hydrolysis
+  term IndPenSim keeps) or cells that die. A plain running integral remembers the whole
+  batch; this one forgets what lies more than a few ``tau`` back;
 
 - with ``volumes`` (columns found by :func:`volume_like`: broth volume or weight): for each
   volume column ``w``, ``cum(v)/w`` and ``v/w``, which turn whole-vessel amounts and rates
@@ -28,6 +35,7 @@ carry their own rate as ``rate(v)``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -96,6 +104,45 @@ def ewma(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
     return out
 
 
+def leaky_integral(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
+    """Causal running integral with first-order loss: ``I' = x - I / tau_h``, ``I(t0) = 0``.
+
+    Each step of length ``dt`` holds the value at its end: ``I_i = exp(-dt / tau_h) I_(i-1) +
+    tau_h (1 - exp(-dt / tau_h)) x_i``, exact for a piecewise-constant input; for ``dt << tau_h``
+    the step adds ``x_i dt`` as a plain integral would.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_rows,)
+        Time [h], non-decreasing.
+    values : ndarray, shape (n_rows,)
+        Finite values [unit].
+    tau_h : float
+        Time constant of the loss [h], > 0.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+        [unit x h]; tends to ``tau_h * x`` under a constant input.
+    """
+    if tau_h <= 0:
+        raise ValueError(f"tau_h must be > 0, got {tau_h}")
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return np.zeros_like(x)
+    dt = np.clip(np.diff(np.asarray(t, dtype=float)), 0.0, None)
+    keep = np.exp(-dt / tau_h)
+    gain = tau_h * (1.0 - keep) * x[1:]
+    if np.ptp(keep) < 1e-12:  # even sampling: one linear filter
+        from scipy.signal import lfilter
+
+        return np.concatenate([[0.0], lfilter([1.0], [1.0, -keep[0]], gain)])
+    out = np.zeros_like(x)
+    for i in range(1, len(x)):
+        out[i] = keep[i - 1] * out[i - 1] + gain[i - 1]
+    return out
+
+
 def backward_rate(t: np.ndarray, v: np.ndarray, window_h: float) -> np.ndarray:
     """Causal rate of change: ``(v(t) - v(t - window_h)) / window_h`` [unit/h], interpolated.
 
@@ -146,8 +193,8 @@ def volume_like(frames: Sequence[pd.DataFrame], variables: Sequence[str], min_co
 
 
 def feature_names(variables: Sequence[str], integrals: bool = True, rates: bool = True,
-                  double_integrals: bool = False) -> list[str]:
-    """Names of the features :func:`engineer` makes, in order."""
+                  double_integrals: bool = False, leaks_h: Sequence[float] = ()) -> list[str]:
+    """Names of the features :func:`engineer` makes, in order (before the volume ratios)."""
     names = [TIME]
     for v in variables:
         names.append(v)
@@ -157,7 +204,18 @@ def feature_names(variables: Sequence[str], integrals: bool = True, rates: bool 
                 names.append(f"cum2({v})")
         if rates:
             names.append(f"rate({v})")
+        names.extend(leak_name(v, tau) for tau in leaks_h)
     return names
+
+
+def leak_name(variable: str, tau_h: float) -> str:
+    """Name of the leaky integral of ``variable`` with time constant ``tau_h``: ``leak23h(OUR)``."""
+    return f"leak{tau_h:.3g}h({variable})"
+
+
+def is_leak(name: str) -> bool:
+    """Whether a feature name is a leaky integral's (:func:`leak_name`), not a column named ``leak...``."""
+    return re.match(r"^leak[0-9.e+-]+h\(.*\)$", name) is not None
 
 
 def engineer(
@@ -170,6 +228,7 @@ def engineer(
     double_integrals: bool = False,
     volumes: Sequence[str] = (),
     smooth_h: float = 0.0,
+    leaks_h: Sequence[float] = (),
 ) -> pd.DataFrame:
     """Feature matrix of one batch.
 
@@ -189,10 +248,14 @@ def engineer(
         Volume-like columns (see :func:`volume_like`); adds ``cum(v)/w`` and ``v/w``.
     smooth_h : float
         Time constant [h] of the causal smoothing of the values (0: none).
+    leaks_h : sequence of float
+        Time constants [h] of the leaky integrals ``leak{tau}h(v)`` (:func:`leaky_integral`), one
+        feature per variable and time constant; none by default.
 
     Returns
     -------
-    DataFrame, shape (n_rows, 1 + n_variables * (1 + integrals + integrals * double_integrals + rates))
+    DataFrame, shape (n_rows, 1 + n_variables * (1 + integrals + integrals * double_integrals + rates
+    + len(leaks_h)) + volume ratios)
         Columns as :func:`feature_names`.
     """
     missing = [v for v in variables if v not in frame]
@@ -210,6 +273,8 @@ def engineer(
                 out[f"cum2({v})"] = cumulative_trapezoid(c, t, initial=0.0) if len(t) > 1 else np.zeros(len(t))
         if rates:
             out[f"rate({v})"] = backward_rate(t, x, rate_window_h)
+        for tau in leaks_h:
+            out[leak_name(v, tau)] = leaky_integral(t, x, tau)
     for w in volumes:
         if w not in frame:
             raise DataError(f"batch lacks volume column {w!r}")

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 
 from biotwin.batchdata.io import BatchSet
 from biotwin.errors import DataError
-from biotwin.softsensors.sensor import SoftSensor, _as_frames
+from biotwin.softsensors.sensor import LEAK_FRACTIONS, SoftSensor, _as_frames
 
 
 class FinalQualityPredictor(BaseEstimator):
@@ -34,20 +34,24 @@ class FinalQualityPredictor(BaseEstimator):
         Regressors (see :class:`SoftSensor`).
     alpha : float
         Miscoverage of the intervals.
+    leak_fractions : sequence of float
+        Time constants of the leaky integrals (see :class:`SoftSensor`).
     """
 
     def __init__(self, quality: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = ("pls", "gbm"),
-                 alpha: float = 0.1) -> None:
+                 alpha: float = 0.1, leak_fractions: Sequence[float] = LEAK_FRACTIONS) -> None:
         self.quality = quality
         self.exclude = exclude
         self.candidates = candidates
         self.alpha = alpha
+        self.leak_fractions = leak_fractions
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> FinalQualityPredictor:
         """Fit on complete training batches."""
         frames, ids = _as_frames(batches)
         self.sensor_ = SoftSensor(target=final_column(self.quality), exclude=(self.quality, *self.exclude),
-                                  candidates=self.candidates, alpha=self.alpha).fit(
+                                  candidates=self.candidates, alpha=self.alpha,
+                                  leak_fractions=self.leak_fractions).fit(
             BatchSet(with_final(frames, self.quality, ids), list(ids)))
         return self
 

@@ -40,7 +40,7 @@ from biotwin.softsensors.estimators import (
     _folds,
     out_of_fold,
 )
-from biotwin.softsensors.features import check_features, engineer, ewma, hold, volume_like
+from biotwin.softsensors.features import check_features, engineer, ewma, hold, is_leak, volume_like
 
 #: Regressors :class:`SoftSensor` can choose between: PLS, ridge and the lasso on the
 #: engineered features (tuned over components / penalty), PLS on the raw inputs only,
@@ -57,6 +57,12 @@ INPUT_MARGIN = 1.0
 #: training rows widened by this fraction of it on each side before the regressor sees it
 #: (``feature_bounds_``).
 FEATURE_MARGIN = 0.1
+#: Time constants of the leaky integrals (``leak{tau}h(v)``) as fractions of the median
+#: training batch duration: 23 and 80 h for IndPenSim's 230-h batches. Measured there (23
+#: columns, assays with 3 % noise, bench/penicillin_process.py --assay-cv 0.03): penicillin
+#: test RMSE 0.891 g/L without them, 0.820 with these two (0.864 with a fraction of 0.05 and
+#: 0.2, 0.828 with 0.2 and 0.7, 0.844 with 0.1 alone); see docs/monitoring.md.
+LEAK_FRACTIONS = (0.1, 0.35)
 
 
 def make_candidates(names: Sequence[str], n_features: int, random_state: int | None = 0,
@@ -141,6 +147,10 @@ class SoftSensor(BaseEstimator):
         every channel. Each candidate but ``rawpls`` is then also tried on the process features
         alone (named ``proc_`` + its name, e.g. ``proc_lasso0.001``), for a target the spectrum
         does not see.
+    leak_fractions : sequence of float
+        Time constants of the leaky integrals of every process input
+        (:func:`~biotwin.softsensors.features.leaky_integral`), as fractions of the median
+        duration of the training batches; ``()`` for none.
 
     Attributes
     ----------
@@ -156,6 +166,9 @@ class SoftSensor(BaseEstimator):
         Inputs that behave like a broth volume or weight (they divide amounts into concentrations).
     spectra_ : dict
         Spectral blocks among the inputs: block name -> channel columns.
+    leaks_h_ : tuple of float
+        Time constants of the leaky integrals [h] (``leak_fractions`` times the median
+        training batch duration).
     feature_names_ : list of str
     cv_rmse_ : dict
         Out-of-fold RMSE of each candidate [target unit].
@@ -206,7 +219,8 @@ class SoftSensor(BaseEstimator):
 
     def __init__(self, target: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = CANDIDATES,
                  cv: int = 5, alpha: float = 0.1, rate_window_h: float = 2.0, max_rows: int = 6000,
-                 random_state: int | None = 0, smooth_h: float = 0.5, spectra: bool = True) -> None:
+                 random_state: int | None = 0, smooth_h: float = 0.5, spectra: bool = True,
+                 leak_fractions: Sequence[float] = LEAK_FRACTIONS) -> None:
         self.target = target
         self.exclude = exclude
         self.candidates = candidates
@@ -217,6 +231,7 @@ class SoftSensor(BaseEstimator):
         self.random_state = random_state
         self.smooth_h = smooth_h
         self.spectra = spectra
+        self.leak_fractions = leak_fractions
 
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
         blocks: dict[str, list[str]] = getattr(self, "spectra_", {})
@@ -225,7 +240,7 @@ class SoftSensor(BaseEstimator):
         smooth_h = getattr(self, "smooth_h", 0.0)
         frame = bridge(self._limit_inputs(frame), getattr(self, "dense_", []))
         F = engineer(frame, process, rate_window_h=self.rate_window_h, double_integrals=True,
-                     volumes=getattr(self, "volumes_", ()), smooth_h=smooth_h)
+                     volumes=getattr(self, "volumes_", ()), smooth_h=smooth_h, leaks_h=getattr(self, "leaks_h_", ()))
         if not blocks:
             return F
         # spectra: each channel's (smoothed) value, and the block's first derivative along the
@@ -270,6 +285,11 @@ class SoftSensor(BaseEstimator):
         self.dt_ = sampling_interval(frames)
         frames = [regrid(f, self.dt_) for f in frames]
         self.variables_ = input_columns(frames, [self.target, *self.exclude], ids)
+        duration = float(np.median([np.ptp(f[TIME].to_numpy(float)) for f in frames]))
+        for a in self.leak_fractions:
+            if not a > 0:
+                raise DataError(f"leak_fractions must be > 0, got {list(self.leak_fractions)}")
+        self.leaks_h_ = tuple(float(f"{a * duration:.3g}") for a in self.leak_fractions) if duration > 0 else ()
         if not self.variables_:
             raise DataError("no usable input column (all excluded, missing or constant)")
         self.spectra_ = spectral_blocks(self.variables_) if getattr(self, "spectra", True) else {}
@@ -340,17 +360,32 @@ class SoftSensor(BaseEstimator):
             return float(np.sqrt(np.mean((yy - p) ** 2)))
 
         raw_cols = [self.feature_names_.index(c) for c in [TIME, *self.variables_]]
-        cands = make_candidates(self.candidates, X.shape[1], self.random_state, raw_cols)
+        # the leaky integrals are seen only by the linear candidates named ``leak_`` + their
+        # name; every other candidate sees the features without them, so cross-validation
+        # decides whether they help (they did for IndPenSim's penicillin and hurt a biomass
+        # assayed at fixed hours; see LEAK_FRACTIONS)
+        leaks = {j for j, c in enumerate(self.feature_names_) if is_leak(c)}
+        plain = [j for j in range(X.shape[1]) if j not in leaks]
+        cands = make_candidates(self.candidates, len(plain), self.random_state, raw_cols)
+        if leaks:
+            cands = {n: e if n.startswith("rawpls") else ColumnsRegressor(e, plain) for n, e in cands.items()}
+        linear = [c for c in self.candidates if c in ("pls", "ridge", "lasso")]
         # with spectra among the inputs, each candidate also without them (``proc_`` + its
         # name): thousands of noisy channels can drown the process signals of a target the
         # spectrum does not see (IndPenSim's biomass: 0.18 g/L out of fold with the spectrum,
         # 0.085 without it; docs/monitoring.md, "Soft sensor", and "With IndPenSim's Raman spectrum")
         if self.spectra_:
             spectral = channels | {f"d1({c})" for c in channels}
-            proc_cols = [j for j, c in enumerate(self.feature_names_) if c not in spectral]
+            proc_cols = [j for j, c in enumerate(self.feature_names_) if c not in spectral and j not in leaks]
             for name, est in make_candidates([c for c in self.candidates if c != "rawpls"], len(proc_cols),
                                              self.random_state).items():
                 cands[f"proc_{name}"] = ColumnsRegressor(est, proc_cols)
+            if leaks:
+                proc_leak = [j for j, c in enumerate(self.feature_names_) if c not in spectral]
+                for name, est in make_candidates(linear, len(proc_leak), self.random_state).items():
+                    cands[f"proc_leak_{name}"] = ColumnsRegressor(est, proc_leak)
+        elif leaks:
+            cands.update({f"leak_{n}": e for n, e in make_candidates(linear, X.shape[1], self.random_state).items()})
         oofs = {name: out_of_fold(est, X, yy, g, self.cv) for name, est in cands.items()}
         # baseline: tuned PLS on the raw inputs (what the soft sensor has to beat)
         base = {name: rmse(p) for name, p in oofs.items() if family(name) == "rawpls"}
@@ -418,13 +453,16 @@ class SoftSensor(BaseEstimator):
         assayed rows' predictions are the same. Culture time and the running integrals are
         progress features: between two assays they lie between their values there, so they
         are not limited (a batch running longer is flagged by ``progress_range_`` instead).
-        Spectral channels are not limited.
+        Nor are the leaky integrals: limiting them while the plain integrals run on set the two
+        against each other beyond the assayed range (the CHO generator's test batch whose
+        viable cells outgrew every training batch: error 4.2e9 cells/L with them limited,
+        1.2e9 without, 6.9e8 without leaky integrals at all). Spectral channels are not limited.
         """
         blocks: dict[str, list[str]] = getattr(self, "spectra_", {})
         channels = {c for cols in blocks.values() for c in cols}
         out = {}
         for j, name in enumerate(self.feature_names_):
-            if name == TIME or name.startswith(("cum(", "cum2(")):
+            if name == TIME or name.startswith(("cum(", "cum2(")) or is_leak(name):
                 continue
             if name in channels or (name.startswith("d1(") and name[3:-1] in channels):
                 continue
@@ -605,7 +643,8 @@ class SoftSensor(BaseEstimator):
                 "feature_bounds": {v: list(b) for v, b in getattr(self, "feature_bounds_", {}).items()},
                 "update": getattr(self, "update_", None),
                 "spectra": {b: len(c) for b, c in getattr(self, "spectra_", {}).items()},
-                "spectra_used": self.spectra_used_}
+                "spectra_used": self.spectra_used_,
+                "leaks_h": list(getattr(self, "leaks_h_", ()))}
 
     @property
     def spectra_used_(self) -> bool:
