@@ -8,7 +8,7 @@ import pytest
 
 from biotwin.softsensors import SoftSensor, engineer
 from biotwin.softsensors.features import leaky_integral
-from biotwin.softsensors.sensor import family
+from biotwin.softsensors.sensor import _uses_leaks, family
 
 UNEVEN = np.sort(np.r_[0.0, np.random.default_rng(0).uniform(0, 50, 400)])
 
@@ -98,3 +98,36 @@ def test_cli_sets_the_leak_fractions(tmp_path):
         assert sum(f.startswith("leak") for f in meta["features"]) == 2 * len(leaks)  # feed and stirrer
     r = CliRunner().invoke(app, [*base, str(tmp_path / "m.joblib"), "--leak-fractions", "0.1;0.3"])
     assert r.exit_code != 0 and "--leak-fractions" in r.output
+
+
+def _plain_batches(n: int, seed: int) -> list[pd.DataFrame]:
+    """As :func:`_batches`, but the product is never lost (a plain running integral of the feed),
+    assayed with 5 % noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 100.0 + 1e-9, 0.2)
+    out = []
+    for _ in range(n):
+        steps = np.sort(rng.uniform(0, 100, 6))
+        feed = rng.uniform(0.5, 2.0, 7)[np.searchsorted(steps, t)]
+        p = np.cumsum(feed) * 0.2 * 0.05
+        assay = np.full(len(t), np.nan)
+        assay[::30] = p[::30] * (1 + rng.normal(0, 0.05, len(p[::30])))
+        out.append(pd.DataFrame({"time_h": t, "feed [L/h]": feed, "stirrer [rpm]": 300 + rng.normal(0, 5, len(t)),
+                                 "product [g/L]": assay}))
+    return out
+
+
+def test_leak_candidates_must_win_by_more_than_one_standard_error():
+    # nothing is lost here: the leaky integrals' candidates beat the others out of fold by
+    # chance only (1.7 %), and the soft sensor keeps a candidate without them
+    ss = SoftSensor(target="product [g/L]", candidates=("pls", "ridge", "rawpls")).fit(_plain_batches(10, 6))
+    leak = min(v for k, v in ss.cv_rmse_.items() if _uses_leaks(k))
+    plain = min(v for k, v in ss.cv_rmse_.items() if not _uses_leaks(k))
+    assert leak < 0.99 * plain
+    assert not _uses_leaks(ss.chosen_) and ss.cv_rmse_[ss.chosen_] == plain
+
+
+def test_which_candidates_use_the_leaky_integrals():
+    assert _uses_leaks("leak_ridge0.01") and _uses_leaks("proc_leak_lasso0.001")
+    assert _uses_leaks("mean(lasso0.003,leak_pls16)") and _uses_leaks("mean(leak_lasso0.003,pls12)")
+    assert not _uses_leaks("mean(lasso0.003,proc_pls16)") and not _uses_leaks("rawpls8")
