@@ -140,7 +140,7 @@ def softsensor_eval(train_p: list[str], test_p: list[str], target: str, work: Pa
     for path, f, tr in zip(test_p, test, truth, strict=True):
         p = cli("softsensor", "predict", "--model", str(model), "--batch", path, "--json")
         pred = np.asarray(p["prediction"], float)
-        one_per_row &= all(len(p[key]) == len(f) for key in ("time_h", "prediction", "lower", "upper", "in_domain"))
+        one_per_row &= all(len(p[c]) == len(f) for c in ("time_h", "prediction", "lower", "upper", "in_domain"))
         q = pls.predict(pls_inputs(f, online)).ravel()
         rows = f[target].notna().to_numpy()
         tv = tr[key].to_numpy(float)

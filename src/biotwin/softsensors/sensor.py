@@ -277,6 +277,8 @@ class SoftSensor(BaseEstimator):
 
     def fit(self, batches: BatchSet | Sequence[pd.DataFrame], y: Any = None) -> SoftSensor:
         """Fit on training batches (each a frame with ``time_h``, the inputs and ``target``)."""
+        if not all(a > 0 for a in self.leak_fractions):
+            raise DataError(f"leak_fractions must be > 0, got {list(self.leak_fractions)}")
         frames, ids = _as_frames(batches)
         if len(frames) < 2:
             raise DataError("a soft sensor needs at least 2 training batches")
@@ -292,9 +294,6 @@ class SoftSensor(BaseEstimator):
         frames = [regrid(f, self.dt_) for f in frames]
         self.variables_ = input_columns(frames, [self.target, *self.exclude], ids)
         duration = float(np.median([np.ptp(f[TIME].to_numpy(float)) for f in frames]))
-        for a in self.leak_fractions:
-            if not a > 0:
-                raise DataError(f"leak_fractions must be > 0, got {list(self.leak_fractions)}")
         self.leaks_h_ = tuple(float(f"{a * duration:.3g}") for a in self.leak_fractions) if duration > 0 else ()
         if not self.variables_:
             raise DataError("no usable input column (all excluded, missing or constant)")
