@@ -49,3 +49,17 @@ def test_gap_rows_marks_runs_of_any_variable():
     b[-2:] = np.nan  # trailing outage
     f = pd.DataFrame({"time_h": t, "a": a, "b": b})
     assert gap_rows(f, ["a", "b", "absent"]).tolist() == [False, True, True, False, False, False, True, True]
+
+
+def test_bridge_of_many_columns_fills_each_gap_on_its_own():
+    from biotwin.batchdata.gaps import bridge
+
+    t = np.arange(0.0, 5.0, 0.5)
+    cols = {f"{2400 - k}": np.arange(len(t), dtype=float) + k for k in range(60)}
+    cols["2390"][3:6] = np.nan  # an outage in one channel only
+    cols["2350"][:2] = np.nan  # leading: not between two values, not bridged
+    f = pd.DataFrame({"time_h": t, **cols})
+    out = bridge(f, [*cols, "absent", "2390"])  # a name twice and one absent change nothing
+    np.testing.assert_allclose(out["2390"].to_numpy(), np.arange(len(t)) + 10.0)
+    assert out["2350"].isna().sum() == 2
+    pd.testing.assert_frame_equal(out.drop(columns="2390"), f.drop(columns="2390"))

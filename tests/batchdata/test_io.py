@@ -445,3 +445,18 @@ def test_a_time_column_without_a_unit(tmp_path):
     with pytest.warns(UserWarning, match=r"long\.csv: time column 'Time' gives no unit.*2985 h.*'Time \[min\]'"):
         frame = read_batch(long)
     assert frame["time_h"].iloc[-1] == pytest.approx(2985.0)  # warned, not altered
+
+
+def test_column_roles_read_every_batch_for_a_constant_or_empty_column():
+    from biotwin.batchdata.io import column_roles
+
+    t = np.arange(5.0)
+    a = pd.DataFrame({"time_h": t, "T [C]": 37.0, "pH [-]": np.nan, "feed [mL]": t, "O2 [%]": 21.0})
+    b = pd.DataFrame({"time_h": t, "T [C]": 36.0, "pH [-]": np.nan, "feed [mL]": t, "O2 [%]": 21.0})
+    roles = column_roles([a, b])
+    # constant within each batch but not over them: an input; no finite value: empty
+    assert roles == {"T [C]": "input", "pH [-]": "constant_or_empty", "feed [mL]": "input",
+                     "O2 [%]": "constant_or_empty"}
+    # a name twice in one batch: judged over both of its columns
+    c = pd.concat([a[["time_h", "O2 [%]"]], pd.Series(t, name="O2 [%]")], axis=1)
+    assert column_roles([c, a[["time_h", "O2 [%]"]]]) == {"O2 [%]": "input"}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from biotwin.softsensors import SoftSensor, engineer
-from biotwin.softsensors.features import leaky_integral
+from biotwin.softsensors.features import ewma, hold, leaky_integral
 from biotwin.softsensors.sensor import _uses_leaks, family
 
 UNEVEN = np.sort(np.r_[0.0, np.random.default_rng(0).uniform(0, 50, 400)])
@@ -131,3 +131,20 @@ def test_which_candidates_use_the_leaky_integrals():
     assert _uses_leaks("leak_ridge0.01") and _uses_leaks("proc_leak_lasso0.001")
     assert _uses_leaks("mean(lasso0.003,leak_pls16)") and _uses_leaks("mean(leak_lasso0.003,pls12)")
     assert not _uses_leaks("mean(lasso0.003,proc_pls16)") and not _uses_leaks("rawpls8")
+
+
+@pytest.mark.parametrize("even", [True, False])
+def test_hold_and_ewma_of_a_block_of_columns_equal_each_column_on_its_own(even):
+    # the spectra are held and smoothed as one array: the same numbers as column by column
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 6))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:4, 1] = np.nan  # leading gap: the first value fills it
+    x[:, 5] = np.nan  # never measured: zeros
+    t = np.arange(200) * 0.2 if even else np.cumsum(rng.uniform(0.1, 0.3, 200))
+    h = hold(x)
+    assert np.array_equal(h, np.column_stack([hold(x[:, j]) for j in range(6)]))
+    assert h[0, 1] == x[4, 1] and not h[:, 5].any() and np.isfinite(h).all()
+    e = ewma(t, h, 0.5)
+    assert np.array_equal(e, np.column_stack([ewma(t, h[:, j], 0.5) for j in range(6)]))
+    assert hold(np.array([])).shape == (0,)

@@ -51,21 +51,24 @@ def hold(values: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    values : ndarray, shape (n_rows,)
+    values : ndarray, shape (n_rows,) or (n_rows, n_columns)
+        One series, or one per column (each held on its own).
 
     Returns
     -------
-    ndarray, shape (n_rows,)
-        All zeros when no value is finite.
+    ndarray, the shape of ``values``
+        All zeros in a column where no value is finite.
     """
     v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return v.copy()
     ok = np.isfinite(v)
-    if not ok.any():
-        return np.zeros_like(v)
-    idx = np.where(ok, np.arange(len(v)), -1)
-    np.maximum.accumulate(idx, out=idx)
-    idx[idx < 0] = int(np.argmax(ok))
-    return v[idx]
+    rows = np.arange(len(v)).reshape((-1,) + (1,) * (v.ndim - 1))
+    idx = np.where(ok, rows, -1)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    idx = np.where(idx < 0, np.argmax(ok, axis=0), idx)
+    out = np.take_along_axis(v, idx, axis=0)
+    return np.where(ok.any(axis=0), out, 0.0)
 
 
 def ewma(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
@@ -78,14 +81,14 @@ def ewma(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
     ----------
     t : ndarray, shape (n_rows,)
         Time [h], non-decreasing.
-    values : ndarray, shape (n_rows,)
-        Finite values.
+    values : ndarray, shape (n_rows,) or (n_rows, n_columns)
+        Finite values, one series or one per column (each smoothed on its own).
     tau_h : float
         Time constant [h]; 0 returns the values unchanged.
 
     Returns
     -------
-    ndarray, shape (n_rows,)
+    ndarray, the shape of ``values``
     """
     x = np.asarray(values, dtype=float)
     if tau_h <= 0 or len(x) < 2:
@@ -95,7 +98,7 @@ def ewma(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
     if np.ptp(a) < 1e-9:  # even sampling: one linear filter
         from scipy.signal import lfilter
 
-        y, _ = lfilter([a[0]], [1.0, a[0] - 1.0], x[1:], zi=[(1.0 - a[0]) * x[0]])
+        y, _ = lfilter([a[0]], [1.0, a[0] - 1.0], x[1:], axis=0, zi=(1.0 - a[0]) * x[:1])
         return np.concatenate([x[:1], y])
     out = np.empty_like(x)
     out[0] = x[0]

@@ -99,6 +99,18 @@ def family(name: str) -> str:
     return m.group(1) if m else name
 
 
+def _medians(frames: Sequence[pd.DataFrame], columns: Sequence[str], block: int = 256) -> dict[str, float]:
+    """Each column's median over the finite values of every frame, read ``block`` columns at a
+    time (one column at a time, 2200 spectral channels of 30 batches took 9 s)."""
+    out: dict[str, float] = {}
+    cols = list(columns)
+    for k in range(0, len(cols), block):
+        part = cols[k:k + block]
+        a = np.vstack([f[part].to_numpy(float) for f in frames])
+        out.update(zip(part, map(float, np.nanmedian(a, axis=0)), strict=True))
+    return out
+
+
 def _uses_leaks(name: str) -> bool:
     """Whether a candidate (or a mean with one among its members) sees the leaky integrals."""
     return "leak_" in name  # leak_..., proc_leak_..., and means with one of them
@@ -251,14 +263,15 @@ class SoftSensor(BaseEstimator):
             return F
         # spectra: each channel's (smoothed) value, and the block's first derivative along the
         # channels; no integrals or rates of single channels
+        # (a block read and smoothed as one array: a column at a time, 2200 Raman channels took
+        # 25 of a 171-s fit, most of it pandas' per-column overhead)
         t = frame[TIME].to_numpy(float)
-        extra: dict[str, np.ndarray] = {}
+        parts = [F]
         for cols in blocks.values():
-            S = np.column_stack([ewma(t, hold(frame[c].to_numpy(float)), smooth_h) for c in cols])
-            extra.update({c: S[:, j] for j, c in enumerate(cols)})
-            D = spectral_derivative(S)
-            extra.update({f"d1({c})": D[:, j] for j, c in enumerate(cols)})
-        return pd.concat([F, pd.DataFrame(extra, index=F.index)], axis=1)
+            S = ewma(t, hold(frame[cols].to_numpy(float)), smooth_h)
+            parts.append(pd.DataFrame(S, columns=cols, index=F.index))
+            parts.append(pd.DataFrame(spectral_derivative(S), columns=[f"d1({c})" for c in cols], index=F.index))
+        return pd.concat(parts, axis=1)
 
     def _limit_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with each input limited to ``input_bounds_`` (missing values stay missing)."""
@@ -446,8 +459,7 @@ class SoftSensor(BaseEstimator):
         self.update_ = adapt.choose([(yy[g == b], oofs[self.chosen_][g == b]) for b in np.unique(g)])
         self.model_ = ConformalRegressor(clone(cands[self.chosen_]), alpha=self.alpha, cv=self.cv).fit(
             X, yy, groups=g, oof=oofs[self.chosen_])
-        self.fill_ = {v: float(np.nanmedian(np.concatenate([f[v].to_numpy(float) for f in frames])))
-                      for v in self.variables_}
+        self.fill_ = _medians(frames, self.variables_)
         self.domain_ = ApplicabilityDomain(alpha=0.001, margin=1.5).fit(np.vstack(domain_rows))
         # the progress features (culture time and the running integrals) must also lie within
         # their calibrated range widened by 10 % of it: T2 sums over components, so a row far
