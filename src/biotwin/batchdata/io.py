@@ -805,15 +805,14 @@ def column_roles(frames: Sequence[pd.DataFrame], drop: Sequence[str] = ()) -> di
             roles[c] = "excluded"
         elif c not in common:
             roles[c] = "not_in_every_batch"
+        elif not varies[c]:
+            roles[c] = "constant_or_empty"
+        elif is_identifier(frames, c):
+            roles[c] = "batch_identifier"
+        elif is_row_number(frames, c):
+            roles[c] = "row_number"
         else:
-            if not varies[c]:
-                roles[c] = "constant_or_empty"
-            elif is_identifier(frames, c):
-                roles[c] = "batch_identifier"
-            elif is_row_number(frames, c):
-                roles[c] = "row_number"
-            else:
-                roles[c] = "input"
+            roles[c] = "input"
     return roles
 
 
