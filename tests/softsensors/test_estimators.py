@@ -140,3 +140,33 @@ def test_domain_on_wide_inputs_uses_leading_components():
     inside = ad.predict(scores[:50] @ np.zeros((5, 400)) + X[:50])
     far = ad.predict(X[:50] + 10.0 * rng.normal(size=(50, 400)))
     assert (inside > 0).mean() > 0.9 and (far < 0).all()
+
+
+@pytest.mark.parametrize("shape", [(300, 20), (120, 400), (40, 3)])
+def test_out_of_fold_many_equals_each_regressor_on_its_own(shape):
+    """PLS of several sizes share one fit per fold, ridges and lassos one Gram matrix; each
+    regressor's out-of-fold predictions are still its own (up to rounding), also on a subset
+    of columns, with more components asked than the data allow, with screened inputs, and for
+    regressors that share nothing."""
+    from biotwin.softsensors.estimators import out_of_fold, out_of_fold_many
+
+    n, p = shape
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, p))
+    y = 2 * X[:, 0] + np.sin(X[:, 1]) + 0.1 * rng.normal(size=n)
+    groups = np.arange(n) % 8
+    ests = {f"pls{k}": PLSRegressor(n_components=k) for k in (1, 2, 5, 32)}
+    ests.update({f"ridge{a:g}": RidgeRegressor(alpha=a) for a in (1e-5, 1e-2, 1.0)})
+    ests.update({f"cols_pls{k}": ColumnsRegressor(PLSRegressor(n_components=k), [2, 0, 1]) for k in (1, 3)})
+    ests["cols_ridge"] = ColumnsRegressor(RidgeRegressor(alpha=1e-3), [0, 1])
+    ests.update({f"lasso{a:g}": LassoRegressor(alpha=a) for a in (1e-3, 1e-1)})
+    ests.update({f"screened_lasso{a:g}": LassoRegressor(alpha=a, max_inputs=8) for a in (1e-3, 1e-2)})
+    ests["gbm"] = BoostingRegressor(max_iter=10)
+    many = out_of_fold_many(ests, X, y, groups, cv=4)
+    assert list(many) == list(ests)
+    for name, est in ests.items():
+        np.testing.assert_allclose(many[name], out_of_fold(est, X, y, groups, cv=4), rtol=1e-9, atol=1e-9)
+    # the sizes differ: the shared fit did not hand one model's predictions to every size
+    assert not np.allclose(many["pls1"], many["pls5"])
+    assert not np.allclose(many["ridge1e-05"], many["ridge1"])
+    assert not np.allclose(many["lasso0.001"], many["lasso0.1"])

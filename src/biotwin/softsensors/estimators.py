@@ -29,9 +29,11 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.linalg import pinv
 from sklearn.base import BaseEstimator, OutlierMixin, RegressorMixin, clone
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -71,7 +73,9 @@ class PLSRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, y_numeric=True)
         self.x_mean_, self.x_scale_ = _scale(X)
         k = int(max(1, min(self.n_components, X.shape[1], max(X.shape[0] - 1, 1))))
-        self.pls_ = PLSRegression(n_components=k, scale=False).fit((X - self.x_mean_) / self.x_scale_, y)
+        Z = (X - self.x_mean_) / self.x_scale_
+        self.z_mean_ = Z.mean(axis=0)  # what PLSRegression centres on (about 0): for predict_components
+        self.pls_ = PLSRegression(n_components=k, scale=False).fit(Z, y)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -79,6 +83,34 @@ class PLSRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "pls_")
         X = validate_data(self, X, reset=False)
         return np.asarray(self.pls_.predict((X - self.x_mean_) / self.x_scale_)).reshape(-1)
+
+    def predict_components(self, X: Any, n_components: Sequence[int]) -> np.ndarray:
+        """Predictions of the PLS with only its first ``k`` components, for each ``k`` in
+        ``n_components`` (capped at the components fitted), shape (n_samples, len(n_components)).
+
+        NIPALS extracts the components one at a time, each from what the previous ones left
+        (Wold, Sjöström & Eriksson 2001, section 3), so the first ``k`` components of a fit
+        with more are those of a fit with ``k``; their regression coefficients are
+        ``W_k (P_k' W_k)^-1 q_k'`` (the same formula as PLSRegression's ``coef_``). One fit
+        thus gives every smaller model's predictions: cross-validating nine numbers of
+        components costs one fit per fold instead of nine.
+        """
+        check_is_fitted(self, "pls_")
+        X = validate_data(self, X, reset=False)
+        Zc = (X - self.x_mean_) / self.x_scale_ - getattr(self, "z_mean_", 0.0)
+        W, P, Q = self.pls_.x_weights_, self.pls_.x_loadings_, self.pls_.y_loadings_
+        out = np.empty((X.shape[0], len(n_components)))
+        for j, k in enumerate(n_components):
+            k = int(max(1, min(k, W.shape[1])))
+            coef = W[:, :k] @ pinv(P[:, :k].T @ W[:, :k], check_finite=False) @ Q[:, :k].T
+            out[:, j] = (Zc @ coef).reshape(-1) + float(np.ravel(self.pls_.intercept_)[0])
+        return out
+
+    @staticmethod
+    def _path(X: np.ndarray, y: np.ndarray, n_components: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
+        """Predictor of the PLS with each number of components (for :func:`out_of_fold_many`)."""
+        model = PLSRegressor(n_components=max(n_components)).fit(X, y)
+        return lambda Xn: model.predict_components(Xn, n_components)
 
 
 class RidgeRegressor(RegressorMixin, BaseEstimator):
@@ -100,20 +132,38 @@ class RidgeRegressor(RegressorMixin, BaseEstimator):
         self.x_mean_, self.x_scale_ = _scale(X)
         Z = (X - self.x_mean_) / self.x_scale_
         self.intercept_ = float(np.mean(y))
-        lam = self.alpha * X.shape[0]
-        yc = y - self.intercept_
-        # primal (p x p) or, with more features than rows, the dual (n x n) system: the same
-        # solution, coef = Z' (Z Z' + lam I)^-1 y (Hastie, Tibshirani & Friedman 2009, ESL, 18.3.5)
-        dual = Z.shape[1] > Z.shape[0]
-        A = Z @ Z.T if dual else Z.T @ Z
-        A[np.diag_indices_from(A)] += lam
-        b = yc if dual else Z.T @ yc
-        try:
-            w = np.linalg.solve(A, b)
-        except np.linalg.LinAlgError:
-            w = np.linalg.lstsq(A, b, rcond=None)[0]
-        self.coef_ = Z.T @ w if dual else w
+        self.coef_ = self._solve(Z, y - self.intercept_, [self.alpha])[:, 0]
         return self
+
+    @staticmethod
+    def _solve(Z: np.ndarray, yc: np.ndarray, alphas: Sequence[float]) -> np.ndarray:
+        """Coefficients for each penalty in ``alphas`` (per row), shape (n_features, len(alphas)).
+
+        The primal (p x p) or, with more features than rows, the dual (n x n) system: the same
+        solution, coef = Z' (Z Z' + lam I)^-1 y (Hastie, Tibshirani & Friedman 2009, ESL,
+        18.3.5). The Gram matrix, the costly part, is formed once for every penalty.
+        """
+        dual = Z.shape[1] > Z.shape[0]
+        G = Z @ Z.T if dual else Z.T @ Z
+        b = yc if dual else Z.T @ yc
+        out = np.empty((Z.shape[1], len(alphas)))
+        for j, alpha in enumerate(alphas):
+            A = G.copy()
+            A[np.diag_indices_from(A)] += alpha * Z.shape[0]
+            try:
+                w = np.linalg.solve(A, b)
+            except np.linalg.LinAlgError:
+                w = np.linalg.lstsq(A, b, rcond=None)[0]
+            out[:, j] = Z.T @ w if dual else w
+        return out
+
+    @staticmethod
+    def _path(X: np.ndarray, y: np.ndarray, alphas: Sequence[float]) -> Callable[[np.ndarray], np.ndarray]:
+        """Predictor of the ridge fitted with each penalty in ``alphas`` (for :func:`out_of_fold_many`)."""
+        mean, scale = _scale(X)
+        intercept = float(np.mean(y))
+        coef = RidgeRegressor._solve((X - mean) / scale, y - intercept, alphas)
+        return lambda Xn: intercept + ((Xn - mean) / scale) @ coef
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions, shape (n_samples,)."""
@@ -156,26 +206,58 @@ class LassoRegressor(RegressorMixin, BaseEstimator):
         """Fit on ``X`` of shape (n_samples, n_features) and ``y`` of shape (n_samples,)."""
         X, y = validate_data(self, X, y, y_numeric=True)
         self.x_mean_, self.x_scale_ = _scale(X)
-        self.y_mean_ = float(np.mean(y))
-        sd = float(np.std(y))
-        self.y_scale_ = sd if np.isfinite(sd) and sd > 1e-12 else 1.0
         Z = (X - self.x_mean_) / self.x_scale_
-        wide = Z.shape[1] > max(Z.shape[0], self.max_inputs)
-        self.inputs_ = _screen(Z, y, self.max_inputs) if wide else np.arange(Z.shape[1])
-        Z = Z[:, self.inputs_]
+        self.y_mean_, self.y_scale_, self.inputs_, Zs, ys = self._prepare(Z, y, self.max_inputs)
+        coef, n_iter = self._descend(Zs, ys, [self.alpha], self.max_iter)
+        self.coef_ = np.zeros(X.shape[1])
+        self.coef_[self.inputs_] = coef[:, 0] * self.y_scale_
+        self.n_selected_ = int(np.count_nonzero(coef[:, 0]))
+        self.n_iter_ = int(n_iter[0])
+        return self
+
+    @staticmethod
+    def _prepare(Z: np.ndarray, y: np.ndarray,
+                 max_inputs: int) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
+        """The target's mean and scale, the inputs kept (screened when wide), those columns of
+        the autoscaled ``Z`` and the scaled target."""
+        y_mean = float(np.mean(y))
+        sd = float(np.std(y))
+        y_scale = sd if np.isfinite(sd) and sd > 1e-12 else 1.0
+        wide = Z.shape[1] > max(Z.shape[0], max_inputs)
+        inputs = _screen(Z, y, max_inputs) if wide else np.arange(Z.shape[1])
+        return y_mean, y_scale, inputs, Z[:, inputs], (y - y_mean) / y_scale
+
+    @staticmethod
+    def _descend(Z: np.ndarray, ys: np.ndarray, alphas: Sequence[float],
+                 max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinate descent from zero for each penalty in ``alphas``: coefficients, shape
+        (n_features, len(alphas)), and sweeps, shape (len(alphas),)."""
+        # with more rows than features the sweeps run on the Gram matrix: the same solution,
+        # some 50 times faster on 6000 rows of 85 features; formed once for every penalty (on
+        # 4800 rows of 4600 features (a spectrum), 2.6 s of a 5-s fit)
+        gram: np.ndarray | bool = Z.T @ Z if Z.shape[0] > Z.shape[1] else False
+        coefs = np.empty((Z.shape[1], len(alphas)))
+        sweeps = np.empty(len(alphas), dtype=int)
         with warnings.catch_warnings():
             # a sweep limit reached leaves a usable, slightly less sparse fit; grouped CV judges it
             warnings.simplefilter("ignore", ConvergenceWarning)
-            # with more rows than features the sweeps run on the Gram matrix: the same solution,
-            # some 50 times faster on 6000 rows of 85 features
-            lasso = Lasso(alpha=self.alpha, max_iter=self.max_iter, tol=1e-4, selection="cyclic",
-                          precompute=Z.shape[0] > Z.shape[1])
-            lasso.fit(Z, (y - self.y_mean_) / self.y_scale_)
-        self.coef_ = np.zeros(X.shape[1])
-        self.coef_[self.inputs_] = lasso.coef_ * self.y_scale_
-        self.n_selected_ = int(np.count_nonzero(lasso.coef_))
-        self.n_iter_ = int(lasso.n_iter_)
-        return self
+            # Z is centred, so the Gram matrix stands (sklearn would warn and recompute otherwise)
+            warnings.filterwarnings("ignore", message="Gram matrix was provided")
+            for j, alpha in enumerate(alphas):
+                lasso = Lasso(alpha=alpha, max_iter=max_iter, tol=1e-4, selection="cyclic", precompute=gram)
+                lasso.fit(Z, ys)
+                coefs[:, j] = lasso.coef_
+                sweeps[j] = int(lasso.n_iter_)
+        return coefs, sweeps
+
+    @staticmethod
+    def _path(X: np.ndarray, y: np.ndarray, alphas: Sequence[float], max_iter: int = 5000,
+              max_inputs: int = 512) -> Callable[[np.ndarray], np.ndarray]:
+        """Predictor of the lasso fitted with each penalty in ``alphas`` (for :func:`out_of_fold_many`)."""
+        mean, scale = _scale(X)
+        y_mean, y_scale, inputs, Zs, ys = LassoRegressor._prepare((X - mean) / scale, y, max_inputs)
+        coef = LassoRegressor._descend(Zs, ys, alphas, max_iter)[0] * y_scale
+        return lambda Xn: y_mean + ((Xn[:, inputs] - mean[inputs]) / scale[inputs]) @ coef
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions, shape (n_samples,)."""
@@ -420,6 +502,73 @@ def out_of_fold(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray
     for tr, te in _folds(len(y), groups, cv):
         pred[te] = clone(estimator).fit(X[tr], y[tr]).predict(X[te])
     return pred
+
+
+#: Regressors whose fits with several values of one parameter share work, and that parameter
+#: (their ``_path`` fits every value at once; :func:`out_of_fold_many`).
+PATHS: dict[type, str] = {PLSRegressor: "n_components", RidgeRegressor: "alpha", LassoRegressor: "alpha"}
+
+
+def _path_key(estimator: Any) -> tuple[Any, ...] | None:
+    """What a regressor shares with others (its class, columns and every parameter but the
+    path's), or None for one that shares nothing."""
+    cols = None
+    inner = estimator
+    if type(estimator) is ColumnsRegressor:
+        cols = None if estimator.columns is None else tuple(int(c) for c in estimator.columns)
+        inner = estimator.estimator if estimator.estimator is not None else PLSRegressor()
+    if type(inner) not in PATHS:
+        return None
+    params = inner.get_params()
+    path = params.pop(PATHS[type(inner)])
+    if not isinstance(path, int | float):
+        return None
+    return type(inner), cols, tuple(sorted(params.items()))
+
+
+def out_of_fold_many(estimators: Mapping[str, Any], X: np.ndarray, y: np.ndarray,
+                     groups: np.ndarray | None = None, cv: int = 5) -> dict[str, np.ndarray]:
+    """Out-of-fold predictions of each regressor in ``estimators`` on the same folds as
+    :func:`out_of_fold`, each of shape (n_samples,), with shared work done once per fold.
+
+    Regressors of one class on the same columns that differ only in one parameter share their
+    fits: PLS of several sizes one fit with the most components
+    (:meth:`PLSRegressor.predict_components`), ridges one Gram matrix, lassos one scaling,
+    screening and Gram matrix (``PATHS``). Their predictions equal each regressor's own
+    :func:`out_of_fold` up to rounding. Every other regressor is cross-validated on its own.
+    Measured in :class:`~biotwin.softsensors.sensor.SoftSensor` on 6000 rows of 4647 features
+    (IndPenSim with its Raman spectrum, the dense penicillin column as the target, 2 cores),
+    each on its own: PLS with 1 to 32 components on the features 195 s and on the raw inputs
+    124 s, ridge with 6 penalties 113 s, lasso with 7 penalties 172 s, of a 773-s fit; shared,
+    the fit took 332 s, with the same choice and out-of-fold RMSE.
+    """
+    X = np.asarray(X, float)
+    y = np.asarray(y, float)
+    folds = _folds(len(y), groups, cv)
+    shared: dict[tuple[Any, ...], list[str]] = {}
+    out: dict[str, np.ndarray] = {}
+    for name, est in estimators.items():
+        key = _path_key(est)
+        if key is None:
+            out[name] = out_of_fold(est, X, y, groups, cv)
+        else:
+            shared.setdefault(key, []).append(name)
+    for (cls, cols, params), names in shared.items():
+        inner = [_inner(estimators[n]) for n in names]
+        values = [getattr(e, PATHS[cls]) for e in inner]
+        preds = np.empty((len(y), len(names)))
+        for tr, te in folds:
+            Xtr = X[tr] if cols is None else X[np.ix_(tr, cols)]
+            Xte = X[te] if cols is None else X[np.ix_(te, cols)]
+            preds[te] = cls._path(Xtr, y[tr], values, **dict(params))(Xte)
+        out.update({n: preds[:, j] for j, n in enumerate(names)})
+    return {name: out[name] for name in estimators}
+
+
+def _inner(estimator: Any) -> Any:
+    if type(estimator) is ColumnsRegressor:
+        return estimator.estimator if estimator.estimator is not None else PLSRegressor()
+    return estimator
 
 
 class ConformalRegressor(RegressorMixin, BaseEstimator):

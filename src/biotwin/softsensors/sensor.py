@@ -39,6 +39,7 @@ from biotwin.softsensors.estimators import (
     RidgeRegressor,
     _folds,
     out_of_fold,
+    out_of_fold_many,
 )
 from biotwin.softsensors.features import check_features, engineer, ewma, hold, is_leak, volume_like
 
@@ -404,7 +405,7 @@ class SoftSensor(BaseEstimator):
                     cands[f"proc_leak_{name}"] = ColumnsRegressor(est, proc_leak)
         elif leaks:
             cands.update({f"leak_{n}": e for n, e in make_candidates(linear, X.shape[1], self.random_state).items()})
-        oofs = {name: out_of_fold(est, X, yy, g, self.cv) for name, est in cands.items()}
+        oofs = out_of_fold_many(cands, X, yy, g, self.cv)
         # baseline: tuned PLS on the raw inputs (what the soft sensor has to beat)
         base = {name: rmse(p) for name, p in oofs.items() if family(name) == "rawpls"}
         if not base:
