@@ -372,3 +372,16 @@ def test_the_same_batches_listed_in_another_order_give_the_same_soft_sensor():
     assert a.cv_rmse_ == pytest.approx(b.cv_rmse_, rel=1e-6)
     f = _assayed_at_fixed_hours(1, seed=4)[0]
     assert np.allclose(a.predict(f), b.predict(f), rtol=1e-6)
+
+
+def test_pls_components_reach_96_only_for_wide_inputs():
+    """Wide inputs (a spectrum) get PLS candidates of 48, 64 and 96 components, each once the
+    PLS sees four columns per component; narrow ones keep the grid to 32 (their choices stay)."""
+    from biotwin.softsensors.sensor import make_candidates, pls_components
+
+    assert pls_components(30) == [1, 2, 3, 5, 8, 12, 16, 24]
+    assert pls_components(150) == [1, 2, 3, 5, 8, 12, 16, 24, 32]
+    assert pls_components(200)[-2:] == [32, 48]
+    assert pls_components(4600)[-3:] == [48, 64, 96]
+    names = make_candidates(["pls", "rawpls"], 500, raw_columns=list(range(300)))
+    assert "pls96" in names and "rawpls64" in names and "rawpls96" not in names
