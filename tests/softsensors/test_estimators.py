@@ -170,3 +170,15 @@ def test_out_of_fold_many_equals_each_regressor_on_its_own(shape):
     assert not np.allclose(many["pls1"], many["pls5"])
     assert not np.allclose(many["ridge1e-05"], many["ridge1"])
     assert not np.allclose(many["lasso0.001"], many["lasso0.1"])
+
+
+def test_out_of_fold_many_groups_only_what_differs_in_the_path_parameter():
+    from biotwin.softsensors.estimators import _path_key
+
+    assert _path_key(PLSRegressor(n_components=2)) == _path_key(PLSRegressor(n_components=32))
+    assert _path_key(ColumnsRegressor(PLSRegressor(3), [0, 1])) == _path_key(ColumnsRegressor(PLSRegressor(8), [0, 1]))
+    assert _path_key(ColumnsRegressor(PLSRegressor(3), [0, 1])) != _path_key(ColumnsRegressor(PLSRegressor(3), [0, 2]))
+    assert _path_key(RidgeRegressor(alpha=1e-3)) == _path_key(RidgeRegressor(alpha=1.0))
+    assert _path_key(LassoRegressor(alpha=1e-3)) != _path_key(LassoRegressor(alpha=1e-3, max_inputs=8))
+    assert _path_key(PLSRegressor(2)) != _path_key(RidgeRegressor())
+    assert _path_key(BoostingRegressor()) is None and _path_key(ColumnsRegressor(GPRegressor(), [0])) is None

@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -508,6 +509,13 @@ def out_of_fold(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray
     return pred
 
 
+def _inner(estimator: Any) -> Any:
+    """The regressor a :class:`ColumnsRegressor` wraps (its default too), else ``estimator``."""
+    if type(estimator) is ColumnsRegressor:
+        return estimator.estimator if estimator.estimator is not None else PLSRegressor()
+    return estimator
+
+
 #: Regressors whose fits with several values of one parameter share work, and that parameter
 #: (their ``_path`` fits every value at once; :func:`out_of_fold_many`).
 PATHS: dict[type, str] = {PLSRegressor: "n_components", RidgeRegressor: "alpha", LassoRegressor: "alpha"}
@@ -516,18 +524,14 @@ PATHS: dict[type, str] = {PLSRegressor: "n_components", RidgeRegressor: "alpha",
 def _path_key(estimator: Any) -> tuple[Any, ...] | None:
     """What a regressor shares with others (its class, columns and every parameter but the
     path's), or None for one that shares nothing."""
-    cols = None
-    inner = estimator
-    if type(estimator) is ColumnsRegressor:
-        cols = None if estimator.columns is None else tuple(int(c) for c in estimator.columns)
-        inner = estimator.estimator if estimator.estimator is not None else PLSRegressor()
+    inner = _inner(estimator)
     if type(inner) not in PATHS:
         return None
+    cols = estimator.columns if type(estimator) is ColumnsRegressor else None
     params = inner.get_params()
-    path = params.pop(PATHS[type(inner)])
-    if not isinstance(path, int | float):
+    if not isinstance(params.pop(PATHS[type(inner)]), numbers.Real):
         return None
-    return type(inner), cols, tuple(sorted(params.items()))
+    return type(inner), None if cols is None else tuple(int(c) for c in cols), tuple(sorted(params.items()))
 
 
 def out_of_fold_many(estimators: Mapping[str, Any], X: np.ndarray, y: np.ndarray,
@@ -567,12 +571,6 @@ def out_of_fold_many(estimators: Mapping[str, Any], X: np.ndarray, y: np.ndarray
             preds[te] = cls._path(Xtr, y[tr], values, **dict(params))(Xte)
         out.update({n: preds[:, j] for j, n in enumerate(names)})
     return {name: out[name] for name in estimators}
-
-
-def _inner(estimator: Any) -> Any:
-    if type(estimator) is ColumnsRegressor:
-        return estimator.estimator if estimator.estimator is not None else PLSRegressor()
-    return estimator
 
 
 class ConformalRegressor(RegressorMixin, BaseEstimator):
