@@ -23,7 +23,9 @@
   sense of Barber et al. 2021, Ann Stat 49:486, doi:10.1214/20-AOS1965), Mondrian by bins of
   the prediction (Vovk, Gammerman & Shafer 2005, Algorithmic Learning in a Random World);
 - :class:`ApplicabilityDomain`: PCA on the inputs with Hotelling T2 and DModX limits,
-  flags extrapolation.
+  flags extrapolation;
+- :func:`out_of_fold` and :func:`out_of_fold_many`: grouped out-of-fold predictions, the
+  latter sharing one fit per fold among PLS sizes, ridge penalties and lasso penalties.
 """
 
 from __future__ import annotations
