@@ -38,7 +38,6 @@ from biotwin.softsensors.estimators import (
     PLSRegressor,
     RidgeRegressor,
     _folds,
-    out_of_fold,
     out_of_fold_many,
 )
 from biotwin.softsensors.features import check_features, engineer, ewma, hold, is_leak, volume_like
@@ -56,13 +55,6 @@ PLS_COMPONENTS = (1, 2, 3, 5, 8, 12, 16, 24, 32)
 #: components; with these, a mean of the 96-component PLS on the raw inputs and ridge,
 #: 0.0089 g/L. Cross-validating them costs one larger fit per fold (out_of_fold_many).
 WIDE_PLS_COMPONENTS = (48, 64, 96)
-
-
-def pls_components(n_features: int) -> list[int]:
-    """Numbers of PLS components to try on ``n_features`` columns: ``PLS_COMPONENTS`` up to
-    ``n_features``, and ``WIDE_PLS_COMPONENTS`` up to a quarter of it."""
-    return ([k for k in PLS_COMPONENTS if k <= n_features]
-            + [k for k in WIDE_PLS_COMPONENTS if 4 * k <= n_features])
 RIDGE_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 LASSO_ALPHAS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 #: Inputs are limited to their training range widened by this fraction of it on each side
@@ -80,6 +72,13 @@ FEATURE_MARGIN = 0.1
 #: (0.864 with 10 and 40 h, 0.828 with 40 and 160 h, 0.844 with 20 h alone, as a
 #: feature experiment); as the code has them (``leak_`` candidates), 0.837; see docs/monitoring.md.
 LEAK_FRACTIONS = (0.1, 0.35)
+
+
+def pls_components(n_features: int) -> list[int]:
+    """Numbers of PLS components to try on ``n_features`` columns: ``PLS_COMPONENTS`` up to
+    ``n_features``, and ``WIDE_PLS_COMPONENTS`` up to a quarter of it."""
+    return ([k for k in PLS_COMPONENTS if k <= n_features]
+            + [k for k in WIDE_PLS_COMPONENTS if 4 * k <= n_features])
 
 
 def make_candidates(names: Sequence[str], n_features: int, random_state: int | None = 0,
@@ -424,9 +423,8 @@ class SoftSensor(BaseEstimator):
         # baseline: tuned PLS on the raw inputs (what the soft sensor has to beat)
         base = {name: rmse(p) for name, p in oofs.items() if family(name) == "rawpls"}
         if not base:
-            base = {f"rawpls{k}": rmse(out_of_fold(est, Xr, yy, g, self.cv))
-                    for k, est in ((k, PLSRegressor(n_components=k)) for k in PLS_COMPONENTS[:7])
-                    if k <= Xr.shape[1]}
+            sizes = {f"rawpls{k}": PLSRegressor(n_components=k) for k in PLS_COMPONENTS[:7] if k <= Xr.shape[1]}
+            base = {name: rmse(p) for name, p in out_of_fold_many(sizes, Xr, yy, g, self.cv).items()}
         self.baseline_rmse_ = min(base.values())
         self.baseline_ = min(base, key=base.__getitem__)
         # the baseline itself, fitted on every row, so a validation on new batches can measure
