@@ -208,6 +208,7 @@ def test_foreign_semicolon_files_with_a_spectrum_through_the_console(tmp_path):
     fit = json.loads(run("softsensor", "fit", "--batches", *train, "--target", target, "--exclude", *others,
                          "--out", str(tmp_path / "p.model"), "--json"))
     assert fit["spectra"] == {"spectrum": 110} and target not in fit["variables"]
+    assert fit["spectra_smoothing"] == "local-linear"
     out = json.loads(run("softsensor", "predict", "--model", str(tmp_path / "p.model"), "--batch", str(paths[6]),
                          "--json"))
     n = sum(1 for _ in open(paths[6])) - 1

@@ -57,6 +57,9 @@ def softsensor_fit(
     leak_fractions: str = typer.Option(None, "--leak-fractions", help=(
         "Time constants of the leaky integrals of the inputs, as fractions of the median training batch "
         "duration, e.g. '0.1,0.35' (the default, biotwin.softsensors.sensor.LEAK_FRACTIONS); 'none' for none.")),
+    spectra_smoothing: str = typer.Option("local-linear", "--spectra-smoothing", help=(
+        "How a spectrum's channels are smoothed in time: 'local-linear' (Brown's double smoothing, no lag "
+        "on a steady rise; the default) or 'ewma' (the single exponential smooth, as before).")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
     final: bool = typer.Option(False, "--final", help=(
         "Forecast the batch's final value of --target at every row instead (a batch-level model of the "
@@ -75,7 +78,7 @@ def softsensor_fit(
                                    leak_fractions=leaks).fit(data).sensor_
     else:
         ss = SoftSensor(target=target, exclude=tuple(exclude), alpha=alpha, candidates=families,
-                        leak_fractions=leaks).fit(data)
+                        leak_fractions=leaks, spectra_smoothing=spectra_smoothing).fit(data)
     meta = {**ss.metadata(), "time_col": time_col, "batches": data.ids, "lake_every_h": lake_every,
             "final_of": target if final else None}
     persist.save(ss, out, meta)

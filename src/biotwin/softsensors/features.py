@@ -107,6 +107,37 @@ def ewma(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
     return out
 
 
+def local_linear_ewma(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
+    """Causal local-linear exponential smoothing with time constant ``tau_h`` [h] (Brown's double smoothing).
+
+    ``2 s1 - s2``, where ``s1`` is :func:`ewma` of the values and ``s2`` the :func:`ewma` of
+    ``s1`` (Brown 1963, Smoothing, Forecasting and Prediction of Discrete Time Series,
+    Prentice-Hall, ch. 7). A single exponential smooth of a series that rises along a
+    straight line lags it by ``tau_h``; this one follows the line without lag and damps the
+    noise about it nearly as much. Spectra are smoothed this way
+    (:class:`~biotwin.softsensors.sensor.SoftSensor`): a
+    concentration that a channel tracks rises steadily through a fed batch, and a lag of
+    one time constant is an error of its rate times ``tau_h`` on every row.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_rows,)
+        Time [h], non-decreasing.
+    values : ndarray, shape (n_rows,) or (n_rows, n_columns)
+        Finite values, one series or one per column.
+    tau_h : float
+        Time constant [h]; 0 returns the values unchanged.
+
+    Returns
+    -------
+    ndarray, the shape of ``values``
+    """
+    s1 = ewma(t, values, tau_h)
+    if tau_h <= 0 or len(s1) < 2:
+        return s1
+    return 2.0 * s1 - ewma(t, s1, tau_h)
+
+
 def leaky_integral(t: np.ndarray, values: np.ndarray, tau_h: float) -> np.ndarray:
     """Causal running integral with first-order loss: ``I' = x - I / tau_h``, ``I(t0) = 0``.
 

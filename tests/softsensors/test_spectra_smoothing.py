@@ -1,0 +1,83 @@
+"""A spectrum's channels smoothed in time without lag (Brown's local-linear exponential smoothing)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biotwin.errors import DataError
+from biotwin.softsensors import SoftSensor
+from biotwin.softsensors.features import ewma, hold, local_linear_ewma
+
+UNEVEN = np.sort(np.r_[0.0, np.random.default_rng(1).uniform(0.0, 30.0, 300)])
+
+
+@pytest.mark.parametrize(("t", "atol"), [(np.linspace(0.0, 30.0, 151), 1e-6), (UNEVEN, 0.1)])
+def test_local_linear_smoothing_follows_a_line_where_the_single_smooth_lags(t, atol):
+    # exact on even steps; on uneven ones within a tenth of the single smooth's lag
+    x = 3.0 + 2.0 * t
+    late = t > 10.0  # twenty time constants: the start-up has died away
+    np.testing.assert_allclose(local_linear_ewma(t, x, 0.5)[late], x[late], atol=atol)
+    lag = x[late] - ewma(t, x, 0.5)[late]
+    assert lag.min() > 0.5 and lag.max() < 1.2  # about the slope times the time constant
+    # a constant stays, 0 leaves the values as they are, columns are smoothed on their own
+    np.testing.assert_allclose(local_linear_ewma(t, np.full(len(t), 7.0), 0.5), 7.0)
+    np.testing.assert_array_equal(local_linear_ewma(t, x, 0.0), x)
+    two = local_linear_ewma(t, np.column_stack([x, 2.0 * x]), 0.5)
+    np.testing.assert_allclose(two[:, 1], 2.0 * two[:, 0])
+
+
+def test_local_linear_smoothing_damps_noise_less_than_the_single_smooth_but_damps_it():
+    t = np.arange(0.0, 2000.0, 0.2)
+    e = np.random.default_rng(0).normal(0.0, 1.0, len(t))
+    single, double = float(np.std(ewma(t, e, 0.5))), float(np.std(local_linear_ewma(t, e, 0.5)))
+    assert 0.35 < single < 0.5 < double < 0.75  # 1 - exp(-0.4) = 0.33: sd sqrt(a / (2 - a)) = 0.44
+
+
+NU = np.linspace(800.0, 1800.0, 60)
+BAND = np.exp(-0.5 * ((NU - 1300.0) / 60.0) ** 2)
+
+
+def _batch(rng: np.random.Generator) -> pd.DataFrame:
+    """A product formed at a rate that swings with a batch's own period and phase (feeds,
+    phases), seen by a band of a spectrum with a little noise on every row."""
+    t = np.arange(0.0, 40.0, 0.2)
+    period, phase = rng.uniform(6.0, 14.0), rng.uniform(0.0, 2.0 * np.pi)
+    rate = rng.uniform(0.8, 1.2) * (1.0 + 0.8 * np.sin(2.0 * np.pi * t / period + phase))
+    product = np.r_[0.0, np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(t))]
+    spectrum = np.outer(product, BAND) + rng.normal(0.0, 0.3, (len(t), len(NU)))
+    f = pd.DataFrame(spectrum, columns=[f"{v:.0f}" for v in NU])
+    f.insert(0, "time_h", t)
+    f["temperature [degC]"] = 36.5 + rng.normal(0.0, 0.05, len(t))
+    f["product [g/L]"] = product
+    return f
+
+
+def test_a_spectrum_smoothed_without_lag_predicts_a_rising_product_better():
+    rng = np.random.default_rng(2)
+    train, test = [_batch(rng) for _ in range(12)], [_batch(rng) for _ in range(3)]
+    kw = {"target": "product [g/L]", "candidates": ("ridge",), "smooth_h": 0.5}
+
+    def rmse(ss: SoftSensor) -> float:
+        return float(np.sqrt(np.mean(np.concatenate([ss.predict(f) - f["product [g/L]"].to_numpy()
+                                                     for f in test]) ** 2)))
+
+    brown = SoftSensor(**kw).fit(train)
+    single = SoftSensor(spectra_smoothing="ewma", **kw).fit(train)
+    assert brown.spectra_smoothing_ == "local-linear" and brown.metadata()["spectra_smoothing"] == "local-linear"
+    assert single.metadata()["spectra_smoothing"] == "ewma"
+    # the single smooth lags the product's rise by half an hour (0.5-1.5 g/L/h)
+    assert rmse(brown) < 0.6 * rmse(single)
+    # a model saved before the option existed smooths as it did: the single smooth
+    f = test[0]
+    cols = [f"{v:.0f}" for v in NU]
+    t = f["time_h"].to_numpy()
+    np.testing.assert_allclose(brown._features(f)[cols].to_numpy(),
+                               local_linear_ewma(t, hold(f[cols].to_numpy()), 0.5))
+    del brown.spectra_smoothing_
+    np.testing.assert_allclose(brown._features(f)[cols].to_numpy(), ewma(t, hold(f[cols].to_numpy()), 0.5))
+    assert brown.metadata()["spectra_smoothing"] == "ewma"
+
+
+def test_an_unknown_spectra_smoothing_is_refused():
+    with pytest.raises(DataError, match="spectra_smoothing must be one of"):
+        SoftSensor(target="product [g/L]", spectra_smoothing="savgol").fit([_batch(np.random.default_rng(0))] * 2)
