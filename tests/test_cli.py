@@ -208,7 +208,9 @@ def test_foreign_semicolon_files_with_a_spectrum_through_the_console(tmp_path):
     fit = json.loads(run("softsensor", "fit", "--batches", *train, "--target", target, "--exclude", *others,
                          "--out", str(tmp_path / "p.model"), "--json"))
     assert fit["spectra"] == {"spectrum": 110} and target not in fit["variables"]
-    assert fit["spectra_smoothing"] == "local-linear"
+    # the spectrum's smoothing in time chosen by cross-validation, both recorded
+    cv_smooth = fit["spectra_smoothing_cv_rmse"]
+    assert set(cv_smooth) == {"local-linear", "ewma"} and fit["spectra_smoothing"] == min(cv_smooth, key=cv_smooth.get)
     out = json.loads(run("softsensor", "predict", "--model", str(tmp_path / "p.model"), "--batch", str(paths[6]),
                          "--json"))
     n = sum(1 for _ in open(paths[6])) - 1

@@ -57,9 +57,10 @@ def softsensor_fit(
     leak_fractions: str = typer.Option(None, "--leak-fractions", help=(
         "Time constants of the leaky integrals of the inputs, as fractions of the median training batch "
         "duration, e.g. '0.1,0.35' (the default, biotwin.softsensors.sensor.LEAK_FRACTIONS); 'none' for none.")),
-    spectra_smoothing: str = typer.Option("local-linear", "--spectra-smoothing", help=(
+    spectra_smoothing: str = typer.Option("auto", "--spectra-smoothing", help=(
         "How a spectrum's channels are smoothed in time: 'local-linear' (Brown's double smoothing, no lag "
-        "on a steady rise; the default) or 'ewma' (the single exponential smooth, as before).")),
+        "on a steady rise), 'ewma' (the single exponential smooth, as before), or 'auto' (the default: the "
+        "one whose ridge does better out of fold).")),
     as_json: bool = typer.Option(False, "--json", help="Print the fit summary as JSON."),
     final: bool = typer.Option(False, "--final", help=(
         "Forecast the batch's final value of --target at every row instead (a batch-level model of the "

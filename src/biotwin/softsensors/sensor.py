@@ -80,8 +80,9 @@ FEATURE_MARGIN = 0.1
 #: (0.864 with 10 and 40 h, 0.828 with 40 and 160 h, 0.844 with 20 h alone, as a
 #: feature experiment); as the code has them (``leak_`` candidates), 0.837; see docs/monitoring.md.
 LEAK_FRACTIONS = (0.1, 0.35)
-#: How a spectrum's channels can be smoothed in time (``SoftSensor(spectra_smoothing=...)``).
-SPECTRA_SMOOTHING = ("local-linear", "ewma")
+#: How a spectrum's channels can be smoothed in time (``SoftSensor(spectra_smoothing=...)``):
+#: ``auto`` chooses between the other two by cross-validation.
+SPECTRA_SMOOTHING = ("auto", "local-linear", "ewma")
 
 
 def pls_components(n_features: int) -> list[int]:
@@ -194,14 +195,18 @@ class SoftSensor(BaseEstimator):
         Time constants of the leaky integrals of every process input
         (:func:`~biotwin.softsensors.features.leaky_integral`), as fractions of the median
         duration of the training batches; ``()`` for none.
-    spectra_smoothing : {"local-linear", "ewma"}
+    spectra_smoothing : {"auto", "local-linear", "ewma"}
         How the channels of a spectrum are smoothed in time over ``smooth_h``:
         ``local-linear`` (:func:`~biotwin.softsensors.features.local_linear_ewma`, Brown's
-        double smoothing, which follows a steady rise without lag) or ``ewma`` (the single
-        exponential smooth the process inputs get, which lags a steady rise by ``smooth_h``).
-        Measured on IndPenSim with every column and its Raman spectrum, the simulator's
-        penicillin on every row as the target: test RMSE 0.0060 g/L with ``ewma``, 0.0032
-        with ``local-linear`` (docs/monitoring.md).
+        double smoothing, which follows a steady rise without lag), ``ewma`` (the single
+        exponential smooth the process inputs get, which lags a steady rise by ``smooth_h``),
+        or ``auto``: the one whose ridge path (``RIDGE_ALPHAS``) has the smaller out-of-fold
+        RMSE on the training batches, before the candidates are fitted. Which is better
+        depends on when the target is measured: IndPenSim with every column and its Raman
+        spectrum, test RMSE of penicillin, single -> local-linear: the simulator's penicillin
+        on every row 0.0060 -> 0.0032 g/L, the assay on its row 0.0089 -> 0.0058, IndPenSim's
+        own record (the sample of 0.8 h before the row, which the lagging smooth matches)
+        0.0073 -> 0.0118 (docs/monitoring.md).
 
     Attributes
     ----------
@@ -221,7 +226,11 @@ class SoftSensor(BaseEstimator):
         Time constants of the leaky integrals [h] (``leak_fractions`` times the median
         training batch duration).
     spectra_smoothing_ : str
-        ``spectra_smoothing`` as fitted (a model saved before it existed smooths with ``ewma``).
+        The smoothing of the spectra, ``local-linear`` or ``ewma`` (a model saved before the
+        option existed smooths with ``ewma``).
+    spectra_smoothing_cv_ : dict
+        With ``auto`` and a spectrum among the inputs: each smoothing's out-of-fold RMSE of
+        its best ridge [target unit].
     feature_names_ : list of str
     cv_rmse_ : dict
         Out-of-fold RMSE of each candidate [target unit].
@@ -273,7 +282,7 @@ class SoftSensor(BaseEstimator):
     def __init__(self, target: str = "", exclude: Sequence[str] = (), candidates: Sequence[str] = CANDIDATES,
                  cv: int = 5, alpha: float = 0.1, rate_window_h: float = 2.0, max_rows: int = 6000,
                  random_state: int | None = 0, smooth_h: float = 0.5, spectra: bool = True,
-                 leak_fractions: Sequence[float] = LEAK_FRACTIONS, spectra_smoothing: str = "local-linear") -> None:
+                 leak_fractions: Sequence[float] = LEAK_FRACTIONS, spectra_smoothing: str = "auto") -> None:
         self.target = target
         self.exclude = exclude
         self.candidates = candidates
@@ -310,6 +319,28 @@ class SoftSensor(BaseEstimator):
             parts.append(pd.DataFrame(spectral_derivative(S), columns=[f"d1({c})" for c in cols], index=F.index))
         return pd.concat(parts, axis=1)
 
+    def _smoothing_cv(self, frames: list[pd.DataFrame], rank: np.ndarray, per_batch: int) -> dict[str, float]:
+        """Out-of-fold RMSE of the best ridge (``RIDGE_ALPHAS``, features without the leaky
+        integrals) with the spectra smoothed each way, on the rows :meth:`fit` trains on."""
+        out = {}
+        for smoothing in ("local-linear", "ewma"):
+            self.spectra_smoothing_ = smoothing
+            feats, ys, groups = [], [], []
+            for b, f in enumerate(frames):
+                F = self._features(f)
+                yv = f[self.target].to_numpy(float)
+                rows = _even(np.flatnonzero(np.isfinite(yv)), per_batch)
+                feats.append(F.loc[:, [c for c in F.columns if not is_leak(c)]].to_numpy()[rows])
+                ys.append(yv[rows])
+                groups.append(np.full(len(rows), rank[b]))
+            X, y, g = np.vstack(feats), np.concatenate(ys), np.concatenate(groups)
+            if len(y) < 5:
+                return {}
+            ridges = make_candidates(("ridge",), X.shape[1], self.random_state)
+            out[smoothing] = min(float(np.sqrt(np.mean((y - p) ** 2)))
+                                 for p in out_of_fold_many(ridges, X, y, g, self.cv).values())
+        return out
+
     def _limit_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with each input limited to ``input_bounds_`` (missing values stay missing)."""
         limited = {v: frame[v].clip(a, b) for v, (a, b) in getattr(self, "input_bounds_", {}).items() if v in frame}
@@ -332,7 +363,8 @@ class SoftSensor(BaseEstimator):
         if self.spectra_smoothing not in SPECTRA_SMOOTHING:
             raise DataError(f"spectra_smoothing must be one of {list(SPECTRA_SMOOTHING)}, "
                             f"got {self.spectra_smoothing!r}")
-        self.spectra_smoothing_ = self.spectra_smoothing
+        self.spectra_smoothing_ = "local-linear" if self.spectra_smoothing == "auto" else self.spectra_smoothing
+        self.spectra_smoothing_cv_: dict[str, float] = {}
         frames, ids = _as_frames(batches)
         if len(frames) < 2:
             raise DataError("a soft sensor needs at least 2 training batches")
@@ -375,6 +407,10 @@ class SoftSensor(BaseEstimator):
         # each batch's rows are grouped under its rank by id, so the folds do not depend on the
         # order the batches were listed in (:func:`~biotwin.batchdata.io.id_ranks`)
         rank = id_ranks(ids)
+        if self.spectra_ and self.spectra_smoothing == "auto":
+            cv_rmse = self._smoothing_cv(frames, rank, per_batch)
+            self.spectra_smoothing_cv_ = cv_rmse
+            self.spectra_smoothing_ = min(cv_rmse, key=cv_rmse.__getitem__) if cv_rmse else "local-linear"
         for b, f in enumerate(frames):
             F = self._features(f)
             A = F.to_numpy()
@@ -718,7 +754,8 @@ class SoftSensor(BaseEstimator):
                 "spectra": {b: len(c) for b, c in getattr(self, "spectra_", {}).items()},
                 "spectra_used": self.spectra_used_,
                 "leaks_h": list(getattr(self, "leaks_h_", ())),
-                "spectra_smoothing": getattr(self, "spectra_smoothing_", "ewma")}
+                "spectra_smoothing": getattr(self, "spectra_smoothing_", "ewma"),
+                "spectra_smoothing_cv_rmse": getattr(self, "spectra_smoothing_cv_", {})}
 
     @property
     def spectra_used_(self) -> bool:
