@@ -296,7 +296,9 @@ class SoftSensor(BaseEstimator):
         self.leak_fractions = leak_fractions
         self.spectra_smoothing = spectra_smoothing
 
-    def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _features(self, frame: pd.DataFrame, spectra_smoothing: str | None = None) -> pd.DataFrame:
+        """The engineered features of one batch; spectra smoothed as ``spectra_smoothing``
+        (``local-linear`` or ``ewma``; by default as fitted, ``spectra_smoothing_``)."""
         blocks: dict[str, list[str]] = getattr(self, "spectra_", {})
         channels = {c for cols in blocks.values() for c in cols}
         process = [v for v in self.variables_ if v not in channels]
@@ -312,7 +314,8 @@ class SoftSensor(BaseEstimator):
         # 25 of a 171-s fit, most of it pandas' per-column overhead)
         t = frame[TIME].to_numpy(float)
         parts = [F]
-        smooth = local_linear_ewma if getattr(self, "spectra_smoothing_", "ewma") == "local-linear" else ewma
+        how = spectra_smoothing or getattr(self, "spectra_smoothing_", "ewma")
+        smooth = local_linear_ewma if how == "local-linear" else ewma
         for cols in blocks.values():
             S = smooth(t, hold(frame[cols].to_numpy(float)), smooth_h)
             parts.append(pd.DataFrame(S, columns=cols, index=F.index))
@@ -324,10 +327,9 @@ class SoftSensor(BaseEstimator):
         integrals) with the spectra smoothed each way, on the rows :meth:`fit` trains on."""
         out = {}
         for smoothing in ("local-linear", "ewma"):
-            self.spectra_smoothing_ = smoothing
             feats, ys, groups = [], [], []
             for b, f in enumerate(frames):
-                F = self._features(f)
+                F = self._features(f, smoothing)
                 yv = f[self.target].to_numpy(float)
                 rows = _even(np.flatnonzero(np.isfinite(yv)), per_batch)
                 feats.append(F.loc[:, [c for c in F.columns if not is_leak(c)]].to_numpy()[rows])
@@ -363,8 +365,6 @@ class SoftSensor(BaseEstimator):
         if self.spectra_smoothing not in SPECTRA_SMOOTHING:
             raise DataError(f"spectra_smoothing must be one of {list(SPECTRA_SMOOTHING)}, "
                             f"got {self.spectra_smoothing!r}")
-        self.spectra_smoothing_ = "local-linear" if self.spectra_smoothing == "auto" else self.spectra_smoothing
-        self.spectra_smoothing_cv_: dict[str, float] = {}
         frames, ids = _as_frames(batches)
         if len(frames) < 2:
             raise DataError("a soft sensor needs at least 2 training batches")
@@ -407,10 +407,12 @@ class SoftSensor(BaseEstimator):
         # each batch's rows are grouped under its rank by id, so the folds do not depend on the
         # order the batches were listed in (:func:`~biotwin.batchdata.io.id_ranks`)
         rank = id_ranks(ids)
+        self.spectra_smoothing_cv_: dict[str, float] = {}
         if self.spectra_ and self.spectra_smoothing == "auto":
-            cv_rmse = self._smoothing_cv(frames, rank, per_batch)
-            self.spectra_smoothing_cv_ = cv_rmse
-            self.spectra_smoothing_ = min(cv_rmse, key=cv_rmse.__getitem__) if cv_rmse else "local-linear"
+            self.spectra_smoothing_cv_ = self._smoothing_cv(frames, rank, per_batch)
+        cv_smooth = self.spectra_smoothing_cv_
+        self.spectra_smoothing_ = (min(cv_smooth, key=cv_smooth.__getitem__) if cv_smooth
+                                   else "local-linear" if self.spectra_smoothing == "auto" else self.spectra_smoothing)
         for b, f in enumerate(frames):
             F = self._features(f)
             A = F.to_numpy()
