@@ -86,6 +86,31 @@ def test_a_spectrum_smoothed_without_lag_predicts_a_rising_product_better():
     assert brown.metadata()["spectra_smoothing"] == "ewma"
 
 
+def test_auto_reuses_the_ridges_it_chose_the_smoothing_with(monkeypatch):
+    # the ridge path that chooses the smoothing runs on the candidates' features, rows and
+    # folds: the fit takes its out-of-fold predictions instead of fitting the ridges again
+    from biotwin.softsensors import estimators
+
+    rng = np.random.default_rng(2)
+    train = [_batch(rng) for _ in range(12)]
+    calls = []
+    path = estimators.RidgeRegressor._path
+    monkeypatch.setattr(estimators.RidgeRegressor, "_path",
+                        staticmethod(lambda *a, **k: calls.append(1) or path(*a, **k)))
+    auto = SoftSensor(**KW).fit(train)
+    n_auto = len(calls)
+    calls.clear()
+    fixed = SoftSensor(spectra_smoothing=auto.spectra_smoothing_, **KW).fit(train)
+    # one path per fold for the other smoothing, none again for the chosen one
+    assert n_auto == len(calls) + 5
+    ridges = [n for n in fixed.cv_rmse_ if n.startswith("ridge")]
+    assert len(ridges) == 6
+    np.testing.assert_allclose([auto.cv_rmse_[n] for n in ridges], [fixed.cv_rmse_[n] for n in ridges],
+                               rtol=1e-12)
+    assert auto.chosen_ == fixed.chosen_
+    assert min(auto.cv_rmse_[n] for n in ridges) == auto.spectra_smoothing_cv_[auto.spectra_smoothing_]
+
+
 def test_a_record_of_the_sample_half_an_hour_before_the_row_keeps_the_single_smooth():
     # the single smooth's lag of one time constant matches a record of an earlier sample
     # (IndPenSim's offline assays report the sample of 0.8 h before their row): ``auto`` keeps it

@@ -322,10 +322,14 @@ class SoftSensor(BaseEstimator):
             parts.append(pd.DataFrame(spectral_derivative(S), columns=[f"d1({c})" for c in cols], index=F.index))
         return pd.concat(parts, axis=1)
 
-    def _smoothing_cv(self, frames: list[pd.DataFrame], rank: np.ndarray, per_batch: int) -> dict[str, float]:
+    def _smoothing_cv(self, frames: list[pd.DataFrame], rank: np.ndarray,
+                      per_batch: int) -> tuple[dict[str, float], dict[str, dict[str, np.ndarray]]]:
         """Out-of-fold RMSE of the best ridge (``RIDGE_ALPHAS``, features without the leaky
-        integrals) with the spectra smoothed each way, on the rows :meth:`fit` trains on."""
-        out = {}
+        integrals) with the spectra smoothed each way, on the rows :meth:`fit` trains on; and,
+        per smoothing, the ridges' out-of-fold predictions by candidate name (the ``ridge``
+        candidates of :meth:`fit` on those features, rows and folds: fit reuses them)."""
+        out: dict[str, float] = {}
+        oofs: dict[str, dict[str, np.ndarray]] = {}
         for smoothing in ("local-linear", "ewma"):
             feats, ys, groups = [], [], []
             for b, f in enumerate(frames):
@@ -338,11 +342,11 @@ class SoftSensor(BaseEstimator):
                 groups.append(np.full(len(rows), rank[b]))
             X, y, g = np.vstack(feats), np.concatenate(ys), np.concatenate(groups)
             if len(y) < 5:
-                return {}
+                return {}, {}
             ridges = make_candidates(("ridge",), X.shape[1], self.random_state)
-            out[smoothing] = min(float(np.sqrt(np.mean((y - p) ** 2)))
-                                 for p in out_of_fold_many(ridges, X, y, g, self.cv).values())
-        return out
+            oofs[smoothing] = out_of_fold_many(ridges, X, y, g, self.cv)
+            out[smoothing] = min(float(np.sqrt(np.mean((y - p) ** 2))) for p in oofs[smoothing].values())
+        return out, oofs
 
     def _limit_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with each input limited to ``input_bounds_`` (missing values stay missing)."""
@@ -409,11 +413,15 @@ class SoftSensor(BaseEstimator):
         # order the batches were listed in (:func:`~biotwin.batchdata.io.id_ranks`)
         rank = id_ranks(ids)
         self.spectra_smoothing_cv_: dict[str, float] = {}
+        smoothing_oofs: dict[str, dict[str, np.ndarray]] = {}
         if self.spectra_ and self.spectra_smoothing == "auto":
-            self.spectra_smoothing_cv_ = self._smoothing_cv(frames, rank, per_batch)
+            self.spectra_smoothing_cv_, smoothing_oofs = self._smoothing_cv(frames, rank, per_batch)
         cv_smooth = self.spectra_smoothing_cv_
         self.spectra_smoothing_ = (min(cv_smooth, key=cv_smooth.__getitem__) if cv_smooth
                                    else "local-linear" if self.spectra_smoothing == "auto" else self.spectra_smoothing)
+        # the ridges' out-of-fold predictions on the chosen smoothing's features, rows and folds:
+        # the ``ridge`` candidates below, which need not be fitted again
+        ridge_oofs = smoothing_oofs.get(self.spectra_smoothing_, {})
         for b, f in enumerate(frames):
             F = self._features(f)
             A = F.to_numpy()
@@ -484,7 +492,8 @@ class SoftSensor(BaseEstimator):
                     cands[f"proc_leak_{name}"] = ColumnsRegressor(est, proc_leak)
         elif leaks:
             cands.update({f"leak_{n}": e for n, e in make_candidates(linear, X.shape[1], self.random_state).items()})
-        oofs = out_of_fold_many(cands, X, yy, g, self.cv)
+        oofs = out_of_fold_many(cands, X, yy, g, self.cv,
+                                known={n: p for n, p in ridge_oofs.items() if n in cands})
         # baseline: tuned PLS on the raw inputs (what the soft sensor has to beat)
         base = {name: rmse(p) for name, p in oofs.items() if family(name) == "rawpls"}
         if not base:
