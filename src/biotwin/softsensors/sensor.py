@@ -492,8 +492,7 @@ class SoftSensor(BaseEstimator):
                     cands[f"proc_leak_{name}"] = ColumnsRegressor(est, proc_leak)
         elif leaks:
             cands.update({f"leak_{n}": e for n, e in make_candidates(linear, X.shape[1], self.random_state).items()})
-        oofs = out_of_fold_many(cands, X, yy, g, self.cv,
-                                known={n: p for n, p in ridge_oofs.items() if n in cands})
+        oofs = out_of_fold_many(cands, X, yy, g, self.cv, known=ridge_oofs)
         # baseline: tuned PLS on the raw inputs (what the soft sensor has to beat)
         base = {name: rmse(p) for name, p in oofs.items() if family(name) == "rawpls"}
         if not base:
